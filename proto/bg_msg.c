@@ -1,0 +1,575 @@
+/*
+ * bg_msg.c - message encoding and decoding (see bg_msg.h).
+ *
+ * Table-driven: each message type (and the write) is described once, as a list of
+ * fields with key, kind, bounds and where the field lives in the C struct. The
+ * encoder and the decoder both walk that one table, so they cannot disagree on a
+ * key, a bound or what is optional - and docs/PROTOCOL.md is checked against it.
+ */
+#include "bg_msg.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bg_frame.h"
+#include "bg_mp.h"
+
+/* --- the tables --------------------------------------------------------------- */
+
+typedef enum bg__kind {
+  BG__UINT,    /* unsigned integer in a uint8/16/32/64 member (width) */
+  BG__BOOL,    /* bool */
+  BG__STR,     /* bg_str, UTF-8, length min..max */
+  BG__BIN,     /* bg_str, binary, length min..max */
+  BG__VALUE,   /* bg_value */
+  BG__DOT,     /* bg_dot as [device, counter] */
+  BG__VV,      /* bg_vv as [d1, c1, d2, c2, ...] */
+  BG__WRITES,  /* const bg_write * + uint32_t count, count min..max */
+  BG__REJECTS, /* const bg_reject * + uint32_t count, as [[index, code], ...] */
+  BG__STRS,    /* const bg_str * + uint32_t count, each 1..BG_ID_MAX */
+} bg__kind;
+
+typedef struct bg__field {
+  uint8_t key;
+  uint8_t kind;
+  uint8_t width;    /* BG__UINT: bytes of the C member */
+  bool required;
+  const char *name; /* as in docs/PROTOCOL.md */
+  size_t off;       /* offset of the member */
+  size_t off_n;     /* arrays: offset of the uint32_t count */
+  uint64_t min, max;
+} bg__field;
+
+typedef struct bg__desc {
+  const char *name;
+  const bg__field *fields;
+  size_t n;
+} bg__desc;
+
+#define U(key, name, req, type, member, lo, hi) \
+  {key, BG__UINT, sizeof(((type *)0)->member), req, name, offsetof(type, member), 0, lo, hi}
+#define B(key, name, req, type, member) \
+  {key, BG__BOOL, 0, req, name, offsetof(type, member), 0, 0, 1}
+#define S(key, name, req, type, member, lo, hi) \
+  {key, BG__STR, 0, req, name, offsetof(type, member), 0, lo, hi}
+#define BIN(key, name, req, type, member, lo, hi) \
+  {key, BG__BIN, 0, req, name, offsetof(type, member), 0, lo, hi}
+#define ARR(key, kind, name, req, type, member, count, lo, hi) \
+  {key, kind, 0, req, name, offsetof(type, member), offsetof(type, count), lo, hi}
+#define OTHER(key, kind, name, req, type, member) \
+  {key, kind, 0, req, name, offsetof(type, member), 0, 0, 0}
+
+#define REQ true
+#define OPT false
+#define U64MAX UINT64_MAX
+#define U32MAX UINT32_MAX
+
+static const bg__field bg__write_fields[] = {
+    S(1, "client", REQ, bg_write, client, 1, BG_ID_MAX),
+    U(2, "rtype", REQ, bg_write, rtype, 0, U32MAX),
+    S(3, "rid", REQ, bg_write, rid, 1, BG_ID_MAX),
+    U(4, "field", REQ, bg_write, field, 0, U32MAX),
+    OTHER(5, BG__VALUE, "value", OPT, bg_write, value),
+    OTHER(6, BG__DOT, "dot", REQ, bg_write, dot),
+    OTHER(7, BG__VV, "ctx", OPT, bg_write, ctx),
+    U(8, "cycle", OPT, bg_write, cycle, 0, U32MAX),
+    U(9, "phase", REQ, bg_write, phase, 0, 255),
+    U(10, "user", REQ, bg_write, user, 1, U64MAX),
+    U(11, "role", REQ, bg_write, role, 0, 255),
+    B(12, "tb", OPT, bg_write, tb),
+    U(13, "hlc", REQ, bg_write, hlc, 0, U64MAX),
+};
+
+static const bg__field bg__hello[] = {
+    U(1, "proto_min", REQ, bg_msg_hello, proto_min, 1, 0xffff),
+    U(2, "proto_max", REQ, bg_msg_hello, proto_max, 1, 0xffff),
+    U(3, "schema", REQ, bg_msg_hello, schema, 1, U32MAX),
+    S(4, "software", REQ, bg_msg_hello, software, 1, BG_ID_MAX),
+    U(5, "device", OPT, bg_msg_hello, device, 0, U64MAX),
+    U(6, "cursor", OPT, bg_msg_hello, cursor, 0, U64MAX),
+};
+static const bg__field bg__welcome[] = {
+    U(1, "proto", REQ, bg_msg_welcome, proto, 1, 0xffff),
+    U(2, "schema", REQ, bg_msg_welcome, schema, 1, U32MAX),
+    S(3, "software", REQ, bg_msg_welcome, software, 1, BG_ID_MAX),
+    U(4, "device", REQ, bg_msg_welcome, device, 1, U64MAX),
+    U(5, "user", REQ, bg_msg_welcome, user, 1, U64MAX),
+    S(6, "login", REQ, bg_msg_welcome, login, 1, BG_ID_MAX),
+    U(7, "role", REQ, bg_msg_welcome, role, 0, 255),
+    U(8, "head", OPT, bg_msg_welcome, head, 0, U64MAX),
+    U(9, "hlc", OPT, bg_msg_welcome, hlc, 0, U64MAX),
+};
+static const bg__field bg__push[] = {
+    U(1, "batch", REQ, bg_msg_push, batch, 1, U64MAX),
+    ARR(2, BG__WRITES, "writes", REQ, bg_msg_push, writes, n, 1, BG_MSG_MAX_WRITES),
+};
+static const bg__field bg__ack[] = {
+    U(1, "id", REQ, bg_msg_ack, id, 1, U64MAX),
+    ARR(2, BG__REJECTS, "rejected", OPT, bg_msg_ack, rejected, n_rejected, 0, BG_MSG_MAX_REJECTED),
+    U(3, "seq", OPT, bg_msg_ack, seq, 0, U64MAX),
+};
+static const bg__field bg__pull[] = {
+    U(1, "cursor", REQ, bg_msg_pull, cursor, 0, U64MAX),
+    U(2, "max_bytes", OPT, bg_msg_pull, max_bytes, 0, BG_FRAME_MAX),
+    U(3, "max_writes", OPT, bg_msg_pull, max_writes, 0, BG_MSG_MAX_WRITES),
+};
+static const bg__field bg__changes[] = {
+    ARR(1, BG__WRITES, "writes", REQ, bg_msg_changes, writes, n, 0, BG_MSG_MAX_WRITES),
+    U(2, "next", REQ, bg_msg_changes, next, 0, U64MAX),
+    B(3, "more", OPT, bg_msg_changes, more),
+};
+static const bg__field bg__purge[] = {
+    U(1, "id", REQ, bg_msg_purge, id, 1, U64MAX),
+    ARR(2, BG__STRS, "clients", REQ, bg_msg_purge, clients, n, 1, BG_MSG_MAX_PURGE),
+};
+static const bg__field bg__error[] = {
+    U(1, "code", REQ, bg_msg_error, code, 1, 0xffff),
+    S(2, "message", OPT, bg_msg_error, message, 0, BG_TEXT_MAX),
+    B(3, "retryable", OPT, bg_msg_error, retryable),
+    U(4, "ref", OPT, bg_msg_error, ref, 0, U64MAX),
+};
+static const bg__field bg__ping[] = {
+    U(1, "nonce", OPT, bg_msg_ping, nonce, 0, U64MAX),
+};
+static const bg__field bg__bye[] = {
+    U(1, "code", OPT, bg_msg_bye, code, 0, 0xffff),
+    S(2, "message", OPT, bg_msg_bye, message, 0, BG_TEXT_MAX),
+};
+static const bg__field bg__enroll[] = {
+    S(1, "code", REQ, bg_msg_enroll, code, 1, BG_ID_MAX),
+    BIN(2, "csr", REQ, bg_msg_enroll, csr, 1, BG_CERT_MAX),
+    S(3, "software", REQ, bg_msg_enroll, software, 1, BG_ID_MAX),
+    S(4, "name", OPT, bg_msg_enroll, name, 0, BG_TEXT_MAX),
+};
+static const bg__field bg__enrolled[] = {
+    U(1, "device", REQ, bg_msg_enrolled, device, 1, U64MAX),
+    U(2, "user", REQ, bg_msg_enrolled, user, 1, U64MAX),
+    S(3, "login", REQ, bg_msg_enrolled, login, 1, BG_ID_MAX),
+    BIN(4, "cert", REQ, bg_msg_enrolled, cert, 1, BG_CERT_MAX),
+    BIN(5, "ca", REQ, bg_msg_enrolled, ca, 1, BG_CERT_MAX),
+};
+
+#define D(name, tbl) {name, tbl, sizeof tbl / sizeof tbl[0]}
+static const bg__desc bg__msgs[BG_MSG_TYPE_MAX + 1] = {
+    [BG_MSG_HELLO] = D("HELLO", bg__hello),       [BG_MSG_WELCOME] = D("WELCOME", bg__welcome),
+    [BG_MSG_PUSH] = D("PUSH", bg__push),          [BG_MSG_ACK] = D("ACK", bg__ack),
+    [BG_MSG_PULL] = D("PULL", bg__pull),          [BG_MSG_CHANGES] = D("CHANGES", bg__changes),
+    [BG_MSG_PURGE] = D("PURGE", bg__purge),       [BG_MSG_ERROR] = D("ERROR", bg__error),
+    [BG_MSG_PING] = D("PING", bg__ping),          [BG_MSG_PONG] = D("PONG", bg__ping),
+    [BG_MSG_BYE] = D("BYE", bg__bye),             [BG_MSG_ENROLL] = D("ENROLL", bg__enroll),
+    [BG_MSG_ENROLLED] = D("ENROLLED", bg__enrolled),
+};
+static const bg__desc bg__write_desc = D("write", bg__write_fields);
+
+static const bg__desc *bg__desc_of(int type) {
+  return (type >= 1 && type <= BG_MSG_TYPE_MAX) ? &bg__msgs[type] : NULL;
+}
+
+const char *bg_msg_type_name(int type) {
+  const bg__desc *d = bg__desc_of(type);
+  return d ? d->name : "UNKNOWN";
+}
+
+bg_str bg_str_c(const char *s) {
+  bg_str r = {s ? s : "", s ? (uint32_t)strlen(s) : 0};
+  return r;
+}
+
+bool bg_str_eq(bg_str a, bg_str b) { return a.len == b.len && memcmp(a.p, b.p, a.len) == 0; }
+
+/* --- member access ------------------------------------------------------------ */
+
+static uint64_t bg__uint_get(const void *base, const bg__field *f) {
+  const char *p = (const char *)base + f->off;
+  switch (f->width) {
+    case 1: return *(const uint8_t *)p;
+    case 2: return *(const uint16_t *)(const void *)p;
+    case 4: return *(const uint32_t *)(const void *)p;
+    default: return *(const uint64_t *)(const void *)p;
+  }
+}
+
+static void bg__uint_set(void *base, const bg__field *f, uint64_t v) {
+  char *p = (char *)base + f->off;
+  switch (f->width) {
+    case 1: *(uint8_t *)p = (uint8_t)v; break;
+    case 2: *(uint16_t *)(void *)p = (uint16_t)v; break;
+    case 4: *(uint32_t *)(void *)p = (uint32_t)v; break;
+    default: *(uint64_t *)(void *)p = v; break;
+  }
+}
+
+#define MEMBER(type, base, f) ((type *)(void *)((char *)(base) + (f)->off))
+#define CMEMBER(type, base, f) ((const type *)(const void *)((const char *)(base) + (f)->off))
+#define COUNT(base, f) (*(uint32_t *)(void *)((char *)(base) + (f)->off_n))
+#define CCOUNT(base, f) (*(const uint32_t *)(const void *)((const char *)(base) + (f)->off_n))
+
+/* --- decoding ----------------------------------------------------------------- */
+
+typedef struct bg__dec {
+  msgpack_zone *zone;
+  bg_msg_why *why;
+} bg__dec;
+
+static bg_err bg__decode_struct(bg__dec *dc, const bg__desc *d, const msgpack_object *o,
+                                void *base);
+
+static bg_err bg__decode_dot(const bg_mp_map *m, const bg__field *f, const msgpack_object *o,
+                             bg_dot *dot) {
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
+      !bg_mp_as_uint(&o->via.array.ptr[0], &dot->device) ||
+      !bg_mp_as_uint(&o->via.array.ptr[1], &dot->counter))
+    return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "expected [device, counter]");
+  if (dot->device == 0 || dot->counter == 0)
+    return bg_mp_fail(m, f->name, BG_E_FIELD_RANGE, "device and counter must be > 0");
+  return BG_OK;
+}
+
+static bg_err bg__decode_vv(bg__dec *dc, const bg_mp_map *m, const bg__field *f,
+                            const msgpack_object *o, bg_vv *vv) {
+  bg_vv_init(vv);
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % 2 != 0)
+    return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "expected [device, counter, ...]");
+  uint32_t n = o->via.array.size / 2;
+  if (n > BG_VV_MAX_ENTRIES) return bg_mp_fail(m, f->name, BG_E_LIMIT, "too many entries");
+  if (n == 0) return BG_OK;
+  bg_dot *e = msgpack_zone_malloc(dc->zone, n * sizeof *e);
+  if (e == NULL) return BG_E_NOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!bg_mp_as_uint(&o->via.array.ptr[2 * i], &e[i].device) ||
+        !bg_mp_as_uint(&o->via.array.ptr[2 * i + 1], &e[i].counter))
+      return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "expected unsigned integers");
+  }
+  vv->e = e;
+  vv->n = n;
+  vv->cap = 0; /* borrowed from the zone */
+  if (!bg_vv_is_canonical(vv)) {
+    bg_vv_init(vv);
+    return bg_mp_fail(m, f->name, BG_E_FIELD_RANGE,
+                      "not canonical (devices ascending, devices and counters > 0)");
+  }
+  return BG_OK;
+}
+
+static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field *f, void *base) {
+  const msgpack_object_array *a;
+  bg_err e = bg_mp_get_array(m, f->key, f->name, f->required, (uint32_t)f->min,
+                             (uint32_t)f->max, &a);
+  if (e != BG_OK) return e;
+  COUNT(base, f) = a->size;
+  if (a->size == 0) return BG_OK;
+  switch (f->kind) {
+    case BG__WRITES: {
+      bg_write *w = msgpack_zone_malloc(dc->zone, a->size * sizeof *w);
+      if (w == NULL) return BG_E_NOMEM;
+      for (uint32_t i = 0; i < a->size; i++) {
+        e = bg__decode_struct(dc, &bg__write_desc, &a->ptr[i], &w[i]);
+        if (e != BG_OK) {
+          if (dc->why != NULL) {
+            char inner[sizeof dc->why->text];
+            memcpy(inner, dc->why->text, sizeof inner);
+            snprintf(dc->why->text, sizeof dc->why->text, "%s.%s[%u].%.150s", m->what, f->name, i,
+                     strncmp(inner, "write.", 6) == 0 ? inner + 6 : inner);
+          }
+          return e;
+        }
+      }
+      *MEMBER(const bg_write *, base, f) = w;
+      return BG_OK;
+    }
+    case BG__REJECTS: {
+      bg_reject *r = msgpack_zone_malloc(dc->zone, a->size * sizeof *r);
+      if (r == NULL) return BG_E_NOMEM;
+      for (uint32_t i = 0; i < a->size; i++) {
+        const msgpack_object *t = &a->ptr[i];
+        uint64_t idx, code;
+        if (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size != 2 ||
+            !bg_mp_as_uint(&t->via.array.ptr[0], &idx) || !bg_mp_as_uint(&t->via.array.ptr[1], &code))
+          return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "expected [[index, code], ...]");
+        if (idx >= BG_MSG_MAX_WRITES || code == 0 || code > 0xffff)
+          return bg_mp_fail(m, f->name, BG_E_FIELD_RANGE, "index or code out of range");
+        r[i].index = (uint32_t)idx;
+        r[i].code = (uint32_t)code;
+      }
+      *MEMBER(const bg_reject *, base, f) = r;
+      return BG_OK;
+    }
+    case BG__STRS: {
+      bg_str *s = msgpack_zone_malloc(dc->zone, a->size * sizeof *s);
+      if (s == NULL) return BG_E_NOMEM;
+      for (uint32_t i = 0; i < a->size; i++) {
+        const msgpack_object *t = &a->ptr[i];
+        if (t->type != MSGPACK_OBJECT_STR) return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "expected strings");
+        if (t->via.str.size == 0 || t->via.str.size > BG_ID_MAX)
+          return bg_mp_fail(m, f->name, BG_E_LIMIT, "string of 1..64 bytes expected");
+        if (!bg_utf8_valid(t->via.str.ptr, t->via.str.size))
+          return bg_mp_fail(m, f->name, BG_E_UTF8, "not valid UTF-8");
+        s[i].p = t->via.str.ptr;
+        s[i].len = t->via.str.size;
+      }
+      *MEMBER(const bg_str *, base, f) = s;
+      return BG_OK;
+    }
+    default: assert(!"not an array kind"); return BG_E_INTERNAL;
+  }
+}
+
+static bg_err bg__decode_field(bg__dec *dc, const bg_mp_map *m, const bg__field *f, void *base) {
+  switch (f->kind) {
+    case BG__UINT: {
+      uint64_t v;
+      bg_err e = bg_mp_get_uint(m, f->key, f->name, f->required, f->min, f->max, &v);
+      if (e == BG_OK) bg__uint_set(base, f, v);
+      return e;
+    }
+    case BG__BOOL: return bg_mp_get_bool(m, f->key, f->name, f->required, MEMBER(bool, base, f));
+    case BG__STR:
+      return bg_mp_get_str(m, f->key, f->name, f->required, (uint32_t)f->min, (uint32_t)f->max,
+                           MEMBER(bg_str, base, f));
+    case BG__BIN:
+      return bg_mp_get_bin(m, f->key, f->name, f->required, (uint32_t)f->min, (uint32_t)f->max,
+                           MEMBER(bg_str, base, f));
+    case BG__VALUE: return bg_mp_get_value(m, f->key, f->name, MEMBER(bg_value, base, f));
+    case BG__DOT: {
+      const msgpack_object *o = m->v[f->key];
+      if (o == NULL) return bg_mp_fail(m, f->name, BG_E_MISSING_FIELD, "required field missing");
+      return bg__decode_dot(m, f, o, MEMBER(bg_dot, base, f));
+    }
+    case BG__VV: {
+      const msgpack_object *o = m->v[f->key];
+      bg_vv_init(MEMBER(bg_vv, base, f));
+      return o == NULL ? BG_OK : bg__decode_vv(dc, m, f, o, MEMBER(bg_vv, base, f));
+    }
+    default: return bg__decode_array(dc, m, f, base);
+  }
+}
+
+static bg_err bg__decode_struct(bg__dec *dc, const bg__desc *d, const msgpack_object *o,
+                                void *base) {
+  bg_mp_map m;
+  bg_err e = bg_mp_map_index(&m, o, BG_MP_MAX_KEY, d->name, dc->why);
+  for (size_t i = 0; e == BG_OK && i < d->n; i++) e = bg__decode_field(dc, &m, &d->fields[i], base);
+  return e;
+}
+
+/* Checks that span fields. */
+static bg_err bg__msg_check(const bg_msg *m, bg_msg_why *why) {
+  if (m->type == BG_MSG_HELLO && m->u.hello.proto_max < m->u.hello.proto_min) {
+    if (why) snprintf(why->text, sizeof why->text, "HELLO.proto_max: below proto_min");
+    return BG_E_FIELD_RANGE;
+  }
+  return BG_OK;
+}
+
+bg_err bg_msg_decode(const uint8_t *body, size_t len, bg_msg *m, bg_msg_why *why) {
+  memset(m, 0, sizeof *m);
+  if (why) why->text[0] = '\0';
+  msgpack_zone *zone = NULL;
+  msgpack_object root;
+  bg_err e = bg_mp_unpack(body, len, &zone, &root);
+  if (e != BG_OK) {
+    if (why) snprintf(why->text, sizeof why->text, "frame body: %s", bg_err_message(e));
+    return e;
+  }
+  bg_mp_map top;
+  uint64_t type = 0;
+  e = bg_mp_map_index(&top, &root, BG_MP_MAX_KEY, "message", why);
+  if (e == BG_OK) e = bg_mp_get_uint(&top, 0, "type", true, 0, U64MAX, &type);
+  const bg__desc *d = e == BG_OK ? bg__desc_of(type > BG_MSG_TYPE_MAX ? 0 : (int)type) : NULL;
+  if (e == BG_OK && d == NULL) {
+    if (why) snprintf(why->text, sizeof why->text, "message.type: unknown type %llu", (unsigned long long)type);
+    e = BG_E_UNKNOWN_MESSAGE;
+  }
+  if (e == BG_OK) {
+    bg__dec dc = {zone, why};
+    m->type = (bg_msg_type)type;
+    e = bg__decode_struct(&dc, d, &root, &m->u);
+  }
+  if (e == BG_OK) e = bg__msg_check(m, why);
+  if (e != BG_OK) {
+    msgpack_zone_free(zone);
+    memset(m, 0, sizeof *m);
+    return e;
+  }
+  m->zone = zone;
+  return BG_OK;
+}
+
+void bg_msg_free(bg_msg *m) {
+  if (m->zone != NULL) msgpack_zone_free(m->zone);
+  m->zone = NULL;
+}
+
+/* --- encoding ----------------------------------------------------------------- */
+
+static bool bg__is_default(const void *base, const bg__field *f) {
+  switch (f->kind) {
+    case BG__UINT: return bg__uint_get(base, f) == 0;
+    case BG__BOOL: return !*CMEMBER(bool, base, f);
+    case BG__STR: case BG__BIN: return CMEMBER(bg_str, base, f)->len == 0;
+    case BG__VALUE: return CMEMBER(bg_value, base, f)->type == BG_V_NIL;
+    case BG__DOT: return false;
+    case BG__VV: return CMEMBER(bg_vv, base, f)->n == 0;
+    default: return CCOUNT(base, f) == 0;
+  }
+}
+
+static bg_err bg__encode_struct(bg_mp_out *o, const bg__desc *d, const void *base, int type);
+
+static bg_err bg__check_len(uint64_t len, const bg__field *f) {
+  if (len > f->max) return BG_E_LIMIT;
+  if (len < f->min) return BG_E_FIELD_RANGE;
+  return BG_OK;
+}
+
+static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *base) {
+  msgpack_packer *pk = &o->pk;
+  switch (f->kind) {
+    case BG__UINT: {
+      uint64_t v = bg__uint_get(base, f);
+      if (v < f->min || v > f->max) return BG_E_FIELD_RANGE;
+      msgpack_pack_uint64(pk, v);
+      return BG_OK;
+    }
+    case BG__BOOL:
+      if (*CMEMBER(bool, base, f)) msgpack_pack_true(pk);
+      else msgpack_pack_false(pk);
+      return BG_OK;
+    case BG__STR: case BG__BIN: {
+      const bg_str *s = CMEMBER(bg_str, base, f);
+      bg_err e = bg__check_len(s->len, f);
+      if (e != BG_OK) return e;
+      if (f->kind == BG__STR) {
+        if (!bg_utf8_valid(s->p, s->len)) return BG_E_UTF8;
+        msgpack_pack_str_with_body(pk, s->p, s->len);
+      } else {
+        msgpack_pack_bin_with_body(pk, s->p, s->len);
+      }
+      return BG_OK;
+    }
+    case BG__VALUE: {
+      const bg_value *v = CMEMBER(bg_value, base, f);
+      switch (v->type) {
+        case BG_V_NIL: msgpack_pack_nil(pk); return BG_OK;
+        case BG_V_BOOL: if (v->b) msgpack_pack_true(pk); else msgpack_pack_false(pk); return BG_OK;
+        case BG_V_INT: msgpack_pack_int64(pk, v->i); return BG_OK;
+        case BG_V_STR:
+          if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
+          if (!bg_utf8_valid(v->s.p, v->s.len)) return BG_E_UTF8;
+          msgpack_pack_str_with_body(pk, v->s.p, v->s.len);
+          return BG_OK;
+        case BG_V_BIN:
+          if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
+          msgpack_pack_bin_with_body(pk, v->s.p, v->s.len);
+          return BG_OK;
+      }
+      return BG_E_FIELD_TYPE;
+    }
+    case BG__DOT: {
+      const bg_dot *d = CMEMBER(bg_dot, base, f);
+      if (d->device == 0 || d->counter == 0) return BG_E_FIELD_RANGE;
+      msgpack_pack_array(pk, 2);
+      msgpack_pack_uint64(pk, d->device);
+      msgpack_pack_uint64(pk, d->counter);
+      return BG_OK;
+    }
+    case BG__VV: {
+      const bg_vv *vv = CMEMBER(bg_vv, base, f);
+      if (!bg_vv_is_canonical(vv)) return BG_E_FIELD_RANGE;
+      msgpack_pack_array(pk, 2 * (size_t)vv->n);
+      for (uint32_t i = 0; i < vv->n; i++) {
+        msgpack_pack_uint64(pk, vv->e[i].device);
+        msgpack_pack_uint64(pk, vv->e[i].counter);
+      }
+      return BG_OK;
+    }
+    default: break;
+  }
+  uint32_t n = CCOUNT(base, f);
+  bg_err e = bg__check_len(n, f);
+  if (e != BG_OK) return e;
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0; i < n && e == BG_OK; i++) {
+    if (f->kind == BG__WRITES) {
+      e = bg__encode_struct(o, &bg__write_desc, &(*CMEMBER(const bg_write *, base, f))[i], 0);
+    } else if (f->kind == BG__REJECTS) {
+      const bg_reject *r = &(*CMEMBER(const bg_reject *, base, f))[i];
+      if (r->index >= BG_MSG_MAX_WRITES || r->code == 0 || r->code > 0xffff) return BG_E_FIELD_RANGE;
+      msgpack_pack_array(pk, 2);
+      msgpack_pack_uint32(pk, r->index);
+      msgpack_pack_uint32(pk, r->code);
+    } else {
+      const bg_str *s = &(*CMEMBER(const bg_str *, base, f))[i];
+      if (s->len == 0 || s->len > BG_ID_MAX) return BG_E_LIMIT;
+      if (!bg_utf8_valid(s->p, s->len)) return BG_E_UTF8;
+      msgpack_pack_str_with_body(pk, s->p, s->len);
+    }
+  }
+  return e;
+}
+
+/* Pack a struct as a map: the type under key 0 when `type` > 0, then its fields
+ * in ascending key order, optional fields at their default left out. */
+static bg_err bg__encode_struct(bg_mp_out *o, const bg__desc *d, const void *base, int type) {
+  size_t entries = type > 0 ? 1 : 0;
+  for (size_t i = 0; i < d->n; i++) {
+    if (d->fields[i].required || !bg__is_default(base, &d->fields[i])) entries++;
+  }
+  msgpack_pack_map(&o->pk, entries);
+  if (type > 0) {
+    msgpack_pack_uint64(&o->pk, 0);
+    msgpack_pack_uint64(&o->pk, (uint64_t)type);
+  }
+  for (size_t i = 0; i < d->n; i++) {
+    const bg__field *f = &d->fields[i];
+    if (!f->required && bg__is_default(base, f)) continue;
+    msgpack_pack_uint64(&o->pk, f->key);
+    bg_err e = bg__encode_field(o, f, base);
+    if (e != BG_OK) return e;
+  }
+  return o->err;
+}
+
+bg_err bg_msg_encode(const bg_msg *m, bg_buf *out) {
+  const bg__desc *d = bg__desc_of((int)m->type);
+  if (d == NULL) return BG_E_UNKNOWN_MESSAGE;
+  bg_err e = bg__msg_check(m, NULL);
+  if (e != BG_OK) return e;
+  size_t mark = out->len;
+  bg_mp_out o;
+  bg_mp_out_init(&o, out);
+  e = bg__encode_struct(&o, d, &m->u, (int)m->type);
+  if (e == BG_OK) e = o.err;
+  if (e != BG_OK) out->len = mark;
+  return e;
+}
+
+bg_err bg_msg_encode_frame(const bg_msg *m, bg_buf *out, uint32_t max) {
+  size_t mark;
+  bg_err e = bg_frame_begin(out, &mark);
+  if (e != BG_OK) return e;
+  e = bg_msg_encode(m, out);
+  if (e != BG_OK) {
+    bg_frame_abort(out, mark);
+    return e;
+  }
+  return bg_frame_end(out, mark, max);
+}
+
+/* A packer sink that only counts. */
+static int bg__count_write(void *data, const char *buf, size_t len) {
+  (void)buf;
+  *(size_t *)data += len;
+  return 0;
+}
+
+size_t bg_write_encoded_size(const bg_write *w) {
+  size_t n = 0;
+  bg_buf unused = BG_BUF_INIT;
+  bg_mp_out o;
+  bg_mp_out_init(&o, &unused);
+  msgpack_packer_init(&o.pk, &n, bg__count_write);
+  if (bg__encode_struct(&o, &bg__write_desc, w, 0) != BG_OK) return 0;
+  return n;
+}

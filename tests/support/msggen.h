@@ -1,0 +1,36 @@
+/*
+ * msggen.h - random valid messages for property tests and benchmarks.
+ *
+ * bg_gen_msg fills a message of the requested type with random field values
+ * that respect every protocol bound, drawing storage (writes, strings, vectors)
+ * from the generator itself; the message is valid until the next call.
+ */
+#ifndef BG_MSGGEN_H
+#define BG_MSGGEN_H
+
+#include "bg_msg.h"
+#include "testrand.h"
+
+#define BG_GEN_WRITES 64
+#define BG_GEN_TEXT (256 * 1024)
+
+typedef struct bg_gen {
+  bg_rand r;
+  bool realistic;          /* caseload-like texts and ids rather than edge cases */
+  char text[BG_GEN_TEXT];  /* string pool */
+  size_t used;
+  bg_write w[BG_GEN_WRITES];
+  bg_dot ctx[BG_GEN_WRITES][8];
+  bg_str strs[16];
+  bg_reject rej[16];
+} bg_gen;
+
+void bg_gen_init(bg_gen *g, uint64_t seed);
+
+/* A random valid message of type t; `nwrites` caps PUSH/CHANGES sizes (>= 1). */
+void bg_gen_msg(bg_gen *g, bg_msg_type t, unsigned nwrites, bg_msg *m);
+
+/* A random valid write. */
+void bg_gen_write(bg_gen *g, bg_write *w, bg_dot *ctx);
+
+#endif /* BG_MSGGEN_H */

@@ -1,0 +1,345 @@
+/*
+ * test_msg.c - messages: every type round-trips (decode(encode(m)) == m, and the
+ * encoding is canonical), the encoder refuses what the decoder would refuse,
+ * failures name the field, and decoding borrows rather than copies.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "bg_frame.h"
+#include "bg_msg.h"
+#include "msggen.h"
+
+static void str_equal(bg_str a, bg_str b) {
+  assert_int_equal(a.len, b.len);
+  if (a.len) assert_memory_equal(a.p, b.p, a.len);
+}
+
+static void write_equal(const bg_write *a, const bg_write *b) {
+  str_equal(a->client, b->client);
+  assert_int_equal(a->rtype, b->rtype);
+  str_equal(a->rid, b->rid);
+  assert_int_equal(a->field, b->field);
+  assert_int_equal(a->value.type, b->value.type);
+  if (a->value.type == BG_V_BOOL) assert_int_equal(a->value.b, b->value.b);
+  if (a->value.type == BG_V_INT) assert_true(a->value.i == b->value.i);
+  if (a->value.type == BG_V_STR || a->value.type == BG_V_BIN) str_equal(a->value.s, b->value.s);
+  assert_true(a->dot.device == b->dot.device && a->dot.counter == b->dot.counter);
+  assert_true(bg_vv_equal(&a->ctx, &b->ctx));
+  assert_int_equal(a->cycle, b->cycle);
+  assert_int_equal(a->phase, b->phase);
+  assert_true(a->user == b->user);
+  assert_int_equal(a->role, b->role);
+  assert_int_equal(a->tb, b->tb);
+  assert_true(a->hlc == b->hlc);
+}
+
+/* The independent oracle: field by field, written without the codec's tables. */
+static void msg_equal(const bg_msg *a, const bg_msg *b) {
+  assert_int_equal(a->type, b->type);
+  switch (a->type) {
+    case BG_MSG_HELLO:
+      assert_int_equal(a->u.hello.proto_min, b->u.hello.proto_min);
+      assert_int_equal(a->u.hello.proto_max, b->u.hello.proto_max);
+      assert_int_equal(a->u.hello.schema, b->u.hello.schema);
+      str_equal(a->u.hello.software, b->u.hello.software);
+      assert_true(a->u.hello.device == b->u.hello.device);
+      assert_true(a->u.hello.cursor == b->u.hello.cursor);
+      break;
+    case BG_MSG_WELCOME:
+      assert_int_equal(a->u.welcome.proto, b->u.welcome.proto);
+      assert_int_equal(a->u.welcome.schema, b->u.welcome.schema);
+      str_equal(a->u.welcome.software, b->u.welcome.software);
+      assert_true(a->u.welcome.device == b->u.welcome.device);
+      assert_true(a->u.welcome.user == b->u.welcome.user);
+      str_equal(a->u.welcome.login, b->u.welcome.login);
+      assert_int_equal(a->u.welcome.role, b->u.welcome.role);
+      assert_true(a->u.welcome.head == b->u.welcome.head);
+      assert_true(a->u.welcome.hlc == b->u.welcome.hlc);
+      break;
+    case BG_MSG_PUSH:
+      assert_true(a->u.push.batch == b->u.push.batch);
+      assert_int_equal(a->u.push.n, b->u.push.n);
+      for (uint32_t i = 0; i < a->u.push.n; i++) write_equal(&a->u.push.writes[i], &b->u.push.writes[i]);
+      break;
+    case BG_MSG_CHANGES:
+      assert_int_equal(a->u.changes.n, b->u.changes.n);
+      for (uint32_t i = 0; i < a->u.changes.n; i++)
+        write_equal(&a->u.changes.writes[i], &b->u.changes.writes[i]);
+      assert_true(a->u.changes.next == b->u.changes.next);
+      assert_int_equal(a->u.changes.more, b->u.changes.more);
+      break;
+    case BG_MSG_ACK:
+      assert_true(a->u.ack.id == b->u.ack.id);
+      assert_true(a->u.ack.seq == b->u.ack.seq);
+      assert_int_equal(a->u.ack.n_rejected, b->u.ack.n_rejected);
+      for (uint32_t i = 0; i < a->u.ack.n_rejected; i++) {
+        assert_int_equal(a->u.ack.rejected[i].index, b->u.ack.rejected[i].index);
+        assert_int_equal(a->u.ack.rejected[i].code, b->u.ack.rejected[i].code);
+      }
+      break;
+    case BG_MSG_PULL:
+      assert_true(a->u.pull.cursor == b->u.pull.cursor);
+      assert_int_equal(a->u.pull.max_bytes, b->u.pull.max_bytes);
+      assert_int_equal(a->u.pull.max_writes, b->u.pull.max_writes);
+      break;
+    case BG_MSG_PURGE:
+      assert_true(a->u.purge.id == b->u.purge.id);
+      assert_int_equal(a->u.purge.n, b->u.purge.n);
+      for (uint32_t i = 0; i < a->u.purge.n; i++) str_equal(a->u.purge.clients[i], b->u.purge.clients[i]);
+      break;
+    case BG_MSG_ERROR:
+      assert_int_equal(a->u.error.code, b->u.error.code);
+      str_equal(a->u.error.message, b->u.error.message);
+      assert_int_equal(a->u.error.retryable, b->u.error.retryable);
+      assert_true(a->u.error.ref == b->u.error.ref);
+      break;
+    case BG_MSG_PING: case BG_MSG_PONG: assert_true(a->u.ping.nonce == b->u.ping.nonce); break;
+    case BG_MSG_BYE:
+      assert_int_equal(a->u.bye.code, b->u.bye.code);
+      str_equal(a->u.bye.message, b->u.bye.message);
+      break;
+    case BG_MSG_ENROLL:
+      str_equal(a->u.enroll.code, b->u.enroll.code);
+      str_equal(a->u.enroll.csr, b->u.enroll.csr);
+      str_equal(a->u.enroll.software, b->u.enroll.software);
+      str_equal(a->u.enroll.name, b->u.enroll.name);
+      break;
+    case BG_MSG_ENROLLED:
+      assert_true(a->u.enrolled.device == b->u.enrolled.device);
+      assert_true(a->u.enrolled.user == b->u.enrolled.user);
+      str_equal(a->u.enrolled.login, b->u.enrolled.login);
+      str_equal(a->u.enrolled.cert, b->u.enrolled.cert);
+      str_equal(a->u.enrolled.ca, b->u.enrolled.ca);
+      break;
+  }
+}
+
+static void every_message_type_round_trips_canonically(void **state) {
+  (void)state;
+  static bg_gen g;
+  uint64_t seed = bg_test_seed(42);
+  bg_gen_init(&g, seed);
+  for (int type = 1; type <= BG_MSG_TYPE_MAX; type++) {
+    for (int round = 0; round < 1500; round++) {
+      g.realistic = round % 2;
+      bg_msg m, d;
+      bg_gen_msg(&g, (bg_msg_type)type, 8, &m);
+      bg_buf a = BG_BUF_INIT, b = BG_BUF_INIT;
+      bg_err e = bg_msg_encode(&m, &a);
+      if (e != BG_OK) {
+        BG_REPLAY(seed);
+        fail_msg("%s round %d: encode %s", bg_msg_type_name(type), round, bg_err_name(e));
+      }
+      bg_msg_why why;
+      e = bg_msg_decode(a.data, a.len, &d, &why);
+      if (e != BG_OK) {
+        BG_REPLAY(seed);
+        fail_msg("%s round %d: decode %s: %s", bg_msg_type_name(type), round, bg_err_name(e), why.text);
+      }
+      msg_equal(&m, &d);
+      assert_int_equal(bg_msg_encode(&d, &b), BG_OK);
+      assert_int_equal(a.len, b.len);
+      assert_memory_equal(a.data, b.data, a.len);
+      bg_msg_free(&d);
+      bg_buf_free(&a);
+      bg_buf_free(&b);
+    }
+  }
+}
+
+static bg_write a_write(void) {
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = BG_STR("C-0001");
+  w.rid = BG_STR("1/wonen");
+  w.rtype = 4;
+  w.field = 2;
+  w.dot = (bg_dot){7, 1};
+  w.phase = 4;
+  w.user = 12;
+  w.role = 1;
+  w.hlc = 1;
+  return w;
+}
+
+static bg_err encode_push_with(const bg_write *w, bg_buf *out) {
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_PUSH;
+  m.u.push = (bg_msg_push){1, w, 1};
+  return bg_msg_encode(&m, out);
+}
+
+static void encoder_refuses_what_the_decoder_must_refuse_and_leaves_buffer_unchanged(void **state) {
+  (void)state;
+  bg_buf out = BG_BUF_INIT;
+  assert_int_equal(bg_buf_append(&out, "keep", 4), BG_OK);
+  char big[BG_ID_MAX + 1];
+  memset(big, 'C', sizeof big);
+  bg_write w = a_write();
+  w.client = (bg_str){big, sizeof big};
+  assert_int_equal(encode_push_with(&w, &out), BG_E_LIMIT);
+  w = a_write();
+  w.client = BG_STR("C-\xff");
+  assert_int_equal(encode_push_with(&w, &out), BG_E_UTF8);
+  w = a_write();
+  w.dot.counter = 0;
+  assert_int_equal(encode_push_with(&w, &out), BG_E_FIELD_RANGE);
+  w = a_write();
+  bg_dot unsorted[] = {{9, 1}, {3, 1}};
+  w.ctx = (bg_vv){unsorted, 2, 0};
+  assert_int_equal(encode_push_with(&w, &out), BG_E_FIELD_RANGE);
+  w = a_write();
+  w.user = 0;
+  assert_int_equal(encode_push_with(&w, &out), BG_E_FIELD_RANGE);
+  w = a_write();
+  w.value.type = BG_V_STR;
+  w.value.s = (bg_str){big, 0};
+  assert_int_equal(encode_push_with(&w, &out), BG_OK);
+  assert_true(out.len > 4);
+  out.len = 4;
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = (bg_msg_type)99;
+  assert_int_equal(bg_msg_encode(&m, &out), BG_E_UNKNOWN_MESSAGE);
+  m.type = BG_MSG_HELLO;
+  m.u.hello = (bg_msg_hello){3, 1, 1, BG_STR("x"), 0, 0};
+  assert_int_equal(bg_msg_encode(&m, &out), BG_E_FIELD_RANGE);
+  m.type = BG_MSG_PUSH;
+  m.u.push = (bg_msg_push){1, NULL, 0};
+  assert_int_equal(bg_msg_encode(&m, &out), BG_E_FIELD_RANGE);
+  assert_int_equal(out.len, 4);
+  assert_memory_equal(out.data, "keep", 4);
+  bg_buf_free(&out);
+}
+
+static void value_size_limit_is_exact(void **state) {
+  (void)state;
+  char *text = malloc(BG_VALUE_MAX + 1);
+  memset(text, 'a', BG_VALUE_MAX + 1);
+  bg_write w = a_write();
+  w.value.type = BG_V_STR;
+  w.value.s = (bg_str){text, BG_VALUE_MAX};
+  bg_buf out = BG_BUF_INIT;
+  assert_int_equal(encode_push_with(&w, &out), BG_OK);
+  bg_msg d;
+  assert_int_equal(bg_msg_decode(out.data, out.len, &d, NULL), BG_OK);
+  assert_int_equal(d.u.push.writes[0].value.s.len, BG_VALUE_MAX);
+  bg_msg_free(&d);
+  bg_buf_reset(&out);
+  w.value.s.len = BG_VALUE_MAX + 1;
+  assert_int_equal(encode_push_with(&w, &out), BG_E_LIMIT);
+  free(text);
+  bg_buf_free(&out);
+}
+
+static void too_many_writes_in_one_batch_is_a_limit_error(void **state) {
+  (void)state;
+  bg_write *w = calloc(BG_MSG_MAX_WRITES + 1, sizeof *w);
+  for (uint32_t i = 0; i <= BG_MSG_MAX_WRITES; i++) w[i] = a_write();
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_PUSH;
+  m.u.push = (bg_msg_push){1, w, BG_MSG_MAX_WRITES};
+  bg_buf out = BG_BUF_INIT;
+  assert_int_equal(bg_msg_encode(&m, &out), BG_OK);
+  bg_msg d;
+  assert_int_equal(bg_msg_decode(out.data, out.len, &d, NULL), BG_OK);
+  assert_int_equal(d.u.push.n, BG_MSG_MAX_WRITES);
+  bg_msg_free(&d);
+  bg_buf_reset(&out);
+  m.u.push.n = BG_MSG_MAX_WRITES + 1;
+  assert_int_equal(bg_msg_encode(&m, &out), BG_E_LIMIT);
+  assert_int_equal(out.len, 0);
+  free(w);
+  bg_buf_free(&out);
+}
+
+static void decoding_failure_names_the_field(void **state) {
+  (void)state;
+  /* PUSH with one write whose dot is [7] */
+  const uint8_t body[] = {0x83, 0x00, 0x03, 0x01, 0x2a, 0x02, 0x91, 0x89, 0x01, 0xa1, 0x43, 0x02,
+                          0x01, 0x03, 0xa1, 0x72, 0x04, 0x01, 0x06, 0x91, 0x07, 0x09, 0x04, 0x0a,
+                          0x03, 0x0b, 0x01, 0x0d, 0x01};
+  bg_msg d;
+  bg_msg_why why;
+  assert_int_equal(bg_msg_decode(body, sizeof body, &d, &why), BG_E_FIELD_TYPE);
+  assert_non_null(strstr(why.text, "PUSH.writes[0].dot"));
+  assert_null(d.zone);
+}
+
+static void decoded_message_borrows_from_the_body(void **state) {
+  (void)state;
+  bg_write w = a_write();
+  bg_dot ctx[] = {{3, 9}};
+  w.ctx = (bg_vv){ctx, 1, 0};
+  bg_buf out = BG_BUF_INIT;
+  assert_int_equal(encode_push_with(&w, &out), BG_OK);
+  bg_msg d;
+  assert_int_equal(bg_msg_decode(out.data, out.len, &d, NULL), BG_OK);
+  const bg_write *dw = &d.u.push.writes[0];
+  assert_true(dw->client.p >= (const char *)out.data && dw->client.p < (const char *)out.data + out.len);
+  assert_int_equal(dw->ctx.cap, 0); /* borrowed from the message's zone */
+  bg_vv own = BG_VV_INIT;
+  assert_int_equal(bg_vv_copy(&own, &dw->ctx), BG_OK);
+  bg_msg_free(&d);
+  assert_int_equal(bg_vv_get(&own, 3), 9); /* the copy outlives the message */
+  bg_vv_free(&own);
+  bg_buf_free(&out);
+}
+
+static void encoded_size_of_a_write_matches_its_encoding(void **state) {
+  (void)state;
+  static bg_gen g;
+  bg_gen_init(&g, bg_test_seed(5));
+  for (int i = 0; i < 500; i++) {
+    bg_dot ctx[8];
+    bg_write w;
+    bg_gen_write(&g, &w, ctx);
+    bg_buf a = BG_BUF_INIT, b = BG_BUF_INIT;
+    bg_write two[2] = {w, w};
+    bg_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = BG_MSG_PUSH;
+    m.u.push = (bg_msg_push){1, two, 1};
+    assert_int_equal(bg_msg_encode(&m, &a), BG_OK);
+    m.u.push.n = 2;
+    assert_int_equal(bg_msg_encode(&m, &b), BG_OK);
+    assert_int_equal(b.len - a.len, bg_write_encoded_size(&w));
+    bg_buf_free(&a);
+    bg_buf_free(&b);
+  }
+}
+
+static void frame_encoding_respects_a_smaller_connection_maximum(void **state) {
+  (void)state;
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_ERROR;
+  m.u.error = (bg_msg_error){BG_E_BUSY, BG_STR("a message longer than sixteen bytes"), true, 0};
+  bg_buf out = BG_BUF_INIT;
+  assert_int_equal(bg_msg_encode_frame(&m, &out, 16), BG_E_FRAME_TOO_LARGE);
+  assert_int_equal(out.len, 0);
+  assert_int_equal(bg_msg_encode_frame(&m, &out, 0), BG_OK);
+  assert_true(out.len > 20);
+  bg_buf_free(&out);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_message_type_round_trips_canonically),
+      cmocka_unit_test(encoder_refuses_what_the_decoder_must_refuse_and_leaves_buffer_unchanged),
+      cmocka_unit_test(value_size_limit_is_exact),
+      cmocka_unit_test(too_many_writes_in_one_batch_is_a_limit_error),
+      cmocka_unit_test(decoding_failure_names_the_field),
+      cmocka_unit_test(decoded_message_borrows_from_the_body),
+      cmocka_unit_test(encoded_size_of_a_write_matches_its_encoding),
+      cmocka_unit_test(frame_encoding_respects_a_smaller_connection_maximum),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
