@@ -37,8 +37,9 @@
   X(BG_E_MISSING_FIELD, 108, false, "a required message field is missing")                \
   X(BG_E_FIELD_TYPE, 109, false, "a message field has the wrong MessagePack type")        \
   X(BG_E_FIELD_RANGE, 110, false, "a message field's value is out of its allowed range")  \
-  X(BG_E_DUPLICATE_KEY, 111, false, "a map holds the same key twice")                     \
-  X(BG_E_UNKNOWN_MESSAGE, 112, false, "unknown message type; the peer may be newer: update") \
+  X(BG_E_DUPLICATE_KEY, 111, false, "a map holds one of its known keys twice")                     \
+  X(BG_E_UNKNOWN_MESSAGE, 112, false,                                                     \
+    "unknown message type (a bug in the sender, or a peer too new for the chosen version)") \
   X(BG_E_UNEXPECTED_MESSAGE, 113, false,                                                  \
     "message not allowed in the session's current state")                                \
   X(BG_E_LIMIT, 114, false,                                                               \
@@ -85,13 +86,13 @@
   X(BG_E_NOT_FOUND, 406, false, "not found")                                              \
   X(BG_E_EXISTS, 407, false, "already exists")                                            \
   /* 5xx: transport */                                                                    \
-  X(BG_E_TLS, 500, true, "secure connection failed")                                      \
+  X(BG_E_TLS, 500, false,                                                                 \
+    "secure connection refused: certificate or TLS settings not accepted")               \
   X(BG_E_CONNECT, 501, true, "cannot reach the server: check the network and the address") \
   X(BG_E_TIMEOUT, 502, true, "the peer did not answer in time")                           \
   X(BG_E_CONNECTION_LOST, 503, true, "connection lost")                                   \
   X(BG_E_SHUTTING_DOWN, 504, true, "the server is shutting down: try again shortly")      \
   X(BG_E_OVERLOADED, 505, true, "the server is at its connection limit: try again shortly") \
-  X(BG_E_PEER_ERROR, 506, false, "the peer reported an error")                            \
   /* 6xx: usage and internal */                                                           \
   X(BG_E_USAGE, 600, false, "invalid argument")                                           \
   X(BG_E_NOMEM, 601, true, "out of memory")                                               \

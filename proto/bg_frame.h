@@ -2,7 +2,7 @@
  * bg_frame.h - framing: a 4-byte big-endian body length, then the body.
  *
  * The body is one MessagePack value (see bg_msg.h). A frame's body is 1 to
- * BG_FRAME_MAX bytes; a connection may agree on a smaller maximum. The decoder is
+ * BG_FRAME_MAX bytes; a server may accept less (WELCOME.max_frame). The decoder is
  * incremental: feed it bytes in chunks of any size, one byte at a time included,
  * and it yields whole frame bodies. Memory it holds is bounded by the bytes that
  * actually arrived, never by a length a peer merely claimed.

@@ -29,7 +29,9 @@ static uint64_t bg__hlc_tick(bg_hlc *c, uint64_t seen, uint64_t wall_ms) {
 
 void bg_hlc_init(bg_hlc *c, uint64_t max_ahead_ms) {
   c->last = 0;
-  c->max_ahead_ms = max_ahead_ms != 0 ? max_ahead_ms : BG_HLC_DEFAULT_MAX_AHEAD_MS;
+  if (max_ahead_ms == 0) max_ahead_ms = BG_HLC_DEFAULT_MAX_AHEAD_MS;
+  if (max_ahead_ms > BG_HLC_MAX_AHEAD_LIMIT_MS) max_ahead_ms = BG_HLC_MAX_AHEAD_LIMIT_MS;
+  c->max_ahead_ms = max_ahead_ms;
 }
 
 uint64_t bg_hlc_make(uint64_t physical_ms, uint16_t logical) {

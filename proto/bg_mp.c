@@ -168,7 +168,7 @@ bool bg_utf8_valid(const char *s, size_t len) {
 
 bg_err bg_mp_fail(const bg_mp_map *m, const char *name, bg_err e, const char *text) {
   if (m->why != NULL) {
-    snprintf(m->why->text, sizeof m->why->text, "%s.%s: %s", m->what, name, text);
+    snprintf(m->why->text, sizeof m->why->text, "%s%s%s: %s", m->what, *name ? "." : "", name, text);
   }
   return e;
 }

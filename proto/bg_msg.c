@@ -3,8 +3,9 @@
  *
  * Table-driven: each message type (and the write) is described once, as a list of
  * fields with key, kind, bounds and where the field lives in the C struct. The
- * encoder and the decoder both walk that one table, so they cannot disagree on a
- * key, a bound or what is optional - and docs/PROTOCOL.md is checked against it.
+ * encoder, the decoder and the JSON renderer all walk that one table, so they
+ * cannot disagree on a key, a bound or what is optional. docs/PROTOCOL.md copies
+ * the tables; the golden vectors (tests/vectors) pin their encoding.
  */
 #include "bg_msg.h"
 
@@ -99,6 +100,7 @@ static const bg__field bg__welcome[] = {
     U(7, "role", REQ, bg_msg_welcome, role, 0, 255),
     U(8, "head", OPT, bg_msg_welcome, head, 0, U64MAX),
     U(9, "hlc", OPT, bg_msg_welcome, hlc, 0, U64MAX),
+    U(10, "max_frame", OPT, bg_msg_welcome, max_frame, 0, BG_FRAME_MAX),
 };
 static const bg__field bg__push[] = {
     U(1, "batch", REQ, bg_msg_push, batch, 1, U64MAX),
@@ -200,6 +202,11 @@ static void bg__uint_set(void *base, const bg__field *f, uint64_t v) {
   }
 }
 
+/* Array members as pointer typedefs, so that CMEMBER's added const binds right. */
+typedef const bg_write *bg__writes;
+typedef const bg_reject *bg__rejects;
+typedef const bg_str *bg__strs;
+
 #define MEMBER(type, base, f) ((type *)(void *)((char *)(base) + (f)->off))
 #define CMEMBER(type, base, f) ((const type *)(const void *)((const char *)(base) + (f)->off))
 #define COUNT(base, f) (*(uint32_t *)(void *)((char *)(base) + (f)->off_n))
@@ -275,7 +282,7 @@ static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field 
           return e;
         }
       }
-      *MEMBER(const bg_write *, base, f) = w;
+      *MEMBER(bg__writes, base, f) = w;
       return BG_OK;
     }
     case BG__REJECTS: {
@@ -292,7 +299,7 @@ static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field 
         r[i].index = (uint32_t)idx;
         r[i].code = (uint32_t)code;
       }
-      *MEMBER(const bg_reject *, base, f) = r;
+      *MEMBER(bg__rejects, base, f) = r;
       return BG_OK;
     }
     case BG__STRS: {
@@ -301,14 +308,14 @@ static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field 
       for (uint32_t i = 0; i < a->size; i++) {
         const msgpack_object *t = &a->ptr[i];
         if (t->type != MSGPACK_OBJECT_STR) return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "expected strings");
-        if (t->via.str.size == 0 || t->via.str.size > BG_ID_MAX)
-          return bg_mp_fail(m, f->name, BG_E_LIMIT, "string of 1..64 bytes expected");
+        if (t->via.str.size > BG_ID_MAX) return bg_mp_fail(m, f->name, BG_E_LIMIT, "longer than 64 bytes");
+        if (t->via.str.size == 0) return bg_mp_fail(m, f->name, BG_E_FIELD_RANGE, "empty string");
         if (!bg_utf8_valid(t->via.str.ptr, t->via.str.size))
           return bg_mp_fail(m, f->name, BG_E_UTF8, "not valid UTF-8");
         s[i].p = t->via.str.ptr;
         s[i].len = t->via.str.size;
       }
-      *MEMBER(const bg_str *, base, f) = s;
+      *MEMBER(bg__strs, base, f) = s;
       return BG_OK;
     }
     default: assert(!"not an array kind"); return BG_E_INTERNAL;
@@ -369,7 +376,7 @@ bg_err bg_msg_decode(const uint8_t *body, size_t len, bg_msg *m, bg_msg_why *why
   msgpack_object root;
   bg_err e = bg_mp_unpack(body, len, &zone, &root);
   if (e != BG_OK) {
-    if (why) snprintf(why->text, sizeof why->text, "frame body: %s", bg_err_message(e));
+    if (why) snprintf(why->text, sizeof why->text, "%s", bg_err_message(e));
     return e;
   }
   bg_mp_map top;
@@ -492,16 +499,17 @@ static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *bas
   msgpack_pack_array(pk, n);
   for (uint32_t i = 0; i < n && e == BG_OK; i++) {
     if (f->kind == BG__WRITES) {
-      e = bg__encode_struct(o, &bg__write_desc, &(*CMEMBER(const bg_write *, base, f))[i], 0);
+      e = bg__encode_struct(o, &bg__write_desc, &(*CMEMBER(bg__writes, base, f))[i], 0);
     } else if (f->kind == BG__REJECTS) {
-      const bg_reject *r = &(*CMEMBER(const bg_reject *, base, f))[i];
+      const bg_reject *r = &(*CMEMBER(bg__rejects, base, f))[i];
       if (r->index >= BG_MSG_MAX_WRITES || r->code == 0 || r->code > 0xffff) return BG_E_FIELD_RANGE;
       msgpack_pack_array(pk, 2);
       msgpack_pack_uint32(pk, r->index);
       msgpack_pack_uint32(pk, r->code);
     } else {
-      const bg_str *s = &(*CMEMBER(const bg_str *, base, f))[i];
-      if (s->len == 0 || s->len > BG_ID_MAX) return BG_E_LIMIT;
+      const bg_str *s = &(*CMEMBER(bg__strs, base, f))[i];
+      if (s->len > BG_ID_MAX) return BG_E_LIMIT;
+      if (s->len == 0) return BG_E_FIELD_RANGE;
       if (!bg_utf8_valid(s->p, s->len)) return BG_E_UTF8;
       msgpack_pack_str_with_body(pk, s->p, s->len);
     }
@@ -572,4 +580,151 @@ size_t bg_write_encoded_size(const bg_write *w) {
   msgpack_packer_init(&o.pk, &n, bg__count_write);
   if (bg__encode_struct(&o, &bg__write_desc, w, 0) != BG_OK) return 0;
   return n;
+}
+
+/* --- JSON rendering -------------------------------------------------------------- */
+
+typedef struct bg__jout {
+  bg_buf *b;
+  bg_err err; /* first failed append; later output is skipped */
+} bg__jout;
+
+static void bg__json_put(bg__jout *o, const void *p, size_t n) {
+  if (o->err == BG_OK) o->err = bg_buf_append(o->b, p, n);
+}
+
+static void bg__json_raw(bg__jout *o, const char *s) { bg__json_put(o, s, strlen(s)); }
+
+static void bg__json_u64(bg__jout *o, uint64_t v) {
+  char t[24];
+  int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+  bg__json_put(o, t, (size_t)n);
+}
+
+static void bg__json_i64(bg__jout *o, int64_t v) {
+  char t[24];
+  int n = snprintf(t, sizeof t, "%lld", (long long)v);
+  bg__json_put(o, t, (size_t)n);
+}
+
+static void bg__json_pair(bg__jout *o, uint64_t a, uint64_t b) {
+  bg__json_raw(o, "[");
+  bg__json_u64(o, a);
+  bg__json_raw(o, ",");
+  bg__json_u64(o, b);
+  bg__json_raw(o, "]");
+}
+
+static void bg__json_str(bg__jout *o, bg_str s) {
+  static const char hex[] = "0123456789abcdef";
+  bg__json_raw(o, "\"");
+  for (uint32_t i = 0; i < s.len; i++) {
+    unsigned char c = (unsigned char)s.p[i];
+    if (c == '"' || c == '\\') {
+      char t[2] = {'\\', (char)c};
+      bg__json_put(o, t, 2);
+    } else if (c < 0x20 || c == 0x7f) {
+      char t[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      bg__json_put(o, t, 6);
+    } else {
+      bg__json_put(o, &s.p[i], 1);
+    }
+  }
+  bg__json_raw(o, "\"");
+}
+
+static void bg__json_hex(bg__jout *o, bg_str s) {
+  static const char hex[] = "0123456789abcdef";
+  bg__json_raw(o, "\"");
+  for (uint32_t i = 0; i < s.len; i++) {
+    unsigned char c = (unsigned char)s.p[i];
+    char t[2] = {hex[c >> 4], hex[c & 15]};
+    bg__json_put(o, t, 2);
+  }
+  bg__json_raw(o, "\"");
+}
+
+static void bg__json_struct(bg__jout *o, const bg__desc *d, const void *base, const char *type);
+
+static void bg__json_field(bg__jout *o, const bg__field *f, const void *base) {
+  switch (f->kind) {
+    case BG__UINT: bg__json_u64(o, bg__uint_get(base, f)); return;
+    case BG__BOOL: bg__json_raw(o, *CMEMBER(bool, base, f) ? "true" : "false"); return;
+    case BG__STR: bg__json_str(o, *CMEMBER(bg_str, base, f)); return;
+    case BG__BIN: bg__json_hex(o, *CMEMBER(bg_str, base, f)); return;
+    case BG__VALUE: {
+      const bg_value *v = CMEMBER(bg_value, base, f);
+      if (v->type == BG_V_NIL) bg__json_raw(o, "null");
+      else if (v->type == BG_V_BOOL) bg__json_raw(o, v->b ? "true" : "false");
+      else if (v->type == BG_V_INT) bg__json_i64(o, v->i);
+      else if (v->type == BG_V_STR) bg__json_str(o, v->s);
+      else {
+        bg__json_raw(o, "{\"bin\":");
+        bg__json_hex(o, v->s);
+        bg__json_raw(o, "}");
+      }
+      return;
+    }
+    case BG__DOT: {
+      const bg_dot *dt = CMEMBER(bg_dot, base, f);
+      bg__json_pair(o, dt->device, dt->counter);
+      return;
+    }
+    case BG__VV: {
+      const bg_vv *vv = CMEMBER(bg_vv, base, f);
+      bg__json_raw(o, "[");
+      for (uint32_t i = 0; i < vv->n; i++) {
+        if (i) bg__json_raw(o, ",");
+        bg__json_pair(o, vv->e[i].device, vv->e[i].counter);
+      }
+      bg__json_raw(o, "]");
+      return;
+    }
+    default: break;
+  }
+  uint32_t n = CCOUNT(base, f);
+  bg__json_raw(o, "[");
+  for (uint32_t i = 0; i < n; i++) {
+    if (i) bg__json_raw(o, ",");
+    if (f->kind == BG__WRITES) {
+      bg__json_struct(o, &bg__write_desc, &(*CMEMBER(bg__writes, base, f))[i], NULL);
+    } else if (f->kind == BG__REJECTS) {
+      const bg_reject *r = &(*CMEMBER(bg__rejects, base, f))[i];
+      bg__json_pair(o, r->index, r->code);
+    } else {
+      bg__json_str(o, (*CMEMBER(bg__strs, base, f))[i]);
+    }
+  }
+  bg__json_raw(o, "]");
+}
+
+static void bg__json_struct(bg__jout *o, const bg__desc *d, const void *base, const char *type) {
+  bool first = true;
+  bg__json_raw(o, "{");
+  if (type != NULL) {
+    bg__json_raw(o, "\"type\":\"");
+    bg__json_raw(o, type);
+    bg__json_raw(o, "\"");
+    first = false;
+  }
+  for (size_t i = 0; i < d->n; i++) {
+    const bg__field *f = &d->fields[i];
+    if (!f->required && bg__is_default(base, f)) continue;
+    bg__json_raw(o, first ? "\"" : ",\"");
+    bg__json_raw(o, f->name);
+    bg__json_raw(o, "\":");
+    bg__json_field(o, f, base);
+    first = false;
+  }
+  bg__json_raw(o, "}");
+}
+
+bg_err bg_msg_json(const bg_msg *m, bg_buf *out) {
+  const bg__desc *d = bg__desc_of((int)m->type);
+  if (d == NULL) return BG_E_UNKNOWN_MESSAGE;
+  size_t mark = out->len;
+  bg__jout o = {out, BG_OK};
+  bg__json_struct(&o, d, &m->u, d->name);
+  if (o.err != BG_OK) out->len = mark;
+  return o.err;
 }

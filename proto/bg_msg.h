@@ -49,6 +49,11 @@
 #define BG_PULL_DEFAULT_BYTES (1024u * 1024u)
 #define BG_PULL_DEFAULT_WRITES 1024u
 
+/* Session conventions (docs/PROTOCOL.md, "Session"). */
+#define BG_DEFAULT_PORT 7443u
+#define BG_MAX_OUTSTANDING 8u            /* PUSH + PULL requests awaiting an answer */
+#define BG_IDLE_TIMEOUT_MS (120u * 1000u) /* default; servers may choose another */
+
 typedef enum bg_msg_type {
   BG_MSG_HELLO = 1,     /* device -> server: opens a sync session */
   BG_MSG_WELCOME = 2,   /* server -> device: session accepted */
@@ -133,6 +138,7 @@ typedef struct bg_msg_welcome {
   uint8_t role;      /* user role */
   uint64_t head;     /* optional: newest server sequence number */
   uint64_t hlc;      /* optional: server clock */
+  uint32_t max_frame; /* optional: largest body the server accepts (0 = BG_FRAME_MAX) */
 } bg_msg_welcome;
 
 typedef struct bg_msg_push {
@@ -154,7 +160,7 @@ typedef struct bg_msg_ack {
 } bg_msg_ack;
 
 typedef struct bg_msg_pull {
-  uint64_t cursor;     /* send changes with sequence > cursor */
+  uint64_t cursor;     /* opaque: 0, or a CHANGES.next of this server */
   uint32_t max_bytes;  /* optional: budget for the CHANGES body */
   uint32_t max_writes; /* optional: budget in writes */
 } bg_msg_pull;
@@ -162,7 +168,7 @@ typedef struct bg_msg_pull {
 typedef struct bg_msg_changes {
   const bg_write *writes;
   uint32_t n;        /* 0..BG_MSG_MAX_WRITES */
-  uint64_t next;     /* cursor to pull from next (persist after applying) */
+  uint64_t next;     /* opaque cursor to pull from next (persist with the page) */
   bool more;         /* optional: more changes wait beyond `next` */
 } bg_msg_changes;
 
@@ -249,6 +255,10 @@ bg_err bg_msg_encode(const bg_msg *m, bg_buf *out);
 /* Append a whole frame (length prefix + canonical body), body at most `max`
  * bytes (0 = BG_FRAME_MAX). On error `out` is unchanged. */
 bg_err bg_msg_encode_frame(const bg_msg *m, bg_buf *out, uint32_t max);
+
+/* Append a JSON rendering of `m` to `out` (one line, field names as in
+ * docs/PROTOCOL.md; binaries as hex strings). For logs and inspection tools. */
+bg_err bg_msg_json(const bg_msg *m, bg_buf *out);
 
 /* Body size of a write as encoded (for CHANGES budgets). */
 size_t bg_write_encoded_size(const bg_write *w);

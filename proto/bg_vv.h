@@ -14,10 +14,11 @@
  * to equal bytes.
  *
  * Storage: a vector either owns heap storage (cap > 0) or borrows read-only storage
- * it does not free (cap == 0, e.g. entries decoded into a message's zone). Every
- * mutating function first gives a borrowed vector storage of its own, so a borrowed
- * vector can be used anywhere an owned one can. bg_vv_free on a borrowed vector
- * only forgets it.
+ * it does not free (cap == 0, e.g. entries decoded into a message's zone). Before
+ * writing, every mutating function gives a borrowed vector storage of its own, so
+ * a borrowed vector can be used anywhere an owned one can (a call that changes
+ * nothing leaves it borrowed). bg_vv_free on a borrowed vector only forgets it.
+ * Every mutating function leaves its destination unchanged when it fails.
  *
  * Wire encoding (docs/PROTOCOL.md, "Version vectors"): a MessagePack array of 2n
  * unsigned integers [d1, c1, d2, c2, ...] with d1 < d2 < ... and every c > 0.
@@ -63,8 +64,8 @@ void bg_vv_free(bg_vv *v);
 /* Counter for `device`, 0 when absent. O(log n). */
 uint64_t bg_vv_get(const bg_vv *v, uint64_t device);
 
-/* vv[device] = max(vv[device], counter). device > 0; counter 0 is a no-op.
- * BG_E_NOMEM, BG_E_LIMIT past BG_VV_MAX_ENTRIES. */
+/* vv[device] = max(vv[device], counter); counter 0 is a no-op.
+ * BG_E_USAGE for device 0, BG_E_NOMEM, BG_E_LIMIT past BG_VV_MAX_ENTRIES. */
 bg_err bg_vv_advance(bg_vv *v, uint64_t device, uint64_t counter);
 
 /* Whether the dot is covered: v[dot.device] >= dot.counter. */

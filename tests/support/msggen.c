@@ -1,14 +1,25 @@
 /* msggen.c - random valid messages (see msggen.h). */
 #include "msggen.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "bg_frame.h"
 #include "bg_hlc.h"
 
-void bg_gen_init(bg_gen *g, uint64_t seed) {
+void bg_gen_init_pool(bg_gen *g, uint64_t seed, size_t pool) {
   memset(g, 0, sizeof *g);
   g->r.s = seed;
+  g->size = pool < 4096 ? 4096 : pool;
+  g->text = malloc(g->size);
+  if (g->text == NULL) abort();
+}
+
+void bg_gen_init(bg_gen *g, uint64_t seed) { bg_gen_init_pool(g, seed, BG_GEN_TEXT); }
+
+void bg_gen_free(bg_gen *g) {
+  free(g->text);
+  g->text = NULL;
 }
 
 static uint64_t pick(bg_gen *g, uint64_t n) { return bg_rand_below(&g->r, n); }
@@ -35,7 +46,7 @@ static const char *const k_words[] = {
 /* A UTF-8 string of min..max bytes (never splitting a character). */
 static bg_str gen_str(bg_gen *g, uint32_t min, uint32_t max) {
   uint32_t want = (uint32_t)(min + pick(g, (uint64_t)(max - min) + 1));
-  if (g->used + want + 8 > sizeof g->text) g->used = 0;
+  if (g->used + want + 8 > g->size) g->used = 0;
   char *p = g->text + g->used;
   uint32_t n = 0;
   while (n < want) {
@@ -55,7 +66,7 @@ static bg_str gen_str(bg_gen *g, uint32_t min, uint32_t max) {
 
 static bg_str gen_bin(bg_gen *g, uint32_t min, uint32_t max) {
   uint32_t n = (uint32_t)(min + pick(g, (uint64_t)(max - min) + 1));
-  if (g->used + n > sizeof g->text) g->used = 0;
+  if (g->used + n > g->size) g->used = 0;
   char *p = g->text + g->used;
   for (uint32_t i = 0; i < n; i++) p[i] = (char)bg_rand_next(&g->r);
   g->used += n;
@@ -65,7 +76,7 @@ static bg_str gen_bin(bg_gen *g, uint32_t min, uint32_t max) {
 void bg_gen_write(bg_gen *g, bg_write *w, bg_dot *ctx) {
   memset(w, 0, sizeof *w);
   if (g->realistic) {
-    char *id = g->text + (g->used + 16 > sizeof g->text ? (g->used = 0) : g->used);
+    char *id = g->text + (g->used + 16 > g->size ? (g->used = 0) : g->used);
     unsigned num = (unsigned)pick(g, 2000);
     for (int i = 5; i >= 2; i--, num /= 10) id[i] = (char)('0' + num % 10);
     id[0] = 'C';
@@ -123,7 +134,8 @@ void bg_gen_msg(bg_gen *g, bg_msg_type t, unsigned nwrites, bg_msg *m) {
       m->u.welcome = (bg_msg_welcome){(uint32_t)edgy(g, 1, 0xffff), (uint32_t)edgy(g, 1, UINT32_MAX),
                                       gen_str(g, 1, BG_ID_MAX), edgy(g, 1, UINT64_MAX),
                                       edgy(g, 1, UINT64_MAX), gen_str(g, 1, BG_ID_MAX),
-                                      (uint8_t)pick(g, 256), edgy(g, 0, UINT64_MAX), edgy(g, 0, UINT64_MAX)};
+                                      (uint8_t)pick(g, 256), edgy(g, 0, UINT64_MAX), edgy(g, 0, UINT64_MAX),
+                                      (uint32_t)edgy(g, 0, BG_FRAME_MAX)};
       break;
     case BG_MSG_PUSH: case BG_MSG_CHANGES: {
       uint32_t n = (uint32_t)(t == BG_MSG_PUSH ? 1 + pick(g, nwrites) : pick(g, nwrites + 1));

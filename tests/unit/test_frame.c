@@ -122,7 +122,7 @@ static void oversize_frame_is_refused_on_its_header_without_allocating(void **st
 static void exactly_max_size_frame_is_accepted(void **state) {
   (void)state;
   bg_buf s = BG_BUF_INIT;
-  uint8_t *body = calloc(1, BG_FRAME_MAX);
+  uint8_t *body = calloc(1, BG_FRAME_MAX + 1u);
   assert_int_equal(bg_frame_write(&s, body, BG_FRAME_MAX, 0), BG_OK);
   assert_int_equal(bg_frame_write(&s, body, BG_FRAME_MAX + 1u, 0), BG_E_FRAME_TOO_LARGE);
   assert_int_equal(s.len, BG_FRAME_MAX + 4u);

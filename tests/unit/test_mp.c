@@ -22,9 +22,10 @@ static void pack_random(msgpack_packer *pk, bg_rand *r, int depth) {
     case 2: msgpack_pack_uint64(pk, bg_rand_next(r) >> bg_rand_below(r, 64)); break;
     case 3: msgpack_pack_int64(pk, -(int64_t)(bg_rand_next(r) >> (1 + bg_rand_below(r, 63)))); break;
     case 4: {
-      size_t n = (size_t)bg_rand_below(r, r->s % 7 == 0 ? 70000 : 40);
+      /* Now and then a string long enough for a str16/str32 header. */
+      size_t n = (size_t)bg_rand_below(r, depth >= 4 && bg_rand_below(r, 7) == 0 ? 70000 : 40);
       char *s = malloc(n + 1);
-      for (size_t i = 0; i < n; i++) s[i] = (char)('a' + bg_rand_below(r, 26));
+      for (size_t i = 0; i < n; i++) s[i] = (char)('a' + i % 26);
       msgpack_pack_str_with_body(pk, s, n);
       free(s);
       break;
@@ -45,6 +46,13 @@ static void pack_random(msgpack_packer *pk, bg_rand *r, int depth) {
     }
   }
 }
+
+/* Under AddressSanitizer: let a huge allocation fail instead of aborting. The
+ * comparison below hands msgpack-c unvetted input on purpose, and msgpack-c asks
+ * for memory in proportion to the element counts the bytes claim - the very
+ * reason bg_mp_check runs before it in the product. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 
 /* msgpack-c's verdict on a whole buffer: one value, nothing after it. */
 static bool msgpack_c_accepts(const uint8_t *p, size_t len) {
@@ -94,7 +102,14 @@ static void scan_agrees_with_msgpack_c_on_mutated_input(void **state) {
       continue;
     }
     int flips = 1 + (int)bg_rand_below(&r, 3);
-    for (int i = 0; i < flips; i++) b.data[bg_rand_below(&r, b.len)] = (uint8_t)bg_rand_next(&r);
+    for (int i = 0; i < flips; i++) {
+      /* No array32/map32 headers: for those msgpack-c would really allocate
+       * gigabytes for the claimed count (the hazard the scan exists for; the
+       * claims test covers them without msgpack-c). */
+      uint8_t v;
+      do v = (uint8_t)bg_rand_next(&r); while (v == 0xdd || v == 0xdf);
+      b.data[bg_rand_below(&r, b.len)] = v;
+    }
     bg_err e = bg_mp_check(b.data, b.len);
     /* Whatever the scan accepts, msgpack-c parses whole; whatever msgpack-c
      * parses whole, the scan accepts unless it breaks one of our bounds. */

@@ -60,6 +60,7 @@ static void msg_equal(const bg_msg *a, const bg_msg *b) {
       assert_int_equal(a->u.welcome.role, b->u.welcome.role);
       assert_true(a->u.welcome.head == b->u.welcome.head);
       assert_true(a->u.welcome.hlc == b->u.welcome.hlc);
+      assert_int_equal(a->u.welcome.max_frame, b->u.welcome.max_frame);
       break;
     case BG_MSG_PUSH:
       assert_true(a->u.push.batch == b->u.push.batch);
@@ -150,6 +151,7 @@ static void every_message_type_round_trips_canonically(void **state) {
       bg_buf_free(&b);
     }
   }
+  bg_gen_free(&g);
 }
 
 static bg_write a_write(void) {
@@ -314,6 +316,7 @@ static void encoded_size_of_a_write_matches_its_encoding(void **state) {
     bg_buf_free(&a);
     bg_buf_free(&b);
   }
+  bg_gen_free(&g);
 }
 
 static void frame_encoding_respects_a_smaller_connection_maximum(void **state) {

@@ -14,7 +14,7 @@
 
 #include "bg_frame.h"
 #include "bg_msg.h"
-#include "hexfile.h"
+#include "vectorfile.h"
 
 /* Decode a whole vector through the frame decoder in chunks of `chunk` bytes.
  * Returns the first error; on success exactly one frame must fill the bytes

@@ -17,7 +17,7 @@
 #include "bg_frame.h"
 #include "bg_hlc.h"
 #include "bg_msg.h"
-#include "hexfile.h"
+#include "vectorfile.h"
 
 static const char *g_dir;
 static int g_failed;
@@ -93,8 +93,10 @@ int main(int argc, char **argv) {
 
   m = msg(BG_MSG_WELCOME);
   m.u.welcome = (bg_msg_welcome){1, 1, BG_STR("bgsyncd/0.1.0"), 7, 12, BG_STR("sanne"), 1, 9350,
-                                 bg_hlc_make(T0, 0)};
+                                 bg_hlc_make(T0, 0), 0};
   ok("welcome", "WELCOME: protocol 1, device 7 of user 12 (sanne, role 1), head 9350", &m);
+  m.u.welcome.max_frame = 1024 * 1024;
+  ok("welcome_max_frame", "WELCOME from a server that accepts frames of at most 1 MiB", &m);
 
   /* A PUSH with three writes of one caseworker's device. */
   bg_dot ctx1[] = {{3, 12}, {7, 100}};

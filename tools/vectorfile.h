@@ -1,5 +1,5 @@
 /*
- * hexfile.h - golden test vectors (the .hex files in tests/vectors).
+ * vectorfile.h - golden test vectors (the .hex files in tests/vectors).
  *
  * Format: lines starting with '#' are comments; one of them says what a
  * conforming decoder must do with the frame:
@@ -7,9 +7,10 @@
  *   # expect: accept TYPE      decodes as TYPE (not canonical: re-encoding differs)
  *   # expect: error BG_E_NAME  refused with that error code
  * Every other line holds hex digits of one whole frame; whitespace is ignored.
+ * (The same reader serves bgframe, which also takes hex without expectations.)
  */
-#ifndef BG_HEXFILE_H
-#define BG_HEXFILE_H
+#ifndef BG_VECTORFILE_H
+#define BG_VECTORFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,6 +26,14 @@ typedef struct bg_vector {
   size_t len;
 } bg_vector;
 
+/* Read a whole file into a heap buffer (NUL-terminated; *len excludes the NUL).
+ * Returns 0, or -1 with a message on stderr. */
+int bg_read_file(const char *path, uint8_t **data, size_t *len);
+
+/* Whether `text` is in the vector format (hex digits, whitespace, '#' comment
+ * lines) and, if so, its bytes in a heap buffer. Returns 0 or -1 (not hex). */
+int bg_hex_text(const char *text, size_t len, uint8_t **bytes, size_t *n);
+
 /* Load one vector file. Returns 0, or -1 with a message on stderr. */
 int bg_vector_load(const char *path, bg_vector *v);
 void bg_vector_free(bg_vector *v);
@@ -39,4 +48,4 @@ void bg_vector_names_free(char **names, int n);
 int bg_vector_write(const char *path, const char *comment, const char *expect,
                     const uint8_t *bytes, size_t len);
 
-#endif /* BG_HEXFILE_H */
+#endif /* BG_VECTORFILE_H */
