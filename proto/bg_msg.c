@@ -565,6 +565,30 @@ bg_err bg_msg_encode_frame(const bg_msg *m, bg_buf *out, uint32_t max) {
   return bg_frame_end(out, mark, max);
 }
 
+bg_err bg_write_encode(const bg_write *w, bg_buf *out) {
+  size_t mark = out->len;
+  bg_mp_out o;
+  bg_mp_out_init(&o, out);
+  bg_err e = bg__encode_struct(&o, &bg__write_desc, w, 0);
+  if (e == BG_OK) e = o.err;
+  if (e != BG_OK) out->len = mark;
+  return e;
+}
+
+bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg_write *w,
+                       bg_msg_why *why) {
+  memset(w, 0, sizeof *w);
+  bg_err e = bg_mp_check(p, n);
+  if (e != BG_OK) return e;
+  msgpack_object root;
+  size_t off = 0;
+  msgpack_unpack_return r = msgpack_unpack((const char *)p, n, &off, zone, &root);
+  if (r == MSGPACK_UNPACK_NOMEM_ERROR) return BG_E_NOMEM;
+  if (r != MSGPACK_UNPACK_SUCCESS || off != n) return BG_E_MALFORMED;
+  bg__dec dc = {zone, why};
+  return bg__decode_struct(&dc, &bg__write_desc, &root, w);
+}
+
 /* A packer sink that only counts. */
 static int bg__count_write(void *data, const char *buf, size_t len) {
   (void)buf;

@@ -260,6 +260,15 @@ bg_err bg_msg_encode_frame(const bg_msg *m, bg_buf *out, uint32_t max);
  * docs/PROTOCOL.md; binaries as hex strings). For logs and inspection tools. */
 bg_err bg_msg_json(const bg_msg *m, bg_buf *out);
 
+/* Append one write as it appears inside PUSH and CHANGES (a MessagePack map).
+ * Stores use this encoding too, so a write is encoded one way everywhere. */
+bg_err bg_write_encode(const bg_write *w, bg_buf *out);
+
+/* Decode one encoded write (the whole of p..p+n). Strings borrow from `p`; the
+ * causal context is allocated in `zone`. */
+bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg_write *w,
+                       bg_msg_why *why);
+
 /* Body size of a write as encoded (for CHANGES budgets). */
 size_t bg_write_encoded_size(const bg_write *w);
 

@@ -14,7 +14,7 @@ tools/setup.sh --deps-only
 
 echo "== sanitizer build (clang, ASan + UBSan, libFuzzer): build-asan/"
 cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-  -DBG_SANITIZE=ON -DBG_FUZZ=ON >/dev/null
+  -DBG_SANITIZE=ON -DBG_FUZZ=ON -DBG_SIM_SEEDS=200 >/dev/null
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ctest --output-on-failure -j "$jobs")
 

@@ -1,0 +1,1085 @@
+/*
+ * bg_engine.c - the merge engine (see bg_engine.h for what it guarantees).
+ *
+ * Key layout (all integers big-endian, so keys sort by their parts):
+ *   client key  = client bytes, 0x00
+ *   record key  = client key, rtype (2), rid bytes, 0x00
+ *   field key   = record key, field (2)
+ *   FIELD       field key                -> [K, [write, ...]]   current writes by dot
+ *   LOG         field key, dot (8+8)     -> write
+ *   RECORD      record key               -> [vv]                dots of applied writes
+ *   PLAN        client key, cycle (4)    -> [S, signatures]     S = join of their contexts
+ *   PROPOSAL    client key, dot (8+8)    -> [field key, reason]
+ * Client ids and record ids never contain bytes below 0x20 (bg_write_check), so
+ * the 0x00 separators cannot occur inside them.
+ *
+ * Two paths keep the state. The incremental path (bg_engine_apply) touches one
+ * field, one record and one log entry per write. The rebuild path recomputes a
+ * record from its log; a signature uses it to reclassify its plan's writes (R1),
+ * and tests use it as the oracle the incremental path must agree with.
+ */
+#include "bg_engine.h"
+
+#include <assert.h>
+#include <mbedtls/sha256.h>
+#include <string.h>
+
+#include "bg_mp.h"
+
+#define Z(e) ((e)->zone)
+
+/* --- keys ------------------------------------------------------------------------ */
+
+static bg_err bg__put_be(bg_buf *b, uint64_t v, unsigned n) {
+  uint8_t t[8];
+  for (unsigned i = 0; i < n; i++) t[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+  return bg_buf_append(b, t, n);
+}
+
+static uint64_t bg__get_be(const uint8_t *p, unsigned n) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < n; i++) v = v << 8 | p[i];
+  return v;
+}
+
+static bg_err bg__key_client(bg_buf *k, bg_str client) {
+  static const uint8_t nul = 0;
+  bg_buf_reset(k);
+  bg_err e = bg_buf_append(k, client.p, client.len);
+  return e ? e : bg_buf_append(k, &nul, 1);
+}
+
+static bg_err bg__key_record(bg_buf *k, bg_str client, uint32_t rtype, bg_str rid) {
+  static const uint8_t nul = 0;
+  bg_err e = bg__key_client(k, client);
+  if (!e) e = bg__put_be(k, rtype, 2);
+  if (!e) e = bg_buf_append(k, rid.p, rid.len);
+  return e ? e : bg_buf_append(k, &nul, 1);
+}
+
+static bg_err bg__key_field(bg_buf *k, bg_str client, uint32_t rtype, bg_str rid, uint32_t field) {
+  bg_err e = bg__key_record(k, client, rtype, rid);
+  return e ? e : bg__put_be(k, field, 2);
+}
+
+static bg_err bg__put_dot(bg_buf *k, bg_dot d) {
+  bg_err e = bg__put_be(k, d.device, 8);
+  return e ? e : bg__put_be(k, d.counter, 8);
+}
+
+/* The record key inside a field key: everything but the last two bytes. */
+static size_t bg__fk_record_len(size_t fklen) { return fklen - 2; }
+
+/* --- (de)serialisation of engine states --------------------------------------------- */
+
+static bg_err bg__pack_vv(msgpack_packer *pk, const bg_vv *v) {
+  msgpack_pack_array(pk, 2 * (size_t)v->n);
+  for (uint32_t i = 0; i < v->n; i++) {
+    msgpack_pack_uint64(pk, v->e[i].device);
+    msgpack_pack_uint64(pk, v->e[i].counter);
+  }
+  return BG_OK;
+}
+
+/* Decode a flat version vector into zone memory (borrowed: cap 0). */
+static bg_err bg__unpack_vv(msgpack_zone *z, const msgpack_object *o, bg_vv *v) {
+  bg_vv_init(v);
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % 2) return BG_E_CORRUPT;
+  uint32_t n = o->via.array.size / 2;
+  if (n == 0) return BG_OK;
+  bg_dot *d = msgpack_zone_malloc(z, n * sizeof *d);
+  if (d == NULL) return BG_E_NOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!bg_mp_as_uint(&o->via.array.ptr[2 * i], &d[i].device) ||
+        !bg_mp_as_uint(&o->via.array.ptr[2 * i + 1], &d[i].counter))
+      return BG_E_CORRUPT;
+  }
+  *v = (bg_vv){d, n, 0};
+  return bg_vv_is_canonical(v) ? BG_OK : BG_E_CORRUPT;
+}
+
+/* Unpack a stored value (copied into the zone first: decoded strings borrow it). */
+static bg_err bg__unpack(bg_engine *e, const bg_buf *val, msgpack_object *root) {
+  uint8_t *copy = msgpack_zone_malloc(Z(e), val->len ? val->len : 1);
+  if (copy == NULL) return BG_E_NOMEM;
+  memcpy(copy, val->data, val->len);
+  if (bg_mp_check(copy, val->len) != BG_OK) return BG_E_CORRUPT;
+  size_t off = 0;
+  msgpack_unpack_return r = msgpack_unpack((const char *)copy, val->len, &off, Z(e), root);
+  if (r == MSGPACK_UNPACK_NOMEM_ERROR) return BG_E_NOMEM;
+  return r == MSGPACK_UNPACK_SUCCESS && off == val->len ? BG_OK : BG_E_CORRUPT;
+}
+
+static bg_err bg__decode_write(bg_engine *e, const uint8_t *p, size_t n, bg_write *w) {
+  uint8_t *copy = msgpack_zone_malloc(Z(e), n ? n : 1);
+  if (copy == NULL) return BG_E_NOMEM;
+  memcpy(copy, p, n);
+  bg_err r = bg_write_decode(copy, n, Z(e), w, NULL);
+  return r == BG_OK || r == BG_E_NOMEM ? r : BG_E_CORRUPT;
+}
+
+/* A field's state: the join K of all its applied writes' contexts and its
+ * current writes (dot not in K), sorted by dot. */
+typedef struct bg__fstate {
+  bg_vv K;
+  bg_write *cur;
+  uint32_t n, cap;
+} bg__fstate;
+
+static bg_err bg__fstate_reserve(bg_engine *e, bg__fstate *st, uint32_t need) {
+  if (need <= st->cap) return BG_OK;
+  uint32_t cap = need < 4 ? 4 : need * 2;
+  bg_write *c = msgpack_zone_malloc(Z(e), cap * sizeof *c);
+  if (c == NULL) return BG_E_NOMEM;
+  if (st->n) memcpy(c, st->cur, st->n * sizeof *c);
+  st->cur = c;
+  st->cap = cap;
+  return BG_OK;
+}
+
+/* Load the field state under key e->k1 (empty when absent). */
+static bg_err bg__field_load(bg_engine *e, const bg_buf *fk, bg__fstate *st) {
+  memset(st, 0, sizeof *st);
+  bg_err r = e->kv.ops->get(e->kv.self, BG_KV_FIELD, fk->data, fk->len, &e->v1);
+  if (r == BG_E_NOT_FOUND) return BG_OK;
+  if (r != BG_OK) return r;
+  msgpack_object root;
+  if ((r = bg__unpack(e, &e->v1, &root)) != BG_OK) return r;
+  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2 ||
+      root.via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY)
+    return BG_E_CORRUPT;
+  if ((r = bg__unpack_vv(Z(e), &root.via.array.ptr[0], &st->K)) != BG_OK) return r;
+  const msgpack_object_array *a = &root.via.array.ptr[1].via.array;
+  if ((r = bg__fstate_reserve(e, st, a->size + 1)) != BG_OK) return r;
+  for (uint32_t i = 0; i < a->size; i++) {
+    if (a->ptr[i].type != MSGPACK_OBJECT_BIN) return BG_E_CORRUPT;
+    r = bg__decode_write(e, (const uint8_t *)a->ptr[i].via.bin.ptr, a->ptr[i].via.bin.size, &st->cur[i]);
+    if (r != BG_OK) return r;
+  }
+  st->n = a->size;
+  return BG_OK;
+}
+
+static bg_err bg__field_save(bg_engine *e, const bg_buf *fk, const bg__fstate *st) {
+  if (st->n == 0 && st->K.n == 0) return e->kv.ops->del(e->kv.self, BG_KV_FIELD, fk->data, fk->len);
+  bg_buf_reset(&e->v2);
+  bg_mp_out o;
+  bg_mp_out_init(&o, &e->v2);
+  msgpack_pack_array(&o.pk, 2);
+  bg__pack_vv(&o.pk, &st->K);
+  msgpack_pack_array(&o.pk, st->n);
+  for (uint32_t i = 0; i < st->n; i++) {
+    bg_buf_reset(&e->v3);
+    bg_err r = bg_write_encode(&st->cur[i], &e->v3);
+    if (r != BG_OK) return r;
+    msgpack_pack_bin_with_body(&o.pk, e->v3.data, e->v3.len);
+  }
+  if (o.err != BG_OK) return o.err;
+  return e->kv.ops->put(e->kv.self, BG_KV_FIELD, fk->data, fk->len, e->v2.data, e->v2.len);
+}
+
+/* Load a one-vector state (RECORD) or a [vv, count] state (PLAN). */
+static bg_err bg__vv_load(bg_engine *e, int space, const bg_buf *key, bg_vv *v, uint64_t *count) {
+  bg_vv_init(v);
+  if (count) *count = 0;
+  bg_err r = e->kv.ops->get(e->kv.self, space, key->data, key->len, &e->v1);
+  if (r == BG_E_NOT_FOUND) return BG_OK;
+  if (r != BG_OK) return r;
+  msgpack_object root;
+  if ((r = bg__unpack(e, &e->v1, &root)) != BG_OK) return r;
+  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2) return BG_E_CORRUPT;
+  if (count && !bg_mp_as_uint(&root.via.array.ptr[1], count)) return BG_E_CORRUPT;
+  return bg__unpack_vv(Z(e), &root.via.array.ptr[0], v);
+}
+
+static bg_err bg__vv_save(bg_engine *e, int space, const bg_buf *key, const bg_vv *v, uint64_t count) {
+  bg_buf_reset(&e->v2);
+  bg_mp_out o;
+  bg_mp_out_init(&o, &e->v2);
+  msgpack_pack_array(&o.pk, 2);
+  bg__pack_vv(&o.pk, v);
+  msgpack_pack_uint64(&o.pk, count);
+  if (o.err != BG_OK) return o.err;
+  return e->kv.ops->put(e->kv.self, space, key->data, key->len, e->v2.data, e->v2.len);
+}
+
+/* --- lifecycle ---------------------------------------------------------------------- */
+
+bg_err bg_engine_init(bg_engine *e, bg_kv kv) {
+  memset(e, 0, sizeof *e);
+  e->kv = kv;
+  e->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+  if (e->zone == NULL) return BG_E_NOMEM;
+  bg_buf_init(&e->k1, 0);
+  bg_buf_init(&e->k2, 0);
+  bg_buf_init(&e->v1, 0);
+  bg_buf_init(&e->v2, 0);
+  bg_buf_init(&e->v3, 0);
+  return BG_OK;
+}
+
+void bg_engine_free(bg_engine *e) {
+  if (e->zone) msgpack_zone_free(e->zone);
+  e->zone = NULL;
+  bg_buf_free(&e->k1);
+  bg_buf_free(&e->k2);
+  bg_buf_free(&e->v1);
+  bg_buf_free(&e->v2);
+  bg_buf_free(&e->v3);
+}
+
+/* Every public call starts with a clean scratch zone. */
+static void bg__begin(bg_engine *e) { msgpack_zone_clear(e->zone); }
+
+/* --- validation and windows ---------------------------------------------------------- */
+
+static bool bg__id_ok(bg_str s) {
+  for (uint32_t i = 0; i < s.len; i++)
+    if ((unsigned char)s.p[i] < 0x20 || s.p[i] == 0x7f) return false;
+  return s.len > 0;
+}
+
+bg_err bg_write_check(const bg_write *w, const bg_rtype_def **rtp, const bg_field_def **fp,
+                      bg_rid_info *rid) {
+  const bg_rtype_def *rt = bg_rtype(w->rtype);
+  if (rt == NULL || !bg__id_ok(w->client) || !bg__id_ok(w->rid)) return BG_E_UNKNOWN_RECORD;
+  bool org = w->client.len == sizeof BG_ORG_CLIENT - 1 && memcmp(w->client.p, BG_ORG_CLIENT, w->client.len) == 0;
+  if (org != rt->org || (!org && w->client.p[0] == '_')) return BG_E_UNKNOWN_RECORD;
+  bg_err r = bg_rid_parse(rt, w->rid, rid);
+  if (r != BG_OK) return r;
+  const bg_field_def *f = bg_field(rt, w->field);
+  if (f == NULL) return BG_E_UNKNOWN_FIELD;
+  if ((r = bg_value_check(f, &w->value)) != BG_OK) return r;
+  /* What the writer saw must itself be a position (or nothing yet). */
+  bg_pos seen = {w->cycle, w->phase};
+  bg_pos tmp;
+  if (w->phase != BG_PH_NONE && !bg_pos_decode(bg_pos_encode(seen), &tmp)) return BG_E_VALUE;
+  if (w->phase == BG_PH_NONE && w->cycle != 0) return BG_E_VALUE;
+  if (w->role < BG_ROLE_BEGELEIDER || w->role > BG_ROLE_ADMIN) return BG_E_VALUE;
+  if (bg_group(f->group)->admin_only && w->role != BG_ROLE_ADMIN) return BG_E_FORBIDDEN;
+  if (f->type == BG_FT_POS) {
+    /* A position must be reachable from what the writer saw (decisions are the
+     * writer's to check; they are not part of the write). */
+    if (w->value.type != BG_V_INT) return BG_E_VALUE;
+    bg_pos to;
+    bg_pos_decode(w->value.i, &to);
+    if ((r = bg_phase_check(seen, to, NULL, NULL, 0)) != BG_OK) return r;
+  }
+  if (f->group == BG_G_SIGN && f->id == 2 && w->value.type == BG_V_NIL) return BG_E_VALUE; /* no un-signing */
+  if (rtp) *rtp = rt;
+  if (fp) *fp = f;
+  return BG_OK;
+}
+
+bool bg_write_in_window(const bg_write *w, const bg_field_def *f, const bg_rid_info *rid) {
+  const bg_group_def *g = bg_group(f->group);
+  if (w->phase > BG_PHASE_MAX || !(g->phases & (1u << w->phase))) return false;
+  if (g->same_cycle && (!rid->has_cycle || rid->cycle != w->cycle)) return false;
+  return true;
+}
+
+/* The signature field of the plan. */
+static bool bg__is_signature(const bg_write *w) {
+  return w->rtype == BG_RT_PLAN && w->field == 2 && w->value.type != BG_V_NIL;
+}
+
+/* --- the rules ------------------------------------------------------------------------ */
+
+/* R2 order: trajectbegeleider first, then later HLC, then higher device (then
+ * higher counter, which only orders writes no rule compares). */
+static int bg__cmp_r2(const bg_write *a, const bg_write *b) {
+  if (a->tb != b->tb) return a->tb ? 1 : -1;
+  if (a->hlc != b->hlc) return a->hlc > b->hlc ? 1 : -1;
+  if (a->dot.device != b->dot.device) return a->dot.device > b->dot.device ? 1 : -1;
+  if (a->dot.counter != b->dot.counter) return a->dot.counter > b->dot.counter ? 1 : -1;
+  return 0;
+}
+
+/* R5 rank: (cycle, 2 * phase); closing from phase p ranks just below staying in p,
+ * so progress - and staying in care - beat a closing outcome. */
+static int64_t bg__pos_rank(const bg_write *w) {
+  bg_pos p;
+  if (w->value.type != BG_V_INT || !bg_pos_decode(w->value.i, &p)) return -1;
+  if (p.phase == BG_PH_GESLOTEN) return (int64_t)w->cycle * 32 + 2 * (int64_t)w->phase - 1;
+  return (int64_t)p.cycle * 32 + 2 * (int64_t)p.phase;
+}
+
+static int bg__enum_rank(const bg_field_def *f, const bg_write *w) {
+  if (w->value.type != BG_V_STR) return -1;
+  return bg_enum_rank(f->enm, w->value.s.p, w->value.s.len);
+}
+
+/* > 0 when a should be shown rather than b. */
+static int bg__prefer(const bg_field_def *f, const bg_write *a, const bg_write *b) {
+  switch (f->rule) {
+    case BG_RULE_R3: case BG_RULE_R4: {
+      int ra = bg__enum_rank(f, a), rb = bg__enum_rank(f, b);
+      if (ra != rb) return ra > rb ? 1 : -1;
+      return bg__cmp_r2(a, b);
+    }
+    case BG_RULE_R5: {
+      int64_t ra = bg__pos_rank(a), rb = bg__pos_rank(b);
+      if (ra != rb) return ra > rb ? 1 : -1;
+      return bg__cmp_r2(a, b);
+    }
+    case BG_RULE_ONCE: { /* the first write stands */
+      if (a->hlc != b->hlc) return a->hlc < b->hlc ? 1 : -1;
+      if (a->dot.device != b->dot.device) return a->dot.device < b->dot.device ? 1 : -1;
+      return a->dot.counter < b->dot.counter ? 1 : (a->dot.counter > b->dot.counter ? -1 : 0);
+    }
+    default: return bg__cmp_r2(a, b);
+  }
+}
+
+static bool bg__value_eq(const bg_value *a, const bg_value *b) {
+  if (a->type != b->type) return false;
+  switch (a->type) {
+    case BG_V_NIL: return true;
+    case BG_V_BOOL: return a->b == b->b;
+    case BG_V_INT: return a->i == b->i;
+    default: return bg_str_eq(a->s, b->s);
+  }
+}
+
+/* Whether a current write that lost keeps a conflict entry. Equal values lose
+ * nothing. Under R3 a lower status is subsumed by progress, except that
+ * vervallen meeting afgerond is kept (DOMAIN.md). */
+static bool bg__keeps_entry(const bg_field_def *f, const bg_write *winner, const bg_write *loser) {
+  if (bg__value_eq(&winner->value, &loser->value)) return false;
+  if (f->rule != BG_RULE_R3) return true;
+  int rw = bg__enum_rank(f, winner), rl = bg__enum_rank(f, loser);
+  int vervallen = bg_enum_rank(f->enm, "vervallen", 9), afgerond = bg_enum_rank(f->enm, "afgerond", 8);
+  return (rw == afgerond && rl == vervallen) || (rw == vervallen && rl == afgerond);
+}
+
+static bg_err bg__view(bg_engine *e, const bg_field_def *f, const bg__fstate *st, bg_field_view *v) {
+  memset(v, 0, sizeof *v);
+  v->field = f;
+  v->rule = f->rule;
+  v->n_current = st->n;
+  if (st->n == 0) return BG_OK;
+  const bg_write *win = &st->cur[0];
+  for (uint32_t i = 1; i < st->n; i++)
+    if (bg__prefer(f, &st->cur[i], win) > 0) win = &st->cur[i];
+  v->winner = win;
+  v->losers = msgpack_zone_malloc(Z(e), st->n * sizeof *v->losers);
+  if (v->losers == NULL) return BG_E_NOMEM;
+  for (uint32_t i = 0; i < st->n; i++)
+    if (&st->cur[i] != win && bg__keeps_entry(f, win, &st->cur[i])) v->losers[v->n_losers++] = &st->cur[i];
+  return BG_OK;
+}
+
+/* --- the incremental path ------------------------------------------------------------------ */
+
+static int bg__cmp_dot(bg_dot a, bg_dot b) {
+  if (a.device != b.device) return a.device < b.device ? -1 : 1;
+  return a.counter < b.counter ? -1 : (a.counter > b.counter);
+}
+
+/* Fold one applied write into a field state: K grows by its context, current
+ * writes it covers drop out, and it joins the current writes unless K covers it. */
+static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_write *w) {
+  bg_err r = bg_vv_merge(&st->K, &w->ctx);
+  if (r != BG_OK) return r;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < st->n; i++)
+    if (!bg_vv_contains(&st->K, st->cur[i].dot)) st->cur[k++] = st->cur[i];
+  st->n = k;
+  if (bg_vv_contains(&st->K, w->dot)) return BG_OK;
+  if ((r = bg__fstate_reserve(e, st, st->n + 1)) != BG_OK) return r;
+  uint32_t at = st->n;
+  while (at > 0 && bg__cmp_dot(st->cur[at - 1].dot, w->dot) > 0) {
+    st->cur[at] = st->cur[at - 1];
+    at--;
+  }
+  st->cur[at] = *w;
+  st->n++;
+  return BG_OK;
+}
+
+static bg_err bg__proposal_put(bg_engine *e, const bg_write *w, const bg_buf *fk, bg_err reason) {
+  bg_err r = bg__key_client(&e->k2, w->client);
+  if (!r) r = bg__put_dot(&e->k2, w->dot);
+  if (r) return r;
+  bg_buf_reset(&e->v2);
+  bg_mp_out o;
+  bg_mp_out_init(&o, &e->v2);
+  msgpack_pack_array(&o.pk, 2);
+  msgpack_pack_bin_with_body(&o.pk, fk->data, fk->len);
+  msgpack_pack_uint32(&o.pk, (uint32_t)reason);
+  if (o.err) return o.err;
+  return e->kv.ops->put(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len, e->v2.data, e->v2.len);
+}
+
+static bg_err bg__plan_key(bg_buf *k, bg_str client, uint32_t cycle) {
+  bg_err r = bg__key_client(k, client);
+  return r ? r : bg__put_be(k, cycle, 4);
+}
+
+static bg_err bg__rebuild_plan(bg_engine *e, bg_str client, uint32_t cycle);
+
+bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
+  bg__begin(e);
+  res->outcome = BG_APPLIED;
+  res->reason = BG_OK;
+  const bg_field_def *f;
+  bg_rid_info rid;
+  bg_err r = bg_write_check(w, NULL, &f, &rid);
+  if (r != BG_OK) return r;
+
+  /* Received before? The log answers, so a resent batch changes nothing. */
+  bg_buf *fk = &e->k1;
+  if ((r = bg__key_field(fk, w->client, w->rtype, w->rid, w->field)) != BG_OK) return r;
+  size_t fklen = fk->len;
+  if ((r = bg__put_dot(fk, w->dot)) != BG_OK) return r;
+  r = e->kv.ops->get(e->kv.self, BG_KV_LOG, fk->data, fk->len, &e->v1);
+  if (r == BG_OK) {
+    res->outcome = BG_DUPLICATE;
+    return BG_OK;
+  }
+  if (r != BG_E_NOT_FOUND) return r;
+  bg_buf_reset(&e->v2);
+  if ((r = bg_write_encode(w, &e->v2)) != BG_OK) return r;
+  if ((r = e->kv.ops->put(e->kv.self, BG_KV_LOG, fk->data, fk->len, e->v2.data, e->v2.len)) != BG_OK) return r;
+  fk->len = fklen;
+
+  /* Outside its window: a wijzigingsvoorstel, judged by what the writer saw. */
+  if (!bg_write_in_window(w, f, &rid)) {
+    res->outcome = BG_PROPOSAL;
+    res->reason = BG_E_WINDOW;
+    return bg__proposal_put(e, w, fk, BG_E_WINDOW);
+  }
+  /* R1: a plan write the signature(s) did not cover is a wijzigingsvoorstel. */
+  if (f->group == BG_G_PLAN) {
+    bg_vv sigs;
+    uint64_t nsig;
+    if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) != BG_OK) return r;
+    if ((r = bg__vv_load(e, BG_KV_PLAN, &e->k2, &sigs, &nsig)) != BG_OK) return r;
+    if (nsig > 0 && !bg_vv_contains(&sigs, w->dot)) {
+      res->outcome = BG_PROPOSAL;
+      res->reason = BG_E_PLAN_SIGNED;
+      return bg__proposal_put(e, w, fk, BG_E_PLAN_SIGNED);
+    }
+  }
+
+  bg__fstate st;
+  if ((r = bg__field_load(e, fk, &st)) != BG_OK) return r;
+  r = bg__fold(e, &st, w);
+  if (r == BG_OK) r = bg__field_save(e, fk, &st);
+  bg_vv_free(&st.K);
+  if (r != BG_OK) return r;
+
+  bg_vv rvv;
+  fk->len = bg__fk_record_len(fklen);
+  if ((r = bg__vv_load(e, BG_KV_RECORD, fk, &rvv, NULL)) != BG_OK) return r;
+  r = bg_vv_advance(&rvv, w->dot.device, w->dot.counter);
+  if (r == BG_OK) r = bg__vv_save(e, BG_KV_RECORD, fk, &rvv, 0);
+  bg_vv_free(&rvv);
+  if (r != BG_OK) return r;
+
+  if (bg__is_signature(w)) {
+    /* A signature: the plan's coverage grows by its context; reclassify. */
+    bg_vv sigs;
+    uint64_t nsig;
+    if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) != BG_OK) return r;
+    if ((r = bg__vv_load(e, BG_KV_PLAN, &e->k2, &sigs, &nsig)) != BG_OK) return r;
+    r = bg_vv_merge(&sigs, &w->ctx);
+    if (r == BG_OK) r = bg__vv_save(e, BG_KV_PLAN, &e->k2, &sigs, nsig + 1);
+    bg_vv_free(&sigs);
+    if (r == BG_OK) r = bg__rebuild_plan(e, w->client, rid.cycle);
+  }
+  return r;
+}
+
+/* --- the rebuild path ------------------------------------------------------------------- */
+
+typedef struct bg__logw {
+  bg_write w;
+  size_t fklen; /* field key = key[0..fklen) */
+  const uint8_t *key;
+} bg__logw;
+
+typedef struct bg__collect {
+  bg_engine *e;
+  bg__logw *v;
+  size_t n, cap;
+  bg_err err;
+} bg__collect;
+
+static bg_err bg__collect_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  bg__collect *c = arg;
+  if (klen < 18) return BG_E_CORRUPT;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 32;
+    bg__logw *nv = msgpack_zone_malloc(Z(c->e), cap * sizeof *nv);
+    if (nv == NULL) return BG_E_NOMEM;
+    if (c->n) memcpy(nv, c->v, c->n * sizeof *nv);
+    c->v = nv;
+    c->cap = cap;
+  }
+  bg__logw *l = &c->v[c->n];
+  uint8_t *k = msgpack_zone_malloc(Z(c->e), klen);
+  if (k == NULL) return BG_E_NOMEM;
+  memcpy(k, key, klen);
+  l->key = k;
+  l->fklen = klen - 16;
+  bg_err r = bg__decode_write(c->e, val, vlen, &l->w);
+  if (r != BG_OK) return r;
+  c->n++;
+  return BG_OK;
+}
+
+/* Recompute one record from its log: classification of every write (window, R1),
+ * every field's state, the record's vector and the proposal index. */
+static bg_err bg__rebuild_record(bg_engine *e, const uint8_t *rk, size_t rklen) {
+  bg__collect c = {e, NULL, 0, 0, BG_OK};
+  bg_err r = e->kv.ops->scan(e->kv.self, BG_KV_LOG, rk, rklen, bg__collect_cb, &c);
+  if (r != BG_OK) return r;
+  bg_vv rvv = BG_VV_INIT, sigs = BG_VV_INIT;
+  uint64_t nsig = 0;
+  bool plan_loaded = false;
+  bg__fstate st;
+  memset(&st, 0, sizeof st);
+  bg_buf fk = BG_BUF_INIT;
+  for (size_t i = 0; i < c.n && r == BG_OK; i++) {
+    const bg__logw *l = &c.v[i];
+    const bg_field_def *f;
+    bg_rid_info rid;
+    if (bg_write_check(&l->w, NULL, &f, &rid) != BG_OK) {
+      r = BG_E_CORRUPT;
+      break;
+    }
+    bg_err reason = BG_OK;
+    if (!bg_write_in_window(&l->w, f, &rid)) {
+      reason = BG_E_WINDOW;
+    } else if (f->group == BG_G_PLAN) {
+      if (!plan_loaded) {
+        r = bg__plan_key(&e->k2, l->w.client, rid.cycle);
+        if (r == BG_OK) r = bg__vv_load(e, BG_KV_PLAN, &e->k2, &sigs, &nsig);
+        plan_loaded = true;
+      }
+      if (nsig > 0 && !bg_vv_contains(&sigs, l->w.dot)) reason = BG_E_PLAN_SIGNED;
+    }
+    if (r != BG_OK) break;
+    bg_buf_reset(&fk);
+    if ((r = bg_buf_append(&fk, l->key, l->fklen)) != BG_OK) break;
+    if (reason != BG_OK) {
+      r = bg__proposal_put(e, &l->w, &fk, reason);
+    } else {
+      if ((r = bg__key_client(&e->k2, l->w.client)) == BG_OK && (r = bg__put_dot(&e->k2, l->w.dot)) == BG_OK)
+        r = e->kv.ops->del(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len);
+      if (r == BG_OK) r = bg__fold(e, &st, &l->w);
+      if (r == BG_OK) r = bg_vv_advance(&rvv, l->w.dot.device, l->w.dot.counter);
+    }
+    /* The log is sorted by field key: save a field when the next entry leaves it. */
+    bool last = i + 1 == c.n || c.v[i + 1].fklen != l->fklen || memcmp(c.v[i + 1].key, l->key, l->fklen) != 0;
+    if (r == BG_OK && last) {
+      r = bg__field_save(e, &fk, &st);
+      bg_vv_free(&st.K);
+      memset(&st, 0, sizeof st);
+    }
+  }
+  bg_vv_free(&st.K);
+  if (r == BG_OK) {
+    bg_buf rkb = {(uint8_t *)(uintptr_t)rk, rklen, rklen, 0};
+    r = rvv.n ? bg__vv_save(e, BG_KV_RECORD, &rkb, &rvv, 0)
+              : e->kv.ops->del(e->kv.self, BG_KV_RECORD, rk, rklen);
+  }
+  bg_vv_free(&rvv);
+  bg_buf_free(&fk);
+  return r;
+}
+
+/* The distinct record keys under a prefix of the log. */
+typedef struct bg__reckeys {
+  bg_engine *e;
+  const uint8_t **k;
+  size_t *len;
+  size_t n, cap;
+  uint32_t cycle; /* keep only records of this cycle (0: all) */
+  uint32_t rtype;
+} bg__reckeys;
+
+static bg_err bg__reckeys_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  (void)val;
+  (void)vlen;
+  bg__reckeys *c = arg;
+  if (klen < 18) return BG_E_CORRUPT;
+  size_t rklen = klen - 18; /* minus field (2) and dot (16) */
+  if (c->n > 0 && c->len[c->n - 1] == rklen && memcmp(c->k[c->n - 1], key, rklen) == 0) return BG_OK;
+  if (c->cycle != 0) {
+    /* record key = client 0x00 rtype(2) rid 0x00 */
+    const uint8_t *nul = memchr(key, 0, rklen);
+    if (nul == NULL || (size_t)(nul - key) + 3 > rklen) return BG_E_CORRUPT;
+    bg_str rid = {(const char *)nul + 3, (uint32_t)(rklen - (size_t)(nul - key) - 4)};
+    bg_rid_info info;
+    if (bg_rid_parse(bg_rtype(c->rtype), rid, &info) != BG_OK) return BG_E_CORRUPT;
+    if (info.cycle != c->cycle) return BG_OK;
+  }
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 16;
+    const uint8_t **nk = msgpack_zone_malloc(Z(c->e), cap * sizeof *nk);
+    size_t *nl = msgpack_zone_malloc(Z(c->e), cap * sizeof *nl);
+    if (nk == NULL || nl == NULL) return BG_E_NOMEM;
+    if (c->n) {
+      memcpy(nk, c->k, c->n * sizeof *nk);
+      memcpy(nl, c->len, c->n * sizeof *nl);
+    }
+    c->k = nk;
+    c->len = nl;
+    c->cap = cap;
+  }
+  uint8_t *copy = msgpack_zone_malloc(Z(c->e), rklen);
+  if (copy == NULL) return BG_E_NOMEM;
+  memcpy(copy, key, rklen);
+  c->k[c->n] = copy;
+  c->len[c->n++] = rklen;
+  return BG_OK;
+}
+
+static bg_err bg__fk_parse(const uint8_t *k, size_t n, const bg_rtype_def **rt, const bg_field_def **f);
+
+/* Collects the signature writes in the log (for bg_engine_rebuild). */
+static bg_err bg__sigs_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  bg__collect *c = arg;
+  const bg_rtype_def *rt;
+  const bg_field_def *f;
+  if (klen < 18) return BG_E_CORRUPT;
+  bg_err r = bg__fk_parse(key, klen - 16, &rt, &f);
+  if (r != BG_OK) return r;
+  if (rt->id != BG_RT_PLAN || f->group != BG_G_SIGN || f->id != 2) return BG_OK;
+  return bg__collect_cb(c, key, klen, val, vlen);
+}
+
+bg_err bg_engine_rebuild(bg_engine *e, bg_str client) {
+  bg__begin(e);
+  bg_buf prefix = BG_BUF_INIT;
+  bg_err r = client.len ? bg__key_client(&prefix, client) : BG_OK;
+  /* First the plans' signature states, from the signatures in the log. */
+  bg__collect sigs = {e, NULL, 0, 0, BG_OK};
+  if (r == BG_OK) r = e->kv.ops->scan(e->kv.self, BG_KV_LOG, prefix.data, prefix.len, bg__sigs_cb, &sigs);
+  for (int pass = 0; pass < 2 && r == BG_OK; pass++) {
+    for (size_t i = 0; i < sigs.n && r == BG_OK; i++) {
+      const bg_write *w = &sigs.v[i].w;
+      const bg_field_def *f;
+      bg_rid_info rid;
+      if (bg_write_check(w, NULL, &f, &rid) != BG_OK) {
+        r = BG_E_CORRUPT;
+        break;
+      }
+      if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) != BG_OK) break;
+      if (pass == 0) { /* forget what was there */
+        r = e->kv.ops->del(e->kv.self, BG_KV_PLAN, e->k2.data, e->k2.len);
+      } else if (bg_write_in_window(w, f, &rid) && bg__is_signature(w)) {
+        bg_vv sv;
+        uint64_t n;
+        if ((r = bg__vv_load(e, BG_KV_PLAN, &e->k2, &sv, &n)) != BG_OK) break;
+        r = bg_vv_merge(&sv, &w->ctx);
+        if (r == BG_OK) r = bg__vv_save(e, BG_KV_PLAN, &e->k2, &sv, n + 1);
+        bg_vv_free(&sv);
+      }
+    }
+  }
+  /* Then every record. */
+  bg__reckeys c = {e, NULL, NULL, 0, 0, 0, 0};
+  if (r == BG_OK) r = e->kv.ops->scan(e->kv.self, BG_KV_LOG, prefix.data, prefix.len, bg__reckeys_cb, &c);
+  bg_buf_free(&prefix);
+  for (size_t i = 0; i < c.n && r == BG_OK; i++) r = bg__rebuild_record(e, c.k[i], c.len[i]);
+  return r;
+}
+
+static const uint32_t bg__plan_rtypes[] = {BG_RT_PLAN, BG_RT_DOEL, BG_RT_ACTIE};
+
+static bg_err bg__rebuild_plan(bg_engine *e, bg_str client, uint32_t cycle) {
+  for (size_t t = 0; t < sizeof bg__plan_rtypes / sizeof *bg__plan_rtypes; t++) {
+    bg__reckeys c = {e, NULL, NULL, 0, 0, cycle, bg__plan_rtypes[t]};
+    bg_err r = bg__key_client(&e->k2, client);
+    if (!r) r = bg__put_be(&e->k2, bg__plan_rtypes[t], 2);
+    if (!r) r = e->kv.ops->scan(e->kv.self, BG_KV_LOG, e->k2.data, e->k2.len, bg__reckeys_cb, &c);
+    for (size_t i = 0; i < c.n && r == BG_OK; i++) r = bg__rebuild_record(e, c.k[i], c.len[i]);
+    if (r != BG_OK) return r;
+  }
+  return BG_OK;
+}
+
+/* --- reading -------------------------------------------------------------------------- */
+
+bg_err bg_engine_field(bg_engine *e, bg_str client, uint32_t rtype, bg_str rid, uint32_t field,
+                       bg_field_view *out) {
+  bg__begin(e);
+  const bg_rtype_def *rt = bg_rtype(rtype);
+  const bg_field_def *f = rt ? bg_field(rt, field) : NULL;
+  if (f == NULL) return rt ? BG_E_UNKNOWN_FIELD : BG_E_UNKNOWN_RECORD;
+  bg_err r = bg__key_field(&e->k1, client, rtype, rid, field);
+  bg__fstate st;
+  if (r == BG_OK) r = bg__field_load(e, &e->k1, &st);
+  return r == BG_OK ? bg__view(e, f, &st, out) : r;
+}
+
+/* Whether the removal `del` (the winner of a verwijderd field) had seen every
+ * applied write on its record. */
+static bool bg__removal_covers(const bg_write *del, const bg_vv *rvv) {
+  for (uint32_t i = 0; i < rvv->n; i++) {
+    bg_dot d = {rvv->e[i].device, rvv->e[i].counter};
+    if (bg__cmp_dot(d, del->dot) == 0) continue;
+    if (d.device == del->dot.device && d.counter < del->dot.counter) continue; /* its own earlier writes */
+    if (!bg_vv_contains(&del->ctx, d)) return false;
+  }
+  return true;
+}
+
+/* Deletion state of the record whose key is in `rk`, given its verwijderd view. */
+static bg_err bg__deleted(bg_engine *e, const bg_buf *rk, const bg_field_view *v, bool *deleted,
+                          bool *edit_won) {
+  *deleted = *edit_won = false;
+  if (v->winner == NULL || v->winner->value.type != BG_V_BOOL || !v->winner->value.b) return BG_OK;
+  bg_vv rvv;
+  bg_err r = bg__vv_load(e, BG_KV_RECORD, rk, &rvv, NULL);
+  if (r != BG_OK) return r;
+  *deleted = bg__removal_covers(v->winner, &rvv);
+  *edit_won = !*deleted;
+  return BG_OK;
+}
+
+static const bg_field_def *bg__deleted_field(const bg_rtype_def *rt) {
+  return bg_field_by_name(rt, BG_FIELD_DELETED_NAME, sizeof BG_FIELD_DELETED_NAME - 1);
+}
+
+bg_err bg_engine_deleted(bg_engine *e, bg_str client, uint32_t rtype, bg_str rid, bool *deleted,
+                         bool *edit_won) {
+  *deleted = *edit_won = false;
+  const bg_rtype_def *rt = bg_rtype(rtype);
+  if (rt == NULL) return BG_E_UNKNOWN_RECORD;
+  const bg_field_def *f = bg__deleted_field(rt);
+  if (f == NULL) return BG_OK;
+  bg_field_view v;
+  bg_err r = bg_engine_field(e, client, rtype, rid, f->id, &v);
+  if (r == BG_OK) r = bg__key_record(&e->k2, client, rtype, rid);
+  return r == BG_OK ? bg__deleted(e, &e->k2, &v, deleted, edit_won) : r;
+}
+
+bg_err bg_engine_record_context(bg_engine *e, bg_str client, uint32_t rtype, bg_str rid, bg_vv *out) {
+  bg__begin(e);
+  bg_vv v;
+  bg_err r = bg__key_record(&e->k1, client, rtype, rid);
+  if (r == BG_OK) r = bg__vv_load(e, BG_KV_RECORD, &e->k1, &v, NULL);
+  return r == BG_OK ? bg_vv_copy(out, &v) : r;
+}
+
+typedef struct bg__planctx {
+  bg_engine *e;
+  uint32_t cycle, rtype;
+  bg_vv *out;
+} bg__planctx;
+
+static bg_err bg__planctx_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  bg__planctx *c = arg;
+  const uint8_t *nul = memchr(key, 0, klen);
+  if (nul == NULL || (size_t)(nul - key) + 4 > klen) return BG_E_CORRUPT;
+  bg_str rid = {(const char *)nul + 3, (uint32_t)(klen - (size_t)(nul - key) - 4)};
+  bg_rid_info info;
+  if (bg_rid_parse(bg_rtype(c->rtype), rid, &info) != BG_OK) return BG_E_CORRUPT;
+  if (info.cycle != c->cycle) return BG_OK;
+  bg_buf v = {(uint8_t *)(uintptr_t)val, vlen, vlen, 0};
+  msgpack_object root;
+  bg_vv vv;
+  bg_err r = bg__unpack(c->e, &v, &root);
+  if (r == BG_OK && (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2)) r = BG_E_CORRUPT;
+  if (r == BG_OK) r = bg__unpack_vv(Z(c->e), &root.via.array.ptr[0], &vv);
+  return r == BG_OK ? bg_vv_merge(c->out, &vv) : r;
+}
+
+bg_err bg_engine_plan_context(bg_engine *e, bg_str client, uint32_t cycle, bg_vv *out) {
+  bg__begin(e);
+  bg_vv_free(out);
+  for (size_t t = 0; t < sizeof bg__plan_rtypes / sizeof *bg__plan_rtypes; t++) {
+    bg__planctx c = {e, cycle, bg__plan_rtypes[t], out};
+    bg_err r = bg__key_client(&e->k1, client);
+    if (!r) r = bg__put_be(&e->k1, bg__plan_rtypes[t], 2);
+    if (!r) r = e->kv.ops->scan(e->kv.self, BG_KV_RECORD, e->k1.data, e->k1.len, bg__planctx_cb, &c);
+    if (r != BG_OK) return r;
+  }
+  return BG_OK;
+}
+
+bg_err bg_engine_plan_signed(bg_engine *e, bg_str client, uint32_t cycle, bool *is_signed) {
+  bg__begin(e);
+  bg_vv sigs;
+  uint64_t n = 0;
+  bg_err r = bg__plan_key(&e->k1, client, cycle);
+  if (r == BG_OK) r = bg__vv_load(e, BG_KV_PLAN, &e->k1, &sigs, &n);
+  *is_signed = n > 0;
+  return r;
+}
+
+bg_err bg_engine_position(bg_engine *e, bg_str client, bg_pos *out) {
+  bg_field_view v;
+  *out = (bg_pos){0, BG_PH_NONE};
+  bg_err r = bg_engine_field(e, client, BG_RT_TRAJECT, BG_STR("t"), 1, &v);
+  if (r == BG_OK && v.winner != NULL && v.winner->value.type == BG_V_INT) bg_pos_decode(v.winner->value.i, out);
+  return r;
+}
+
+/* --- walking every field: entries and digest ------------------------------------------- */
+
+typedef struct bg__walk {
+  bg_engine *e;
+  bg_err (*field)(struct bg__walk *w, const bg_buf *fk, const bg_field_view *v, bool deleted, bool edit_won);
+  bg_err (*proposal)(struct bg__walk *w, const uint8_t *pk, size_t pklen, const bg_buf *fk, bg_err reason,
+                     const bg_write *write);
+  void *arg;
+} bg__walk;
+
+/* Split a field key into its parts. */
+static bg_err bg__fk_parse(const uint8_t *k, size_t n, const bg_rtype_def **rt, const bg_field_def **f) {
+  const uint8_t *nul = memchr(k, 0, n);
+  if (nul == NULL || (size_t)(nul - k) + 6 > n || k[n - 3] != 0) return BG_E_CORRUPT;
+  *rt = bg_rtype((uint32_t)bg__get_be(nul + 1, 2));
+  *f = *rt ? bg_field(*rt, (uint32_t)bg__get_be(k + n - 2, 2)) : NULL;
+  return *f ? BG_OK : BG_E_CORRUPT;
+}
+
+static bg_err bg__walk_field_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  bg__walk *w = arg;
+  bg_engine *e = w->e;
+  const bg_rtype_def *rt;
+  const bg_field_def *f;
+  bg_err r = bg__fk_parse(key, klen, &rt, &f);
+  if (r != BG_OK) return r;
+  bg_buf fk = {(uint8_t *)(uintptr_t)key, klen, klen, 0};
+  /* bg__field_load reads through get(); decode the scanned value instead. */
+  bg__fstate st;
+  memset(&st, 0, sizeof st);
+  bg_buf v = {(uint8_t *)(uintptr_t)val, vlen, vlen, 0};
+  msgpack_object root;
+  if ((r = bg__unpack(e, &v, &root)) != BG_OK) return r;
+  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2 ||
+      root.via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY)
+    return BG_E_CORRUPT;
+  if ((r = bg__unpack_vv(Z(e), &root.via.array.ptr[0], &st.K)) != BG_OK) return r;
+  const msgpack_object_array *a = &root.via.array.ptr[1].via.array;
+  if ((r = bg__fstate_reserve(e, &st, a->size + 1)) != BG_OK) return r;
+  for (uint32_t i = 0; i < a->size; i++) {
+    if (a->ptr[i].type != MSGPACK_OBJECT_BIN) return BG_E_CORRUPT;
+    if ((r = bg__decode_write(e, (const uint8_t *)a->ptr[i].via.bin.ptr, a->ptr[i].via.bin.size, &st.cur[i])))
+      return r;
+  }
+  st.n = a->size;
+  bg_field_view view;
+  if ((r = bg__view(e, f, &st, &view)) != BG_OK) return r;
+  bool deleted = false, edit_won = false;
+  if (strcmp(f->name, BG_FIELD_DELETED_NAME) == 0) {
+    bg_buf rk = {(uint8_t *)(uintptr_t)key, klen - 2, klen - 2, 0};
+    if ((r = bg__deleted(e, &rk, &view, &deleted, &edit_won)) != BG_OK) return r;
+  }
+  (void)fk;
+  return w->field(w, &fk, &view, deleted, edit_won);
+}
+
+static bg_err bg__walk_proposal_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  bg__walk *w = arg;
+  bg_engine *e = w->e;
+  bg_buf v = {(uint8_t *)(uintptr_t)val, vlen, vlen, 0};
+  msgpack_object root;
+  bg_err r = bg__unpack(e, &v, &root);
+  if (r != BG_OK) return r;
+  uint64_t reason;
+  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2 ||
+      root.via.array.ptr[0].type != MSGPACK_OBJECT_BIN || !bg_mp_as_uint(&root.via.array.ptr[1], &reason) ||
+      klen < 16)
+    return BG_E_CORRUPT;
+  bg_buf fk = {(uint8_t *)(uintptr_t)root.via.array.ptr[0].via.bin.ptr, root.via.array.ptr[0].via.bin.size,
+               root.via.array.ptr[0].via.bin.size, 0};
+  /* The write itself, from the log: field key + dot. */
+  bg_buf lk = BG_BUF_INIT;
+  bg_buf lv = BG_BUF_INIT;
+  r = bg_buf_append(&lk, fk.data, fk.len);
+  if (r == BG_OK) r = bg_buf_append(&lk, key + klen - 16, 16);
+  if (r == BG_OK) r = e->kv.ops->get(e->kv.self, BG_KV_LOG, lk.data, lk.len, &lv);
+  bg_write write;
+  if (r == BG_OK) r = bg__decode_write(e, lv.data, lv.len, &write);
+  bg_buf_free(&lk);
+  bg_buf_free(&lv);
+  if (r == BG_E_NOT_FOUND) r = BG_E_CORRUPT;
+  return r == BG_OK ? w->proposal(w, key, klen, &fk, (bg_err)reason, &write) : r;
+}
+
+static bg_err bg__walk_all(bg_engine *e, bg_str client, bg__walk *w) {
+  bg__begin(e);
+  bg_buf prefix = BG_BUF_INIT;
+  bg_err r = client.len ? bg__key_client(&prefix, client) : BG_OK;
+  if (r == BG_OK)
+    r = e->kv.ops->scan(e->kv.self, BG_KV_FIELD, prefix.data, prefix.len, bg__walk_field_cb, w);
+  if (r == BG_OK)
+    r = e->kv.ops->scan(e->kv.self, BG_KV_PROPOSAL, prefix.data, prefix.len, bg__walk_proposal_cb, w);
+  bg_buf_free(&prefix);
+  return r;
+}
+
+typedef struct bg__entries {
+  bg_entry_cb cb;
+  void *arg;
+} bg__entries;
+
+static bg_err bg__entries_field(bg__walk *w, const bg_buf *fk, const bg_field_view *v, bool deleted,
+                                bool edit_won) {
+  (void)fk;
+  (void)deleted;
+  bg__entries *x = w->arg;
+  for (uint32_t i = 0; i < v->n_losers; i++) {
+    bg_entry en = {false, BG_OK, BG_CONFLICT_VALUE, v->rule, v->losers[i], v->winner};
+    bg_err r = x->cb(x->arg, &en);
+    if (r != BG_OK) return r;
+  }
+  if (edit_won) {
+    bg_entry en = {false, BG_OK, BG_CONFLICT_EDIT_WINS, v->rule, v->winner, NULL};
+    return x->cb(x->arg, &en);
+  }
+  return BG_OK;
+}
+
+static bg_err bg__entries_proposal(bg__walk *w, const uint8_t *pk, size_t pklen, const bg_buf *fk,
+                                   bg_err reason, const bg_write *write) {
+  (void)pk;
+  (void)pklen;
+  (void)fk;
+  bg__entries *x = w->arg;
+  bg_entry en = {true, reason, 0, 0, write, NULL};
+  return x->cb(x->arg, &en);
+}
+
+bg_err bg_engine_entries(bg_engine *e, bg_str client, bg_entry_cb cb, void *arg) {
+  bg__entries x = {cb, arg};
+  bg__walk w = {e, bg__entries_field, bg__entries_proposal, &x};
+  return bg__walk_all(e, client, &w);
+}
+
+/* The digest: SHA-256 over one MessagePack stream, in key order, of
+ *   per field:    [field key, winner, [losers...], deleted, edit_won]
+ *   per proposal: [proposal key, field key, reason, write]
+ * where a write is its canonical wire encoding (bin). */
+typedef struct bg__digest {
+  mbedtls_sha256_context sha;
+  msgpack_packer pk;
+  bg_buf tmp;
+  bg_err err;
+} bg__digest;
+
+static int bg__digest_write(void *data, const char *buf, size_t len) {
+  bg__digest *d = data;
+  if (d->err == BG_OK && mbedtls_sha256_update_ret(&d->sha, (const unsigned char *)buf, len) != 0) d->err = BG_E_INTERNAL;
+  return d->err == BG_OK ? 0 : -1;
+}
+
+static bg_err bg__digest_write_bin(bg__digest *d, const bg_write *w) {
+  if (w == NULL) {
+    msgpack_pack_nil(&d->pk);
+    return BG_OK;
+  }
+  bg_buf_reset(&d->tmp);
+  bg_err r = bg_write_encode(w, &d->tmp);
+  if (r == BG_OK) msgpack_pack_bin_with_body(&d->pk, d->tmp.data, d->tmp.len);
+  return r;
+}
+
+static bg_err bg__digest_field(bg__walk *w, const bg_buf *fk, const bg_field_view *v, bool deleted,
+                               bool edit_won) {
+  bg__digest *d = w->arg;
+  msgpack_pack_array(&d->pk, 5);
+  msgpack_pack_bin_with_body(&d->pk, fk->data, fk->len);
+  bg_err r = bg__digest_write_bin(d, v->winner);
+  msgpack_pack_array(&d->pk, v->n_losers);
+  for (uint32_t i = 0; i < v->n_losers && r == BG_OK; i++) r = bg__digest_write_bin(d, v->losers[i]);
+  if (deleted) msgpack_pack_true(&d->pk);
+  else msgpack_pack_false(&d->pk);
+  if (edit_won) msgpack_pack_true(&d->pk);
+  else msgpack_pack_false(&d->pk);
+  return r != BG_OK ? r : d->err;
+}
+
+static bg_err bg__digest_proposal(bg__walk *w, const uint8_t *pk, size_t pklen, const bg_buf *fk, bg_err reason,
+                                  const bg_write *write) {
+  bg__digest *d = w->arg;
+  msgpack_pack_array(&d->pk, 4);
+  msgpack_pack_bin_with_body(&d->pk, pk, pklen);
+  msgpack_pack_bin_with_body(&d->pk, fk->data, fk->len);
+  msgpack_pack_uint32(&d->pk, (uint32_t)reason);
+  bg_err r = bg__digest_write_bin(d, write);
+  return r != BG_OK ? r : d->err;
+}
+
+bg_err bg_engine_digest(bg_engine *e, bg_str client, uint8_t out[32]) {
+  bg__digest d;
+  d.err = BG_OK;
+  bg_buf_init(&d.tmp, 0);
+  mbedtls_sha256_init(&d.sha);
+  msgpack_packer_init(&d.pk, &d, bg__digest_write);
+  bg_err r = mbedtls_sha256_starts_ret(&d.sha, 0) == 0 ? BG_OK : BG_E_INTERNAL;
+  bg__walk w = {e, bg__digest_field, bg__digest_proposal, &d};
+  if (r == BG_OK) r = bg__walk_all(e, client, &w);
+  if (r == BG_OK) r = d.err;
+  if (r == BG_OK && mbedtls_sha256_finish_ret(&d.sha, out) != 0) r = BG_E_INTERNAL;
+  mbedtls_sha256_free(&d.sha);
+  bg_buf_free(&d.tmp);
+  return r;
+}
+
+/* --- fate ------------------------------------------------------------------------------- */
+
+const char *bg_fate_name(int fate) {
+  static const char *const n[] = {"missing", "visible", "superseded", "conflict", "subsumed", "equal", "proposal"};
+  return fate >= 0 && fate <= BG_FATE_PROPOSAL ? n[fate] : "?";
+}
+
+bg_err bg_engine_fate(bg_engine *e, const bg_write *w, bg_fate *fate) {
+  bg__begin(e);
+  *fate = BG_FATE_MISSING;
+  const bg_field_def *f;
+  bg_rid_info rid;
+  bg_err r = bg_write_check(w, NULL, &f, &rid);
+  if (r != BG_OK) return r;
+  r = bg__key_field(&e->k1, w->client, w->rtype, w->rid, w->field);
+  size_t fklen = e->k1.len;
+  if (r == BG_OK) r = bg__put_dot(&e->k1, w->dot);
+  if (r == BG_OK) r = e->kv.ops->get(e->kv.self, BG_KV_LOG, e->k1.data, e->k1.len, &e->v1);
+  if (r == BG_E_NOT_FOUND) return BG_OK;
+  if (r != BG_OK) return r;
+  e->k1.len = fklen;
+  r = bg__key_client(&e->k2, w->client);
+  if (r == BG_OK) r = bg__put_dot(&e->k2, w->dot);
+  if (r == BG_OK) r = e->kv.ops->get(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len, &e->v1);
+  if (r == BG_OK) {
+    *fate = BG_FATE_PROPOSAL;
+    return BG_OK;
+  }
+  if (r != BG_E_NOT_FOUND) return r;
+  bg__fstate st;
+  if ((r = bg__field_load(e, &e->k1, &st)) != BG_OK) return r;
+  if (bg_vv_contains(&st.K, w->dot)) {
+    *fate = BG_FATE_SUPERSEDED;
+    return BG_OK;
+  }
+  bg_field_view v;
+  if ((r = bg__view(e, f, &st, &v)) != BG_OK) return r;
+  if (v.winner != NULL && bg__cmp_dot(v.winner->dot, w->dot) == 0) {
+    *fate = BG_FATE_VISIBLE;
+    if (strcmp(f->name, BG_FIELD_DELETED_NAME) == 0) {
+      bool deleted, edit_won;
+      e->k1.len = fklen - 2;
+      if ((r = bg__deleted(e, &e->k1, &v, &deleted, &edit_won)) != BG_OK) return r;
+      if (edit_won) *fate = BG_FATE_CONFLICT;
+    }
+    return BG_OK;
+  }
+  for (uint32_t i = 0; i < v.n_losers; i++)
+    if (bg__cmp_dot(v.losers[i]->dot, w->dot) == 0) {
+      *fate = BG_FATE_CONFLICT;
+      return BG_OK;
+    }
+  for (uint32_t i = 0; i < st.n; i++)
+    if (bg__cmp_dot(st.cur[i].dot, w->dot) == 0) {
+      *fate = v.winner && bg__value_eq(&v.winner->value, &w->value) ? BG_FATE_EQUAL : BG_FATE_SUBSUMED;
+      return BG_OK;
+    }
+  return BG_E_CORRUPT; /* logged, not a proposal, not superseded, not current */
+}

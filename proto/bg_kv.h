@@ -1,0 +1,68 @@
+/*
+ * bg_kv.h - the storage interface of the merge engine, and an in-memory store.
+ *
+ * The engine keeps everything it knows in a few key spaces of an ordered
+ * key-value store: get, put, delete, and a scan by key prefix in ascending byte
+ * order. That is all it asks of storage, so the same engine runs on the client's
+ * SQLite replica, the daemon's store (SQLite today; a distributed database could
+ * implement these four calls) and the simulation's memory. Transactions belong
+ * to the caller: the engine assumes its calls for one write are applied together.
+ *
+ * Keys and values are opaque bytes to the store. Keys sort so that a prefix
+ * selects a client, a record or a field (bg_engine.c documents the layout).
+ */
+#ifndef BG_KV_H
+#define BG_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bg_buf.h"
+#include "bg_error.h"
+
+/* The engine's key spaces. Stable: stores persist them. */
+enum {
+  BG_KV_FIELD = 1,    /* field key -> field state (causal frontier, current writes) */
+  BG_KV_LOG = 2,      /* field key + dot -> the write, for every write received */
+  BG_KV_RECORD = 3,   /* record key -> record version vector */
+  BG_KV_PLAN = 4,     /* client + cycle -> signatures of that cycle's plan */
+  BG_KV_PROPOSAL = 5, /* client + dot -> field key of a write held as wijzigingsvoorstel */
+};
+#define BG_KV_SPACES 5
+
+/* Called by scan for each entry; a result other than BG_OK stops the scan and is
+ * returned by it. Key and value are valid during the call only. */
+typedef bg_err (*bg_kv_scan_cb)(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                                size_t vlen);
+
+typedef struct bg_kv_ops {
+  /* Replace *val's contents with the value; BG_E_NOT_FOUND when absent. */
+  bg_err (*get)(void *self, int space, const uint8_t *key, size_t klen, bg_buf *val);
+  bg_err (*put)(void *self, int space, const uint8_t *key, size_t klen, const uint8_t *val,
+                size_t vlen);
+  /* Deleting an absent key is not an error. */
+  bg_err (*del)(void *self, int space, const uint8_t *key, size_t klen);
+  /* Every entry whose key starts with `prefix`, ascending by key bytes. The
+   * callback must not modify the store. */
+  bg_err (*scan)(void *self, int space, const uint8_t *prefix, size_t plen, bg_kv_scan_cb cb,
+                 void *arg);
+} bg_kv_ops;
+
+typedef struct bg_kv {
+  const bg_kv_ops *ops;
+  void *self;
+} bg_kv;
+
+/* --- the in-memory store -------------------------------------------------------- */
+
+typedef struct bg_memkv bg_memkv;
+
+/* New empty store (NULL when out of memory); bg_memkv_kv gives its interface. */
+bg_memkv *bg_memkv_new(void);
+void bg_memkv_free(bg_memkv *m);
+bg_kv bg_memkv_kv(bg_memkv *m);
+
+/* Entries in a space (for tests). */
+size_t bg_memkv_count(const bg_memkv *m, int space);
+
+#endif /* BG_KV_H */
