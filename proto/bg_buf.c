@@ -39,6 +39,11 @@ bg_err bg_buf_reserve(bg_buf *b, size_t extra) {
 
 bg_err bg_buf_append(bg_buf *b, const void *p, size_t n) {
   if (n == 0) return BG_OK;
+  if (n <= b->cap - b->len) { /* the common case: room already there */
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return BG_OK;
+  }
   bg_err e = bg_buf_reserve(b, n);
   if (e != BG_OK) return e;
   memcpy(b->data + b->len, p, n);

@@ -5,7 +5,10 @@
  *   client key  = client bytes, 0x00
  *   record key  = client key, rtype (2), rid bytes, 0x00
  *   field key   = record key, field (2)
- *   FIELD       field key                -> [K, [write, ...]]   current writes by dot
+ *   FIELD       field key                -> [K, [[device, counter, write], ...]]
+ *                                           current writes by dot, each with its dot
+ *                                           beside its encoding: applying a write
+ *                                           needs the dots only, never a decode
  *   LOG         field key, dot (8+8)     -> write
  *   RECORD      record key               -> [vv]                dots of applied writes
  *   PLAN        client key, cycle (4)    -> [S, signatures]     S = join of their contexts
@@ -118,18 +121,28 @@ static bg_err bg__decode_write(bg_engine *e, const uint8_t *p, size_t n, bg_writ
   return r == BG_OK || r == BG_E_NOMEM ? r : BG_E_CORRUPT;
 }
 
+/* A current write of a field: its dot, its encoding, and - decoded on demand
+ * (bg__cur_write) - the write itself. */
+typedef struct bg__cur {
+  bg_dot dot;
+  const uint8_t *raw;
+  size_t rawlen;
+  bool decoded;
+  bg_write w;
+} bg__cur;
+
 /* A field's state: the join K of all its applied writes' contexts and its
  * current writes (dot not in K), sorted by dot. */
 typedef struct bg__fstate {
   bg_vv K;
-  bg_write *cur;
+  bg__cur *cur;
   uint32_t n, cap;
 } bg__fstate;
 
 static bg_err bg__fstate_reserve(bg_engine *e, bg__fstate *st, uint32_t need) {
   if (need <= st->cap) return BG_OK;
   uint32_t cap = need < 4 ? 4 : need * 2;
-  bg_write *c = msgpack_zone_malloc(Z(e), cap * sizeof *c);
+  bg__cur *c = msgpack_zone_malloc(Z(e), cap * sizeof *c);
   if (c == NULL) return BG_E_NOMEM;
   if (st->n) memcpy(c, st->cur, st->n * sizeof *c);
   st->cur = c;
@@ -137,14 +150,23 @@ static bg_err bg__fstate_reserve(bg_engine *e, bg__fstate *st, uint32_t need) {
   return BG_OK;
 }
 
-/* Load the field state under key e->k1 (empty when absent). */
-static bg_err bg__field_load(bg_engine *e, const bg_buf *fk, bg__fstate *st) {
+static bg_err bg__cur_write(bg_engine *e, bg__cur *c, const bg_write **out) {
+  if (!c->decoded) {
+    bg_err r = bg__decode_write(e, c->raw, c->rawlen, &c->w);
+    if (r != BG_OK) return r;
+    c->decoded = true;
+  }
+  *out = &c->w;
+  return BG_OK;
+}
+
+/* Parse a stored field state (the bytes must stay valid: raw encodings point into
+ * them; bg__unpack copies them into the zone). */
+static bg_err bg__fstate_parse(bg_engine *e, const bg_buf *val, bg__fstate *st) {
   memset(st, 0, sizeof *st);
-  bg_err r = e->kv.ops->get(e->kv.self, BG_KV_FIELD, fk->data, fk->len, &e->v1);
-  if (r == BG_E_NOT_FOUND) return BG_OK;
-  if (r != BG_OK) return r;
   msgpack_object root;
-  if ((r = bg__unpack(e, &e->v1, &root)) != BG_OK) return r;
+  bg_err r = bg__unpack(e, val, &root);
+  if (r != BG_OK) return r;
   if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2 ||
       root.via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY)
     return BG_E_CORRUPT;
@@ -152,12 +174,26 @@ static bg_err bg__field_load(bg_engine *e, const bg_buf *fk, bg__fstate *st) {
   const msgpack_object_array *a = &root.via.array.ptr[1].via.array;
   if ((r = bg__fstate_reserve(e, st, a->size + 1)) != BG_OK) return r;
   for (uint32_t i = 0; i < a->size; i++) {
-    if (a->ptr[i].type != MSGPACK_OBJECT_BIN) return BG_E_CORRUPT;
-    r = bg__decode_write(e, (const uint8_t *)a->ptr[i].via.bin.ptr, a->ptr[i].via.bin.size, &st->cur[i]);
-    if (r != BG_OK) return r;
+    const msgpack_object *t = &a->ptr[i];
+    bg__cur *c = &st->cur[i];
+    if (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size != 3 ||
+        !bg_mp_as_uint(&t->via.array.ptr[0], &c->dot.device) ||
+        !bg_mp_as_uint(&t->via.array.ptr[1], &c->dot.counter) || t->via.array.ptr[2].type != MSGPACK_OBJECT_BIN)
+      return BG_E_CORRUPT;
+    c->raw = (const uint8_t *)t->via.array.ptr[2].via.bin.ptr;
+    c->rawlen = t->via.array.ptr[2].via.bin.size;
+    c->decoded = false;
   }
   st->n = a->size;
   return BG_OK;
+}
+
+/* Load the field state under `fk` (empty when absent). */
+static bg_err bg__field_load(bg_engine *e, const bg_buf *fk, bg__fstate *st) {
+  memset(st, 0, sizeof *st);
+  bg_err r = e->kv.ops->get(e->kv.self, BG_KV_FIELD, fk->data, fk->len, &e->v1);
+  if (r == BG_E_NOT_FOUND) return BG_OK;
+  return r == BG_OK ? bg__fstate_parse(e, &e->v1, st) : r;
 }
 
 static bg_err bg__field_save(bg_engine *e, const bg_buf *fk, const bg__fstate *st) {
@@ -169,10 +205,10 @@ static bg_err bg__field_save(bg_engine *e, const bg_buf *fk, const bg__fstate *s
   bg__pack_vv(&o.pk, &st->K);
   msgpack_pack_array(&o.pk, st->n);
   for (uint32_t i = 0; i < st->n; i++) {
-    bg_buf_reset(&e->v3);
-    bg_err r = bg_write_encode(&st->cur[i], &e->v3);
-    if (r != BG_OK) return r;
-    msgpack_pack_bin_with_body(&o.pk, e->v3.data, e->v3.len);
+    msgpack_pack_array(&o.pk, 3);
+    msgpack_pack_uint64(&o.pk, st->cur[i].dot.device);
+    msgpack_pack_uint64(&o.pk, st->cur[i].dot.counter);
+    msgpack_pack_bin_with_body(&o.pk, st->cur[i].raw, st->cur[i].rawlen);
   }
   if (o.err != BG_OK) return o.err;
   return e->kv.ops->put(e->kv.self, BG_KV_FIELD, fk->data, fk->len, e->v2.data, e->v2.len);
@@ -208,7 +244,8 @@ static bg_err bg__vv_save(bg_engine *e, int space, const bg_buf *key, const bg_v
 bg_err bg_engine_init(bg_engine *e, bg_kv kv) {
   memset(e, 0, sizeof *e);
   e->kv = kv;
-  e->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+  /* Large enough that one ordinary write never needs a second chunk. */
+  e->zone = msgpack_zone_new(64 * 1024);
   if (e->zone == NULL) return BG_E_NOMEM;
   bg_buf_init(&e->k1, 0);
   bg_buf_init(&e->k2, 0);
@@ -352,20 +389,25 @@ static bool bg__keeps_entry(const bg_field_def *f, const bg_write *winner, const
   return (rw == afgerond && rl == vervallen) || (rw == vervallen && rl == afgerond);
 }
 
-static bg_err bg__view(bg_engine *e, const bg_field_def *f, const bg__fstate *st, bg_field_view *v) {
+static bg_err bg__view(bg_engine *e, const bg_field_def *f, bg__fstate *st, bg_field_view *v) {
   memset(v, 0, sizeof *v);
   v->field = f;
   v->rule = f->rule;
   v->n_current = st->n;
   if (st->n == 0) return BG_OK;
-  const bg_write *win = &st->cur[0];
-  for (uint32_t i = 1; i < st->n; i++)
-    if (bg__prefer(f, &st->cur[i], win) > 0) win = &st->cur[i];
-  v->winner = win;
+  const bg_write **w = msgpack_zone_malloc(Z(e), st->n * sizeof *w);
   v->losers = msgpack_zone_malloc(Z(e), st->n * sizeof *v->losers);
-  if (v->losers == NULL) return BG_E_NOMEM;
+  if (w == NULL || v->losers == NULL) return BG_E_NOMEM;
+  for (uint32_t i = 0; i < st->n; i++) {
+    bg_err r = bg__cur_write(e, &st->cur[i], &w[i]);
+    if (r != BG_OK) return r;
+  }
+  const bg_write *win = w[0];
+  for (uint32_t i = 1; i < st->n; i++)
+    if (bg__prefer(f, w[i], win) > 0) win = w[i];
+  v->winner = win;
   for (uint32_t i = 0; i < st->n; i++)
-    if (&st->cur[i] != win && bg__keeps_entry(f, win, &st->cur[i])) v->losers[v->n_losers++] = &st->cur[i];
+    if (w[i] != win && bg__keeps_entry(f, win, w[i])) v->losers[v->n_losers++] = w[i];
   return BG_OK;
 }
 
@@ -376,9 +418,10 @@ static int bg__cmp_dot(bg_dot a, bg_dot b) {
   return a.counter < b.counter ? -1 : (a.counter > b.counter);
 }
 
-/* Fold one applied write into a field state: K grows by its context, current
- * writes it covers drop out, and it joins the current writes unless K covers it. */
-static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_write *w) {
+/* Fold one applied write (its encoding `raw`, which must outlive the state) into
+ * a field state: K grows by its context, current writes it covers drop out, and
+ * it joins the current writes unless K covers it. */
+static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_write *w, const uint8_t *raw, size_t rawlen) {
   bg_err r = bg_vv_merge(&st->K, &w->ctx);
   if (r != BG_OK) return r;
   uint32_t k = 0;
@@ -392,7 +435,11 @@ static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_write *w) {
     st->cur[at] = st->cur[at - 1];
     at--;
   }
-  st->cur[at] = *w;
+  bg__cur *c = &st->cur[at];
+  memset(c, 0, sizeof *c);
+  c->dot = w->dot;
+  c->raw = raw;
+  c->rawlen = rawlen;
   st->n++;
   return BG_OK;
 }
@@ -432,16 +479,20 @@ bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
   if ((r = bg__key_field(fk, w->client, w->rtype, w->rid, w->field)) != BG_OK) return r;
   size_t fklen = fk->len;
   if ((r = bg__put_dot(fk, w->dot)) != BG_OK) return r;
-  r = e->kv.ops->get(e->kv.self, BG_KV_LOG, fk->data, fk->len, &e->v1);
-  if (r == BG_OK) {
+  bg_buf_reset(&e->v3);
+  if ((r = bg_write_encode(w, &e->v3)) != BG_OK) return r;
+  r = e->kv.ops->add(e->kv.self, BG_KV_LOG, fk->data, fk->len, e->v3.data, e->v3.len);
+  if (r == BG_E_EXISTS) {
     res->outcome = BG_DUPLICATE;
     return BG_OK;
   }
-  if (r != BG_E_NOT_FOUND) return r;
-  bg_buf_reset(&e->v2);
-  if ((r = bg_write_encode(w, &e->v2)) != BG_OK) return r;
-  if ((r = e->kv.ops->put(e->kv.self, BG_KV_LOG, fk->data, fk->len, e->v2.data, e->v2.len)) != BG_OK) return r;
+  if (r != BG_OK) return r;
   fk->len = fklen;
+  /* The encoding is needed again for the field state; keep it in the zone. */
+  uint8_t *raw = msgpack_zone_malloc(Z(e), e->v3.len);
+  if (raw == NULL) return BG_E_NOMEM;
+  memcpy(raw, e->v3.data, e->v3.len);
+  size_t rawlen = e->v3.len;
 
   /* Outside its window: a wijzigingsvoorstel, judged by what the writer saw. */
   if (!bg_write_in_window(w, f, &rid)) {
@@ -464,7 +515,7 @@ bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
 
   bg__fstate st;
   if ((r = bg__field_load(e, fk, &st)) != BG_OK) return r;
-  r = bg__fold(e, &st, w);
+  r = bg__fold(e, &st, w, raw, rawlen);
   if (r == BG_OK) r = bg__field_save(e, fk, &st);
   bg_vv_free(&st.K);
   if (r != BG_OK) return r;
@@ -497,6 +548,8 @@ typedef struct bg__logw {
   bg_write w;
   size_t fklen; /* field key = key[0..fklen) */
   const uint8_t *key;
+  const uint8_t *raw; /* the write's encoding */
+  size_t rawlen;
 } bg__logw;
 
 typedef struct bg__collect {
@@ -523,7 +576,13 @@ static bg_err bg__collect_cb(void *arg, const uint8_t *key, size_t klen, const u
   memcpy(k, key, klen);
   l->key = k;
   l->fklen = klen - 16;
-  bg_err r = bg__decode_write(c->e, val, vlen, &l->w);
+  uint8_t *raw = msgpack_zone_malloc(Z(c->e), vlen ? vlen : 1);
+  if (raw == NULL) return BG_E_NOMEM;
+  memcpy(raw, val, vlen);
+  l->raw = raw;
+  l->rawlen = vlen;
+  bg_err r = bg_write_decode(raw, vlen, Z(c->e), &l->w, NULL);
+  if (r != BG_OK && r != BG_E_NOMEM) r = BG_E_CORRUPT;
   if (r != BG_OK) return r;
   c->n++;
   return BG_OK;
@@ -568,7 +627,7 @@ static bg_err bg__rebuild_record(bg_engine *e, const uint8_t *rk, size_t rklen) 
     } else {
       if ((r = bg__key_client(&e->k2, l->w.client)) == BG_OK && (r = bg__put_dot(&e->k2, l->w.dot)) == BG_OK)
         r = e->kv.ops->del(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len);
-      if (r == BG_OK) r = bg__fold(e, &st, &l->w);
+      if (r == BG_OK) r = bg__fold(e, &st, &l->w, l->raw, l->rawlen);
       if (r == BG_OK) r = bg_vv_advance(&rvv, l->w.dot.device, l->w.dot.counter);
     }
     /* The log is sorted by field key: save a field when the next entry leaves it. */
@@ -847,24 +906,9 @@ static bg_err bg__walk_field_cb(void *arg, const uint8_t *key, size_t klen, cons
   bg_err r = bg__fk_parse(key, klen, &rt, &f);
   if (r != BG_OK) return r;
   bg_buf fk = {(uint8_t *)(uintptr_t)key, klen, klen, 0};
-  /* bg__field_load reads through get(); decode the scanned value instead. */
-  bg__fstate st;
-  memset(&st, 0, sizeof st);
   bg_buf v = {(uint8_t *)(uintptr_t)val, vlen, vlen, 0};
-  msgpack_object root;
-  if ((r = bg__unpack(e, &v, &root)) != BG_OK) return r;
-  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2 ||
-      root.via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY)
-    return BG_E_CORRUPT;
-  if ((r = bg__unpack_vv(Z(e), &root.via.array.ptr[0], &st.K)) != BG_OK) return r;
-  const msgpack_object_array *a = &root.via.array.ptr[1].via.array;
-  if ((r = bg__fstate_reserve(e, &st, a->size + 1)) != BG_OK) return r;
-  for (uint32_t i = 0; i < a->size; i++) {
-    if (a->ptr[i].type != MSGPACK_OBJECT_BIN) return BG_E_CORRUPT;
-    if ((r = bg__decode_write(e, (const uint8_t *)a->ptr[i].via.bin.ptr, a->ptr[i].via.bin.size, &st.cur[i])))
-      return r;
-  }
-  st.n = a->size;
+  bg__fstate st;
+  if ((r = bg__fstate_parse(e, &v, &st)) != BG_OK) return r;
   bg_field_view view;
   if ((r = bg__view(e, f, &st, &view)) != BG_OK) return r;
   bool deleted = false, edit_won = false;
@@ -872,7 +916,6 @@ static bg_err bg__walk_field_cb(void *arg, const uint8_t *key, size_t klen, cons
     bg_buf rk = {(uint8_t *)(uintptr_t)key, klen - 2, klen - 2, 0};
     if ((r = bg__deleted(e, &rk, &view, &deleted, &edit_won)) != BG_OK) return r;
   }
-  (void)fk;
   return w->field(w, &fk, &view, deleted, edit_won);
 }
 

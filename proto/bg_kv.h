@@ -3,7 +3,7 @@
  *
  * The engine keeps everything it knows in a few key spaces of an ordered
  * key-value store: get, put, delete, and a scan by key prefix in ascending byte
- * order. That is all it asks of storage, so the same engine runs on the client's
+ * order, and an insert-if-absent. That is all it asks of storage, so the same engine runs on the client's
  * SQLite replica, the daemon's store (SQLite today; a distributed database could
  * implement these four calls) and the simulation's memory. Transactions belong
  * to the caller: the engine assumes its calls for one write are applied together.
@@ -39,6 +39,10 @@ typedef struct bg_kv_ops {
   /* Replace *val's contents with the value; BG_E_NOT_FOUND when absent. */
   bg_err (*get)(void *self, int space, const uint8_t *key, size_t klen, bg_buf *val);
   bg_err (*put)(void *self, int space, const uint8_t *key, size_t klen, const uint8_t *val,
+                size_t vlen);
+  /* Insert only when the key is absent: BG_E_EXISTS (and no change) otherwise.
+   * (SQLite: INSERT OR IGNORE, then sqlite3_changes.) */
+  bg_err (*add)(void *self, int space, const uint8_t *key, size_t klen, const uint8_t *val,
                 size_t vlen);
   /* Deleting an absent key is not an error. */
   bg_err (*del)(void *self, int space, const uint8_t *key, size_t klen);

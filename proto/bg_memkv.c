@@ -16,6 +16,7 @@ typedef struct bg__ment {
   size_t klen;
   uint8_t *val;
   size_t vlen;
+  size_t vcap; /* bytes allocated for val: a replacement that fits reuses it */
   uint64_t hash;
 } bg__ment;
 
@@ -32,9 +33,20 @@ struct bg_memkv {
 
 static uint8_t bg__tomb;
 
+/* Eight bytes at a time, each word mixed by a multiply-xorshift. */
 static uint64_t bg__hash(const uint8_t *p, size_t n) {
-  uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * UINT64_C(0x100000001b3);
+  uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n;
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * UINT64_C(0xbf58476d1ce4e5b9);
+    h ^= h >> 31;
+    p += 8;
+    n -= 8;
+  }
+  uint64_t t = 0;
+  memcpy(&t, p, n);
+  h = (h ^ t) * UINT64_C(0x94d049bb133111eb);
   return h ^ (h >> 29);
 }
 
@@ -82,9 +94,8 @@ static bg_err bg__mget(void *self, int space, const uint8_t *key, size_t klen, b
   return bg_buf_append(val, e->val, e->vlen);
 }
 
-static bg_err bg__mput(void *self, int space, const uint8_t *key, size_t klen, const uint8_t *val,
-                       size_t vlen) {
-  bg_memkv *m = self;
+static bg_err bg__mstore(bg_memkv *m, int space, const uint8_t *key, size_t klen, const uint8_t *val,
+                         size_t vlen, bool only_new) {
   if (space < 1 || space > BG_KV_SPACES) return BG_E_USAGE;
   bg__mtab *t = &m->t[space];
   if ((t->fill + 1) * 4 > t->cap * 3) {
@@ -93,13 +104,22 @@ static bg_err bg__mput(void *self, int space, const uint8_t *key, size_t klen, c
   }
   uint64_t h = bg__hash(key, klen);
   bg__ment *e = bg__find(t, key, klen, h, true);
-  uint8_t *nv = malloc(vlen ? vlen : 1);
+  bool live = e->key != NULL && e->key != &bg__tomb;
+  if (live && only_new) return BG_E_EXISTS;
+  if (live && vlen <= e->vcap) { /* replace in place */
+    if (vlen) memcpy(e->val, val, vlen);
+    e->vlen = vlen;
+    return BG_OK;
+  }
+  size_t vcap = vlen < 32 ? 32 : vlen + vlen / 2;
+  uint8_t *nv = malloc(vcap);
   if (nv == NULL) return BG_E_NOMEM;
   if (vlen) memcpy(nv, val, vlen);
-  if (e->key != NULL && e->key != &bg__tomb) { /* replace */
+  if (live) { /* replace with a larger value */
     free(e->val);
     e->val = nv;
     e->vlen = vlen;
+    e->vcap = vcap;
     return BG_OK;
   }
   uint8_t *nk = malloc(klen ? klen : 1);
@@ -109,9 +129,19 @@ static bg_err bg__mput(void *self, int space, const uint8_t *key, size_t klen, c
   }
   if (klen) memcpy(nk, key, klen);
   if (e->key == NULL) t->fill++;
-  *e = (bg__ment){nk, klen, nv, vlen, h};
+  *e = (bg__ment){nk, klen, nv, vlen, vcap, h};
   t->used++;
   return BG_OK;
+}
+
+static bg_err bg__mput(void *self, int space, const uint8_t *key, size_t klen, const uint8_t *val,
+                       size_t vlen) {
+  return bg__mstore(self, space, key, klen, val, vlen, false);
+}
+
+static bg_err bg__madd(void *self, int space, const uint8_t *key, size_t klen, const uint8_t *val,
+                       size_t vlen) {
+  return bg__mstore(self, space, key, klen, val, vlen, true);
 }
 
 static bg_err bg__mdel(void *self, int space, const uint8_t *key, size_t klen) {
@@ -122,7 +152,7 @@ static bg_err bg__mdel(void *self, int space, const uint8_t *key, size_t klen) {
   if (e == NULL) return BG_OK;
   free(e->key);
   free(e->val);
-  *e = (bg__ment){&bg__tomb, 0, NULL, 0, 0};
+  *e = (bg__ment){&bg__tomb, 0, NULL, 0, 0, 0};
   t->used--;
   return BG_OK;
 }
@@ -156,7 +186,7 @@ static bg_err bg__mscan(void *self, int space, const uint8_t *prefix, size_t ple
   return r;
 }
 
-static const bg_kv_ops bg__memkv_ops = {bg__mget, bg__mput, bg__mdel, bg__mscan};
+static const bg_kv_ops bg__memkv_ops = {bg__mget, bg__mput, bg__madd, bg__mdel, bg__mscan};
 
 bg_memkv *bg_memkv_new(void) { return calloc(1, sizeof(bg_memkv)); }
 

@@ -145,6 +145,14 @@ bool bg_utf8_valid(const char *s, size_t len) {
   const uint8_t *p = (const uint8_t *)s;
   size_t i = 0;
   while (i < len) {
+    /* Most text is ASCII: skip it eight bytes at a time. */
+    while (len - i >= 8) {
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      if (w & UINT64_C(0x8080808080808080)) break;
+      i += 8;
+    }
+    if (i >= len) break;
     uint8_t c = p[i];
     if (c < 0x80) { i++; continue; }
     size_t n;

@@ -103,6 +103,10 @@ bool bg_vv_contains(const bg_vv *v, bg_dot dot) {
  * error and makes bg_vv_merge(v, v) safe. */
 bg_err bg_vv_merge(bg_vv *dst, const bg_vv *src) {
   if (src->n == 0 || dst == src) return BG_OK;
+  /* The common case on the hot path: src adds nothing. Answer it without
+   * allocating (compare is one linear pass). */
+  bg_vv_order o = bg_vv_compare(src, dst);
+  if (o == BG_VV_EQUAL || o == BG_VV_BEFORE) return BG_OK;
 
   size_t room = (size_t)dst->n + src->n;
   if (room > BG_VV_MAX_ENTRIES) room = BG_VV_MAX_ENTRIES;
