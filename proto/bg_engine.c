@@ -73,6 +73,19 @@ static bg_err bg__put_dot(bg_buf *k, bg_dot d) {
 /* The record key inside a field key: everything but the last two bytes. */
 static size_t bg__fk_record_len(size_t fklen) { return fklen - 2; }
 
+/* The cycle a record key's record id names (record key = client 0x00 rtype(2)
+ * rid 0x00). BG_E_CORRUPT for a key that is not one. */
+static bg_err bg__rk_cycle(const uint8_t *rk, size_t rklen, uint32_t rtype, uint32_t *cycle) {
+  const uint8_t *nul = memchr(rk, 0, rklen);
+  size_t at = nul ? (size_t)(nul - rk) : rklen;
+  if (at + 4 > rklen || rk[rklen - 1] != 0) return BG_E_CORRUPT;
+  bg_str rid = {(const char *)rk + at + 3, (uint32_t)(rklen - at - 4)};
+  bg_rid_info info;
+  if (bg_rid_parse(bg_rtype(rtype), rid, &info) != BG_OK) return BG_E_CORRUPT;
+  *cycle = info.cycle;
+  return BG_OK;
+}
+
 /* --- (de)serialisation of engine states --------------------------------------------- */
 
 static bg_err bg__pack_vv(msgpack_packer *pk, const bg_vv *v) {
@@ -667,13 +680,10 @@ static bg_err bg__reckeys_cb(void *arg, const uint8_t *key, size_t klen, const u
   size_t rklen = klen - 18; /* minus field (2) and dot (16) */
   if (c->n > 0 && c->len[c->n - 1] == rklen && memcmp(c->k[c->n - 1], key, rklen) == 0) return BG_OK;
   if (c->cycle != 0) {
-    /* record key = client 0x00 rtype(2) rid 0x00 */
-    const uint8_t *nul = memchr(key, 0, rklen);
-    if (nul == NULL || (size_t)(nul - key) + 3 > rklen) return BG_E_CORRUPT;
-    bg_str rid = {(const char *)nul + 3, (uint32_t)(rklen - (size_t)(nul - key) - 4)};
-    bg_rid_info info;
-    if (bg_rid_parse(bg_rtype(c->rtype), rid, &info) != BG_OK) return BG_E_CORRUPT;
-    if (info.cycle != c->cycle) return BG_OK;
+    uint32_t cycle;
+    bg_err r = bg__rk_cycle(key, rklen, c->rtype, &cycle);
+    if (r != BG_OK) return r;
+    if (cycle != c->cycle) return BG_OK;
   }
   if (c->n == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 16;
@@ -833,16 +843,13 @@ typedef struct bg__planctx {
 
 static bg_err bg__planctx_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
   bg__planctx *c = arg;
-  const uint8_t *nul = memchr(key, 0, klen);
-  if (nul == NULL || (size_t)(nul - key) + 4 > klen) return BG_E_CORRUPT;
-  bg_str rid = {(const char *)nul + 3, (uint32_t)(klen - (size_t)(nul - key) - 4)};
-  bg_rid_info info;
-  if (bg_rid_parse(bg_rtype(c->rtype), rid, &info) != BG_OK) return BG_E_CORRUPT;
-  if (info.cycle != c->cycle) return BG_OK;
+  uint32_t cycle;
+  bg_err r = bg__rk_cycle(key, klen, c->rtype, &cycle);
+  if (r != BG_OK || cycle != c->cycle) return r;
   bg_buf v = {(uint8_t *)(uintptr_t)val, vlen, vlen, 0};
   msgpack_object root;
   bg_vv vv;
-  bg_err r = bg__unpack(c->e, &v, &root);
+  r = bg__unpack(c->e, &v, &root);
   if (r == BG_OK && (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2)) r = BG_E_CORRUPT;
   if (r == BG_OK) r = bg__unpack_vv(Z(c->e), &root.via.array.ptr[0], &vv);
   return r == BG_OK ? bg_vv_merge(c->out, &vv) : r;

@@ -254,35 +254,34 @@ static bg_err bg__mp_len_check(const bg_mp_map *m, const char *name, uint32_t le
   return BG_OK;
 }
 
-bg_err bg_mp_get_str(const bg_mp_map *m, unsigned key, const char *name, bool required,
-                     uint32_t min, uint32_t max, bg_str *out) {
+/* A string (UTF-8 checked) or a binary of min..max bytes. */
+static bg_err bg__mp_get_bytes(const bg_mp_map *m, unsigned key, const char *name, bool required,
+                               uint32_t min, uint32_t max, bool text, bg_str *out) {
   bg_err e;
   const msgpack_object *o = bg__mp_field(m, key, name, required, &e);
   out->p = "";
   out->len = 0;
   if (o == NULL) return e != BG_OK ? e : bg__mp_len_check(m, name, 0, min, max);
-  if (o->type != MSGPACK_OBJECT_STR) return bg_mp_fail(m, name, BG_E_FIELD_TYPE, "expected a string");
-  e = bg__mp_len_check(m, name, o->via.str.size, min, max);
+  if (o->type != (text ? MSGPACK_OBJECT_STR : MSGPACK_OBJECT_BIN))
+    return bg_mp_fail(m, name, BG_E_FIELD_TYPE, text ? "expected a string" : "expected binary");
+  uint32_t size = text ? o->via.str.size : o->via.bin.size;
+  const char *ptr = text ? o->via.str.ptr : o->via.bin.ptr;
+  e = bg__mp_len_check(m, name, size, min, max);
   if (e != BG_OK) return e;
-  if (!bg_utf8_valid(o->via.str.ptr, o->via.str.size)) return bg_mp_fail(m, name, BG_E_UTF8, "not valid UTF-8");
-  out->p = o->via.str.size ? o->via.str.ptr : "";
-  out->len = o->via.str.size;
+  if (text && !bg_utf8_valid(ptr, size)) return bg_mp_fail(m, name, BG_E_UTF8, "not valid UTF-8");
+  out->p = size ? ptr : "";
+  out->len = size;
   return BG_OK;
+}
+
+bg_err bg_mp_get_str(const bg_mp_map *m, unsigned key, const char *name, bool required,
+                     uint32_t min, uint32_t max, bg_str *out) {
+  return bg__mp_get_bytes(m, key, name, required, min, max, true, out);
 }
 
 bg_err bg_mp_get_bin(const bg_mp_map *m, unsigned key, const char *name, bool required,
                      uint32_t min, uint32_t max, bg_str *out) {
-  bg_err e;
-  const msgpack_object *o = bg__mp_field(m, key, name, required, &e);
-  out->p = "";
-  out->len = 0;
-  if (o == NULL) return e != BG_OK ? e : bg__mp_len_check(m, name, 0, min, max);
-  if (o->type != MSGPACK_OBJECT_BIN) return bg_mp_fail(m, name, BG_E_FIELD_TYPE, "expected binary");
-  e = bg__mp_len_check(m, name, o->via.bin.size, min, max);
-  if (e != BG_OK) return e;
-  out->p = o->via.bin.size ? o->via.bin.ptr : "";
-  out->len = o->via.bin.size;
-  return BG_OK;
+  return bg__mp_get_bytes(m, key, name, required, min, max, false, out);
 }
 
 bg_err bg_mp_get_array(const bg_mp_map *m, unsigned key, const char *name, bool required,

@@ -21,31 +21,25 @@
 #include <string.h>
 
 #include "bg_vv.h"
+#include "testrand.h"
 
 /* ---- deterministic randomness ---------------------------------------------- */
 
 #define DEFAULT_SEED UINT64_C(0x5eedb0e1ed5eed01)
 #define CASES 5000u
 
-static uint64_t rng_seed, rng_state;
+static uint64_t rng_seed;
+static bg_rand rng_state;
 static unsigned rng_case;
 
 static void rng_start(void) {
-  const char *env = getenv("BG_TEST_SEED");
-  rng_seed = env != NULL ? strtoull(env, NULL, 0) : DEFAULT_SEED;
-  rng_state = rng_seed;
+  rng_seed = bg_test_seed(DEFAULT_SEED);
+  rng_state.s = rng_seed;
   rng_case = 0;
 }
 
-/* splitmix64: tiny, fast, and good enough to shake out ordering bugs. */
-static uint64_t rng_next(void) {
-  uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static uint64_t rng_below(uint64_t n) { return rng_next() % n; }
+static uint64_t rng_next(void) { return bg_rand_next(&rng_state); }
+static uint64_t rng_below(uint64_t n) { return bg_rand_below(&rng_state, n); }
 
 /* Like assert_true, but names the seed and case so a failure can be replayed. */
 #define CHECK(cond)                                                                   \
