@@ -11,7 +11,10 @@
  *                                           needs the dots only, never a decode
  *   LOG         field key, dot (8+8)     -> write
  *   RECORD      record key               -> [vv]                dots of applied writes
- *   PLAN        client key, cycle (4)    -> [S, signatures]     S = join of their contexts
+ *   PLAN        client key, cycle (4)    -> [S, n, D]   the plan's signatures that count
+ *                                           (made without having seen another): n of
+ *                                           them, their dots D, S the join of their
+ *                                           contexts - the plan's coverage (R1)
  *   PROPOSAL    client key, dot (8+8)    -> [field key, reason]
  * Client ids and record ids never contain bytes below 0x20 (bg_write_check), so
  * the 0x00 separators cannot occur inside them.
@@ -345,12 +348,15 @@ static int bg__cmp_r2(const bg_write *a, const bg_write *b) {
   return 0;
 }
 
-/* R5 rank: (cycle, 2 * phase); closing from phase p ranks just below staying in p,
- * so progress - and staying in care - beat a closing outcome. */
+/* R5 rank: (cycle, 2 * phase). A closing outcome (doorverwijzing, afwijzing:
+ * closing from phase p before uitstroom) ranks just below staying in p, so
+ * progress - and staying in care - beat it; closing after uitstroom is the
+ * traject's normal end and ranks above uitstroom. */
 static int64_t bg__pos_rank(const bg_write *w) {
   bg_pos p;
   if (w->value.type != BG_V_INT || !bg_pos_decode(w->value.i, &p)) return -1;
-  if (p.phase == BG_PH_GESLOTEN) return (int64_t)w->cycle * 32 + 2 * (int64_t)w->phase - 1;
+  if (p.phase == BG_PH_GESLOTEN)
+    return (int64_t)w->cycle * 32 + 2 * (int64_t)w->phase + (w->phase == BG_PH_UITSTROOM ? 1 : -1);
   return (int64_t)p.cycle * 32 + 2 * (int64_t)p.phase;
 }
 
@@ -433,9 +439,12 @@ static int bg__cmp_dot(bg_dot a, bg_dot b) {
 
 /* Fold one applied write (its encoding `raw`, which must outlive the state) into
  * a field state: K grows by its context, current writes it covers drop out, and
- * it joins the current writes unless K covers it. */
-static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_write *w, const uint8_t *raw, size_t rawlen) {
-  bg_err r = bg_vv_merge(&st->K, &w->ctx);
+ * it joins the current writes unless K covers it. A field written once (rule
+ * "once") keeps every write current: a later write, even by someone who had seen
+ * the first, replaces nothing - the rule shows the first, the rest are entries. */
+static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_field_def *f, const bg_write *w,
+                       const uint8_t *raw, size_t rawlen) {
+  bg_err r = f->rule == BG_RULE_ONCE ? BG_OK : bg_vv_merge(&st->K, &w->ctx);
   if (r != BG_OK) return r;
   uint32_t k = 0;
   for (uint32_t i = 0; i < st->n; i++)
@@ -475,87 +484,6 @@ static bg_err bg__plan_key(bg_buf *k, bg_str client, uint32_t cycle) {
   bg_err r = bg__key_client(k, client);
   return r ? r : bg__put_be(k, cycle, 4);
 }
-
-static bg_err bg__rebuild_plan(bg_engine *e, bg_str client, uint32_t cycle);
-
-bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
-  bg__begin(e);
-  res->outcome = BG_APPLIED;
-  res->reason = BG_OK;
-  const bg_field_def *f;
-  bg_rid_info rid;
-  bg_err r = bg_write_check(w, NULL, &f, &rid);
-  if (r != BG_OK) return r;
-
-  /* Received before? The log answers, so a resent batch changes nothing. */
-  bg_buf *fk = &e->k1;
-  if ((r = bg__key_field(fk, w->client, w->rtype, w->rid, w->field)) != BG_OK) return r;
-  size_t fklen = fk->len;
-  if ((r = bg__put_dot(fk, w->dot)) != BG_OK) return r;
-  bg_buf_reset(&e->v3);
-  if ((r = bg_write_encode(w, &e->v3)) != BG_OK) return r;
-  r = e->kv.ops->add(e->kv.self, BG_KV_LOG, fk->data, fk->len, e->v3.data, e->v3.len);
-  if (r == BG_E_EXISTS) {
-    res->outcome = BG_DUPLICATE;
-    return BG_OK;
-  }
-  if (r != BG_OK) return r;
-  fk->len = fklen;
-  /* The encoding is needed again for the field state; keep it in the zone. */
-  uint8_t *raw = msgpack_zone_malloc(Z(e), e->v3.len);
-  if (raw == NULL) return BG_E_NOMEM;
-  memcpy(raw, e->v3.data, e->v3.len);
-  size_t rawlen = e->v3.len;
-
-  /* Outside its window: a wijzigingsvoorstel, judged by what the writer saw. */
-  if (!bg_write_in_window(w, f, &rid)) {
-    res->outcome = BG_PROPOSAL;
-    res->reason = BG_E_WINDOW;
-    return bg__proposal_put(e, w, fk, BG_E_WINDOW);
-  }
-  /* R1: a plan write the signature(s) did not cover is a wijzigingsvoorstel. */
-  if (f->group == BG_G_PLAN) {
-    bg_vv sigs;
-    uint64_t nsig;
-    if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) != BG_OK) return r;
-    if ((r = bg__vv_load(e, BG_KV_PLAN, &e->k2, &sigs, &nsig)) != BG_OK) return r;
-    if (nsig > 0 && !bg_vv_contains(&sigs, w->dot)) {
-      res->outcome = BG_PROPOSAL;
-      res->reason = BG_E_PLAN_SIGNED;
-      return bg__proposal_put(e, w, fk, BG_E_PLAN_SIGNED);
-    }
-  }
-
-  bg__fstate st;
-  if ((r = bg__field_load(e, fk, &st)) != BG_OK) return r;
-  r = bg__fold(e, &st, w, raw, rawlen);
-  if (r == BG_OK) r = bg__field_save(e, fk, &st);
-  bg_vv_free(&st.K);
-  if (r != BG_OK) return r;
-
-  bg_vv rvv;
-  fk->len = bg__fk_record_len(fklen);
-  if ((r = bg__vv_load(e, BG_KV_RECORD, fk, &rvv, NULL)) != BG_OK) return r;
-  r = bg_vv_advance(&rvv, w->dot.device, w->dot.counter);
-  if (r == BG_OK) r = bg__vv_save(e, BG_KV_RECORD, fk, &rvv, 0);
-  bg_vv_free(&rvv);
-  if (r != BG_OK) return r;
-
-  if (bg__is_signature(w)) {
-    /* A signature: the plan's coverage grows by its context; reclassify. */
-    bg_vv sigs;
-    uint64_t nsig;
-    if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) != BG_OK) return r;
-    if ((r = bg__vv_load(e, BG_KV_PLAN, &e->k2, &sigs, &nsig)) != BG_OK) return r;
-    r = bg_vv_merge(&sigs, &w->ctx);
-    if (r == BG_OK) r = bg__vv_save(e, BG_KV_PLAN, &e->k2, &sigs, nsig + 1);
-    bg_vv_free(&sigs);
-    if (r == BG_OK) r = bg__rebuild_plan(e, w->client, rid.cycle);
-  }
-  return r;
-}
-
-/* --- the rebuild path ------------------------------------------------------------------- */
 
 typedef struct bg__logw {
   bg_write w;
@@ -601,14 +529,171 @@ static bg_err bg__collect_cb(void *arg, const uint8_t *key, size_t klen, const u
   return BG_OK;
 }
 
+typedef struct bg__plan {
+  bg_vv S;    /* coverage: join of the counting signatures' contexts */
+  uint64_t n; /* counting signatures */
+  bg_vv D;    /* their dots (at most one per device: a device's later signature saw its earlier) */
+} bg__plan;
+
+/* Load the plan state under key `k` (empty when absent); vectors borrow the zone. */
+static bg_err bg__plan_load(bg_engine *e, const bg_buf *k, bg__plan *p) {
+  memset(p, 0, sizeof *p);
+  bg_err r = e->kv.ops->get(e->kv.self, BG_KV_PLAN, k->data, k->len, &e->v1);
+  if (r == BG_E_NOT_FOUND) return BG_OK;
+  if (r != BG_OK) return r;
+  msgpack_object root;
+  if ((r = bg__unpack(e, &e->v1, &root)) != BG_OK) return r;
+  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 3 ||
+      !bg_mp_as_uint(&root.via.array.ptr[1], &p->n))
+    return BG_E_CORRUPT;
+  r = bg__unpack_vv(Z(e), &root.via.array.ptr[0], &p->S);
+  return r == BG_OK ? bg__unpack_vv(Z(e), &root.via.array.ptr[2], &p->D) : r;
+}
+
+/* Whether a signature write counts for its plan's coverage. */
+static bool bg__plan_counts(const bg__plan *p, bg_dot d) { return bg_vv_get(&p->D, d.device) == d.counter; }
+
+/*
+ * Recompute the signature state of the plan of `cycle` from the signatures in the
+ * log. A signature counts when its author had seen no other signature of the
+ * plan: a plan is signed once per cycle, and concurrent first signatures all
+ * count (union). Before any signature is known every in-window plan write is
+ * applied, so a first signature's context is exactly the version it signed; a
+ * later one (made having seen a signature) could cover writes held back as
+ * proposals, and is held as a proposal itself.
+ */
+static bg_err bg__plan_recompute(bg_engine *e, bg_str client, uint32_t cycle) {
+  char rid[16];
+  int len = snprintf(rid, sizeof rid, "%u", cycle);
+  bg_err r = bg__key_field(&e->k2, client, BG_RT_PLAN, (bg_str){rid, (uint32_t)len}, 2);
+  if (r != BG_OK) return r;
+  bg__collect c = {e, NULL, 0, 0, BG_OK};
+  if ((r = e->kv.ops->scan(e->kv.self, BG_KV_LOG, e->k2.data, e->k2.len, bg__collect_cb, &c)) != BG_OK) return r;
+  const bg__logw *v = c.v;
+  const bg_field_def *f = bg_field(bg_rtype(BG_RT_PLAN), 2);
+  bg_vv S = BG_VV_INIT, D = BG_VV_INIT;
+  uint64_t n = 0;
+  for (size_t i = 0; i < c.n && r == BG_OK; i++) {
+    bg_rid_info ri = {cycle, true};
+    if (!bg__is_signature(&v[i].w) || !bg_write_in_window(&v[i].w, f, &ri)) continue;
+    bool counts = true;
+    for (size_t j = 0; j < c.n && counts; j++)
+      if (j != i && bg__is_signature(&v[j].w) && bg_vv_contains(&v[i].w.ctx, v[j].w.dot)) counts = false;
+    if (!counts) continue;
+    n++;
+    r = bg_vv_merge(&S, &v[i].w.ctx);
+    if (r == BG_OK) r = bg_vv_advance(&D, v[i].w.dot.device, v[i].w.dot.counter);
+  }
+  if (r == BG_OK) r = bg__plan_key(&e->k2, client, cycle);
+  if (r == BG_OK && n == 0) r = e->kv.ops->del(e->kv.self, BG_KV_PLAN, e->k2.data, e->k2.len);
+  if (r == BG_OK && n > 0) {
+    bg_buf_reset(&e->v2);
+    bg_mp_out o;
+    bg_mp_out_init(&o, &e->v2);
+    msgpack_pack_array(&o.pk, 3);
+    bg__pack_vv(&o.pk, &S);
+    msgpack_pack_uint64(&o.pk, n);
+    bg__pack_vv(&o.pk, &D);
+    r = o.err != BG_OK ? o.err : e->kv.ops->put(e->kv.self, BG_KV_PLAN, e->k2.data, e->k2.len, e->v2.data, e->v2.len);
+  }
+  bg_vv_free(&S);
+  bg_vv_free(&D);
+  return r;
+}
+
+static bg_err bg__rebuild_plan(bg_engine *e, bg_str client, uint32_t cycle);
+
+bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
+  bg__begin(e);
+  res->outcome = BG_APPLIED;
+  res->reason = BG_OK;
+  const bg_field_def *f;
+  bg_rid_info rid;
+  bg_err r = bg_write_check(w, NULL, &f, &rid);
+  if (r != BG_OK) return r;
+
+  /* Received before? The log answers, so a resent batch changes nothing. */
+  bg_buf *fk = &e->k1;
+  if ((r = bg__key_field(fk, w->client, w->rtype, w->rid, w->field)) != BG_OK) return r;
+  size_t fklen = fk->len;
+  if ((r = bg__put_dot(fk, w->dot)) != BG_OK) return r;
+  bg_buf_reset(&e->v3);
+  if ((r = bg_write_encode(w, &e->v3)) != BG_OK) return r;
+  r = e->kv.ops->add(e->kv.self, BG_KV_LOG, fk->data, fk->len, e->v3.data, e->v3.len);
+  if (r == BG_E_EXISTS) {
+    res->outcome = BG_DUPLICATE;
+    return BG_OK;
+  }
+  if (r != BG_OK) return r;
+  fk->len = fklen;
+  /* The encoding is needed again for the field state; keep it in the zone. */
+  uint8_t *raw = msgpack_zone_malloc(Z(e), e->v3.len);
+  if (raw == NULL) return BG_E_NOMEM;
+  memcpy(raw, e->v3.data, e->v3.len);
+  size_t rawlen = e->v3.len;
+
+  /* Outside its window: a wijzigingsvoorstel, judged by what the writer saw. */
+  if (!bg_write_in_window(w, f, &rid)) {
+    res->outcome = BG_PROPOSAL;
+    res->reason = BG_E_WINDOW;
+    return bg__proposal_put(e, w, fk, BG_E_WINDOW);
+  }
+  /* A signature changes the plan's coverage: recompute it and reclassify the
+   * plan's writes, this signature's among them. */
+  if (bg__is_signature(w)) {
+    r = bg__plan_recompute(e, w->client, rid.cycle);
+    if (r == BG_OK) r = bg__rebuild_plan(e, w->client, rid.cycle);
+    if (r == BG_OK) {
+      bg__plan p;
+      if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) == BG_OK && (r = bg__plan_load(e, &e->k2, &p)) == BG_OK &&
+          !bg__plan_counts(&p, w->dot)) {
+        res->outcome = BG_PROPOSAL;
+        res->reason = BG_E_PLAN_SIGNED;
+      }
+    }
+    return r;
+  }
+  /* R1: a plan write the signature(s) did not cover is a wijzigingsvoorstel. */
+  if (f->group == BG_G_PLAN) {
+    bg__plan p;
+    if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) != BG_OK) return r;
+    if ((r = bg__plan_load(e, &e->k2, &p)) != BG_OK) return r;
+    if (p.n > 0 && !bg_vv_contains(&p.S, w->dot)) {
+      res->outcome = BG_PROPOSAL;
+      res->reason = BG_E_PLAN_SIGNED;
+      return bg__proposal_put(e, w, fk, BG_E_PLAN_SIGNED);
+    }
+  }
+
+  bg__fstate st;
+  if ((r = bg__field_load(e, fk, &st)) != BG_OK) return r;
+  r = bg__fold(e, &st, f, w, raw, rawlen);
+  if (r == BG_OK) r = bg__field_save(e, fk, &st);
+  bg_vv_free(&st.K);
+  if (r != BG_OK) return r;
+
+  bg_vv rvv;
+  fk->len = bg__fk_record_len(fklen);
+  if ((r = bg__vv_load(e, BG_KV_RECORD, fk, &rvv, NULL)) != BG_OK) return r;
+  r = bg_vv_advance(&rvv, w->dot.device, w->dot.counter);
+  if (r == BG_OK) r = bg__vv_save(e, BG_KV_RECORD, fk, &rvv, 0);
+  bg_vv_free(&rvv);
+  if (r != BG_OK) return r;
+
+  return BG_OK;
+}
+
+/* --- the rebuild path ------------------------------------------------------------------- */
+
 /* Recompute one record from its log: classification of every write (window, R1),
  * every field's state, the record's vector and the proposal index. */
 static bg_err bg__rebuild_record(bg_engine *e, const uint8_t *rk, size_t rklen) {
   bg__collect c = {e, NULL, 0, 0, BG_OK};
   bg_err r = e->kv.ops->scan(e->kv.self, BG_KV_LOG, rk, rklen, bg__collect_cb, &c);
   if (r != BG_OK) return r;
-  bg_vv rvv = BG_VV_INIT, sigs = BG_VV_INIT;
-  uint64_t nsig = 0;
+  bg_vv rvv = BG_VV_INIT;
+  bg__plan plan;
+  memset(&plan, 0, sizeof plan);
   bool plan_loaded = false;
   bg__fstate st;
   memset(&st, 0, sizeof st);
@@ -624,13 +709,17 @@ static bg_err bg__rebuild_record(bg_engine *e, const uint8_t *rk, size_t rklen) 
     bg_err reason = BG_OK;
     if (!bg_write_in_window(&l->w, f, &rid)) {
       reason = BG_E_WINDOW;
-    } else if (f->group == BG_G_PLAN) {
-      if (!plan_loaded) {
+    } else if (f->group == BG_G_PLAN || bg__is_signature(&l->w)) {
+      if (!plan_loaded) { /* one record belongs to one plan */
         r = bg__plan_key(&e->k2, l->w.client, rid.cycle);
-        if (r == BG_OK) r = bg__vv_load(e, BG_KV_PLAN, &e->k2, &sigs, &nsig);
+        if (r == BG_OK) r = bg__plan_load(e, &e->k2, &plan);
         plan_loaded = true;
       }
-      if (nsig > 0 && !bg_vv_contains(&sigs, l->w.dot)) reason = BG_E_PLAN_SIGNED;
+      if (bg__is_signature(&l->w)) {
+        if (!bg__plan_counts(&plan, l->w.dot)) reason = BG_E_PLAN_SIGNED;
+      } else if (plan.n > 0 && !bg_vv_contains(&plan.S, l->w.dot)) {
+        reason = BG_E_PLAN_SIGNED;
+      }
     }
     if (r != BG_OK) break;
     bg_buf_reset(&fk);
@@ -640,7 +729,7 @@ static bg_err bg__rebuild_record(bg_engine *e, const uint8_t *rk, size_t rklen) 
     } else {
       if ((r = bg__key_client(&e->k2, l->w.client)) == BG_OK && (r = bg__put_dot(&e->k2, l->w.dot)) == BG_OK)
         r = e->kv.ops->del(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len);
-      if (r == BG_OK) r = bg__fold(e, &st, &l->w, l->raw, l->rawlen);
+      if (r == BG_OK) r = bg__fold(e, &st, f, &l->w, l->raw, l->rawlen);
       if (r == BG_OK) r = bg_vv_advance(&rvv, l->w.dot.device, l->w.dot.counter);
     }
     /* The log is sorted by field key: save a field when the next entry leaves it. */
@@ -736,16 +825,11 @@ bg_err bg_engine_rebuild(bg_engine *e, bg_str client) {
         r = BG_E_CORRUPT;
         break;
       }
-      if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) != BG_OK) break;
       if (pass == 0) { /* forget what was there */
-        r = e->kv.ops->del(e->kv.self, BG_KV_PLAN, e->k2.data, e->k2.len);
-      } else if (bg_write_in_window(w, f, &rid) && bg__is_signature(w)) {
-        bg_vv sv;
-        uint64_t n;
-        if ((r = bg__vv_load(e, BG_KV_PLAN, &e->k2, &sv, &n)) != BG_OK) break;
-        r = bg_vv_merge(&sv, &w->ctx);
-        if (r == BG_OK) r = bg__vv_save(e, BG_KV_PLAN, &e->k2, &sv, n + 1);
-        bg_vv_free(&sv);
+        if ((r = bg__plan_key(&e->k2, w->client, rid.cycle)) == BG_OK)
+          r = e->kv.ops->del(e->kv.self, BG_KV_PLAN, e->k2.data, e->k2.len);
+      } else {
+        r = bg__plan_recompute(e, w->client, rid.cycle);
       }
     }
   }
@@ -870,11 +954,10 @@ bg_err bg_engine_plan_context(bg_engine *e, bg_str client, uint32_t cycle, bg_vv
 
 bg_err bg_engine_plan_signed(bg_engine *e, bg_str client, uint32_t cycle, bool *is_signed) {
   bg__begin(e);
-  bg_vv sigs;
-  uint64_t n = 0;
+  bg__plan p;
   bg_err r = bg__plan_key(&e->k1, client, cycle);
-  if (r == BG_OK) r = bg__vv_load(e, BG_KV_PLAN, &e->k1, &sigs, &n);
-  *is_signed = n > 0;
+  if (r == BG_OK) r = bg__plan_load(e, &e->k1, &p);
+  *is_signed = r == BG_OK && p.n > 0;
   return r;
 }
 

@@ -508,8 +508,11 @@ static int enum_rank(const bg_field_def *f, const bg_write *w) {
 static int64_t pos_rank(const bg_write *w) {
   bg_pos p;
   if (w->value.type != BG_V_INT || !bg_pos_decode(w->value.i, &p)) return -1;
-  /* closing from phase p sits between p - 1 and p: progress and care win */
-  return p.phase == BG_PH_GESLOTEN ? (int64_t)w->cycle * 100 + w->phase * 10 - 5 : (int64_t)p.cycle * 100 + p.phase * 10;
+  /* a closing outcome from phase p sits between p - 1 and p (progress and care
+   * win); closing after uitstroom comes after uitstroom */
+  if (p.phase == BG_PH_GESLOTEN)
+    return (int64_t)w->cycle * 100 + w->phase * 10 + (w->phase == BG_PH_UITSTROOM ? 5 : -5);
+  return (int64_t)p.cycle * 100 + p.phase * 10;
 }
 static bool r2_prefers(const bg_write *a, const bg_write *b) {
   if (a->tb != b->tb) return a->tb;
