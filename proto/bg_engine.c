@@ -15,7 +15,7 @@
  *                                           (made without having seen another): n of
  *                                           them, their dots D, S the join of their
  *                                           contexts - the plan's coverage (R1)
- *   PROPOSAL    client key, dot (8+8)    -> [field key, reason]
+ *   PROPOSAL    client key, dot (8+8), field key -> [field key, reason]
  * Client ids and record ids never contain bytes below 0x20 (bg_write_check), so
  * the 0x00 separators cannot occur inside them.
  *
@@ -48,8 +48,16 @@ static uint64_t bg__get_be(const uint8_t *p, unsigned n) {
   return v;
 }
 
+/* Client ids and record ids: no control characters (so 0x00 separates key parts). */
+static bool bg__id_ok(bg_str s) {
+  for (uint32_t i = 0; i < s.len; i++)
+    if ((unsigned char)s.p[i] < 0x20 || s.p[i] == 0x7f) return false;
+  return s.len > 0;
+}
+
 static bg_err bg__key_client(bg_buf *k, bg_str client) {
   static const uint8_t nul = 0;
+  if (!bg__id_ok(client)) return BG_E_USAGE;
   bg_buf_reset(k);
   bg_err e = bg_buf_append(k, client.p, client.len);
   return e ? e : bg_buf_append(k, &nul, 1);
@@ -286,12 +294,6 @@ static void bg__begin(bg_engine *e) { msgpack_zone_clear(e->zone); }
 
 /* --- validation and windows ---------------------------------------------------------- */
 
-static bool bg__id_ok(bg_str s) {
-  for (uint32_t i = 0; i < s.len; i++)
-    if ((unsigned char)s.p[i] < 0x20 || s.p[i] == 0x7f) return false;
-  return s.len > 0;
-}
-
 bg_err bg_write_check(const bg_write *w, const bg_rtype_def **rtp, const bg_field_def **fp,
                       bg_rid_info *rid) {
   const bg_rtype_def *rt = bg_rtype(w->rtype);
@@ -303,7 +305,11 @@ bg_err bg_write_check(const bg_write *w, const bg_rtype_def **rtp, const bg_fiel
   const bg_field_def *f = bg_field(rt, w->field);
   if (f == NULL) return BG_E_UNKNOWN_FIELD;
   if ((r = bg_value_check(f, &w->value)) != BG_OK) return r;
+  /* A write cannot have seen itself or its device's later writes: a context that
+   * does would supersede writes nobody had seen. */
+  if (bg_vv_get(&w->ctx, w->dot.device) >= w->dot.counter) return BG_E_VALUE;
   /* What the writer saw must itself be a position (or nothing yet). */
+  if (w->phase > BG_PHASE_MAX) return BG_E_VALUE;
   bg_pos seen = {w->cycle, w->phase};
   bg_pos tmp;
   if (w->phase != BG_PH_NONE && !bg_pos_decode(bg_pos_encode(seen), &tmp)) return BG_E_VALUE;
@@ -348,16 +354,18 @@ static int bg__cmp_r2(const bg_write *a, const bg_write *b) {
   return 0;
 }
 
-/* R5 rank: (cycle, 2 * phase). A closing outcome (doorverwijzing, afwijzing:
- * closing from phase p before uitstroom) ranks just below staying in p, so
- * progress - and staying in care - beat it; closing after uitstroom is the
- * traject's normal end and ranks above uitstroom. */
+/* R5 rank, within a cycle by phase p: entering p (4p) < a closing outcome from p
+ * (4p + 1: doorverwijzing or afwijzing, decided by someone already in p) <
+ * staying in p (4p + 2: wachtlijst). So progress, and staying in care, beat a
+ * closing outcome, which beats a concurrent move into the phase it closed from.
+ * Closing after uitstroom is the traject's normal end: above everything in 8. */
 static int64_t bg__pos_rank(const bg_write *w) {
   bg_pos p;
   if (w->value.type != BG_V_INT || !bg_pos_decode(w->value.i, &p)) return -1;
   if (p.phase == BG_PH_GESLOTEN)
-    return (int64_t)w->cycle * 32 + 2 * (int64_t)w->phase + (w->phase == BG_PH_UITSTROOM ? 1 : -1);
-  return (int64_t)p.cycle * 32 + 2 * (int64_t)p.phase;
+    return (int64_t)w->cycle * 64 + 4 * (int64_t)w->phase + (w->phase == BG_PH_UITSTROOM ? 3 : 1);
+  bool staying = p.cycle == w->cycle && p.phase == w->phase;
+  return (int64_t)p.cycle * 64 + 4 * (int64_t)p.phase + (staying ? 2 : 0);
 }
 
 static int bg__enum_rank(const bg_field_def *f, const bg_write *w) {
@@ -401,7 +409,10 @@ static bool bg__value_eq(const bg_value *a, const bg_value *b) {
  * nothing. Under R3 a lower status is subsumed by progress, except that
  * vervallen meeting afgerond is kept (DOMAIN.md). */
 static bool bg__keeps_entry(const bg_field_def *f, const bg_write *winner, const bg_write *loser) {
-  if (bg__value_eq(&winner->value, &loser->value)) return false;
+  /* Positions: two transitions differ when they start or end apart (1->closed
+   * and 2->closed end alike but are different decisions). */
+  bool same_from = winner->cycle == loser->cycle && winner->phase == loser->phase;
+  if (bg__value_eq(&winner->value, &loser->value) && (f->rule != BG_RULE_R5 || same_from)) return false;
   if (f->rule != BG_RULE_R3) return true;
   int rw = bg__enum_rank(f, winner), rl = bg__enum_rank(f, loser);
   int vervallen = bg_enum_rank(f->enm, "vervallen", 9), afgerond = bg_enum_rank(f->enm, "afgerond", 8);
@@ -415,6 +426,7 @@ static bg_err bg__view(bg_engine *e, const bg_field_def *f, bg__fstate *st, bg_f
   v->n_current = st->n;
   if (st->n == 0) return BG_OK;
   const bg_write **w = msgpack_zone_malloc(Z(e), st->n * sizeof *w);
+  v->current = w;
   v->losers = msgpack_zone_malloc(Z(e), st->n * sizeof *v->losers);
   if (w == NULL || v->losers == NULL) return BG_E_NOMEM;
   for (uint32_t i = 0; i < st->n; i++) {
@@ -466,9 +478,16 @@ static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_field_def *f, cons
   return BG_OK;
 }
 
+/* The proposal index key of a write: client key, dot, field key (the field key
+ * makes it unique even should a device reuse a dot in another field). */
+static bg_err bg__proposal_key(bg_buf *k, const bg_write *w, const bg_buf *fk) {
+  bg_err r = bg__key_client(k, w->client);
+  if (!r) r = bg__put_dot(k, w->dot);
+  return r ? r : bg_buf_append(k, fk->data, fk->len);
+}
+
 static bg_err bg__proposal_put(bg_engine *e, const bg_write *w, const bg_buf *fk, bg_err reason) {
-  bg_err r = bg__key_client(&e->k2, w->client);
-  if (!r) r = bg__put_dot(&e->k2, w->dot);
+  bg_err r = bg__proposal_key(&e->k2, w, fk);
   if (r) return r;
   bg_buf_reset(&e->v2);
   bg_mp_out o;
@@ -578,7 +597,9 @@ static bg_err bg__plan_recompute(bg_engine *e, bg_str client, uint32_t cycle) {
     if (!bg__is_signature(&v[i].w) || !bg_write_in_window(&v[i].w, f, &ri)) continue;
     bool counts = true;
     for (size_t j = 0; j < c.n && counts; j++)
-      if (j != i && bg__is_signature(&v[j].w) && bg_vv_contains(&v[i].w.ctx, v[j].w.dot)) counts = false;
+      if (j != i && bg__is_signature(&v[j].w) && bg_write_in_window(&v[j].w, f, &ri) &&
+          bg_vv_contains(&v[i].w.ctx, v[j].w.dot))
+        counts = false; /* a signature held as a proposal is not a signature */
     if (!counts) continue;
     n++;
     r = bg_vv_merge(&S, &v[i].w.ctx);
@@ -603,6 +624,9 @@ static bg_err bg__plan_recompute(bg_engine *e, bg_str client, uint32_t cycle) {
 
 static bg_err bg__rebuild_plan(bg_engine *e, bg_str client, uint32_t cycle);
 
+static bg_err bg__apply_new(bg_engine *e, const bg_write *w, const bg_field_def *f, const bg_rid_info *ridp,
+                            bg_buf *fk, size_t fklen, bg_apply_result *res);
+
 bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
   bg__begin(e);
   res->outcome = BG_APPLIED;
@@ -621,10 +645,31 @@ bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
   if ((r = bg_write_encode(w, &e->v3)) != BG_OK) return r;
   r = e->kv.ops->add(e->kv.self, BG_KV_LOG, fk->data, fk->len, e->v3.data, e->v3.len);
   if (r == BG_E_EXISTS) {
+    /* Received before - unless the device used this dot for something else (a
+     * device restored from a backup counts again): that is refused, not merged. */
+    if ((r = e->kv.ops->get(e->kv.self, BG_KV_LOG, fk->data, fk->len, &e->v1)) != BG_OK) return r;
+    if (e->v1.len != e->v3.len || memcmp(e->v1.data, e->v3.data, e->v3.len) != 0) return BG_E_DOT_REUSED;
     res->outcome = BG_DUPLICATE;
     return BG_OK;
   }
   if (r != BG_OK) return r;
+  r = bg__apply_new(e, w, f, &rid, fk, fklen, res);
+  if (r != BG_OK) {
+    /* Stores without transactions (memory) must not keep a logged write whose
+     * state change failed: its retry would be taken for a duplicate. */
+    fk->len = fklen;
+    (void)bg__put_dot(fk, w->dot);
+    (void)e->kv.ops->del(e->kv.self, BG_KV_LOG, fk->data, fk->len);
+  }
+  return r;
+}
+
+/* The rest of bg_engine_apply, for a write not received before: classify it and
+ * fold it in. `fk` holds the field key followed by the dot; e->v3 its encoding. */
+static bg_err bg__apply_new(bg_engine *e, const bg_write *w, const bg_field_def *f, const bg_rid_info *ridp,
+                            bg_buf *fk, size_t fklen, bg_apply_result *res) {
+  bg_rid_info rid = *ridp;
+  bg_err r;
   fk->len = fklen;
   /* The encoding is needed again for the field state; keep it in the zone. */
   uint8_t *raw = msgpack_zone_malloc(Z(e), e->v3.len);
@@ -727,7 +772,7 @@ static bg_err bg__rebuild_record(bg_engine *e, const uint8_t *rk, size_t rklen) 
     if (reason != BG_OK) {
       r = bg__proposal_put(e, &l->w, &fk, reason);
     } else {
-      if ((r = bg__key_client(&e->k2, l->w.client)) == BG_OK && (r = bg__put_dot(&e->k2, l->w.dot)) == BG_OK)
+      if ((r = bg__proposal_key(&e->k2, &l->w, &fk)) == BG_OK)
         r = e->kv.ops->del(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len);
       if (r == BG_OK) r = bg__fold(e, &st, f, &l->w, l->raw, l->rawlen);
       if (r == BG_OK) r = bg_vv_advance(&rvv, l->w.dot.device, l->w.dot.counter);
@@ -869,27 +914,36 @@ bg_err bg_engine_field(bg_engine *e, bg_str client, uint32_t rtype, bg_str rid, 
   return r == BG_OK ? bg__view(e, f, &st, out) : r;
 }
 
-/* Whether the removal `del` (the winner of a verwijderd field) had seen every
- * applied write on its record. */
-static bool bg__removal_covers(const bg_write *del, const bg_vv *rvv) {
+/* Whether the removals - every current verwijderd=true write of the record,
+ * together - had seen every applied write on it: a write is covered when it is
+ * one of the removals, lies in one's context, or is an earlier write of a
+ * removal's own device. */
+static bool bg__removals_cover(const bg_write *const *dels, size_t n, const bg_vv *rvv) {
   for (uint32_t i = 0; i < rvv->n; i++) {
     bg_dot d = {rvv->e[i].device, rvv->e[i].counter};
-    if (bg__cmp_dot(d, del->dot) == 0) continue;
-    if (d.device == del->dot.device && d.counter < del->dot.counter) continue; /* its own earlier writes */
-    if (!bg_vv_contains(&del->ctx, d)) return false;
+    bool seen = false;
+    for (size_t k = 0; k < n && !seen; k++)
+      seen = (d.device == dels[k]->dot.device && d.counter <= dels[k]->dot.counter) || bg_vv_contains(&dels[k]->ctx, d);
+    if (!seen) return false;
   }
   return true;
 }
 
-/* Deletion state of the record whose key is in `rk`, given its verwijderd view. */
+/* Deletion state of the record whose key is in `rk`, given its verwijderd view:
+ * removed when the visible value is true and the removals had seen everything. */
 static bg_err bg__deleted(bg_engine *e, const bg_buf *rk, const bg_field_view *v, bool *deleted,
                           bool *edit_won) {
   *deleted = *edit_won = false;
   if (v->winner == NULL || v->winner->value.type != BG_V_BOOL || !v->winner->value.b) return BG_OK;
+  const bg_write **dels = msgpack_zone_malloc(Z(e), v->n_current * sizeof *dels);
+  if (dels == NULL) return BG_E_NOMEM;
+  size_t n = 0;
+  for (uint32_t i = 0; i < v->n_current; i++)
+    if (v->current[i]->value.type == BG_V_BOOL && v->current[i]->value.b) dels[n++] = v->current[i];
   bg_vv rvv;
   bg_err r = bg__vv_load(e, BG_KV_RECORD, rk, &rvv, NULL);
   if (r != BG_OK) return r;
-  *deleted = bg__removal_covers(v->winner, &rvv);
+  *deleted = bg__removals_cover(dels, n, &rvv);
   *edit_won = !*deleted;
   return BG_OK;
 }
@@ -1024,10 +1078,12 @@ static bg_err bg__walk_proposal_cb(void *arg, const uint8_t *key, size_t klen, c
   bg_buf fk = {(uint8_t *)(uintptr_t)root.via.array.ptr[0].via.bin.ptr, root.via.array.ptr[0].via.bin.size,
                root.via.array.ptr[0].via.bin.size, 0};
   /* The write itself, from the log: field key + dot. */
+  /* key = client key, dot (16), field key */
+  if (klen < fk.len + 16) return BG_E_CORRUPT;
   bg_buf lk = BG_BUF_INIT;
   bg_buf lv = BG_BUF_INIT;
   r = bg_buf_append(&lk, fk.data, fk.len);
-  if (r == BG_OK) r = bg_buf_append(&lk, key + klen - 16, 16);
+  if (r == BG_OK) r = bg_buf_append(&lk, key + klen - fk.len - 16, 16);
   if (r == BG_OK) r = e->kv.ops->get(e->kv.self, BG_KV_LOG, lk.data, lk.len, &lv);
   bg_write write;
   if (r == BG_OK) r = bg__decode_write(e, lv.data, lv.len, &write);
@@ -1178,8 +1234,7 @@ bg_err bg_engine_fate(bg_engine *e, const bg_write *w, bg_fate *fate) {
   if (r == BG_E_NOT_FOUND) return BG_OK;
   if (r != BG_OK) return r;
   e->k1.len = fklen;
-  r = bg__key_client(&e->k2, w->client);
-  if (r == BG_OK) r = bg__put_dot(&e->k2, w->dot);
+  r = bg__proposal_key(&e->k2, w, &e->k1);
   if (r == BG_OK) r = e->kv.ops->get(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len, &e->v1);
   if (r == BG_OK) {
     *fate = BG_FATE_PROPOSAL;

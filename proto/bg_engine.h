@@ -22,7 +22,9 @@
  *
  * Storage goes through bg_kv (bg_kv.h); the caller wraps calls in a transaction.
  * Results that point into engine memory (views, conflict lists) stay valid until
- * the next call on the engine. An engine is used by one thread at a time.
+ * the next call on the engine: copy a write before passing it back in. An engine
+ * is used by one thread at a time, and a callback (entries) must not call the
+ * engine it is called from: collect, then act.
  */
 #ifndef BG_ENGINE_H
 #define BG_ENGINE_H
@@ -64,8 +66,11 @@ typedef struct bg_apply_result {
 /*
  * Validate a write against the schema, then apply it. Validation errors
  * (nothing stored): BG_E_UNKNOWN_RECORD (type or record id), BG_E_UNKNOWN_FIELD,
- * BG_E_VALUE, BG_E_PHASE_TRANSITION (a position no transition reaches from what
- * the writer saw), BG_E_FORBIDDEN (organisation data by a non-administrator).
+ * BG_E_VALUE (also: a context claiming the write's own dot or later ones, a seen
+ * position that is none), BG_E_PHASE_TRANSITION (a position no transition
+ * reaches from what the writer saw), BG_E_FORBIDDEN (organisation data by a
+ * non-administrator), BG_E_DOT_REUSED (this dot arrived before with other
+ * content: a device counting again, e.g. restored from a backup).
  * Storage errors are passed on; the caller rolls its transaction back.
  */
 bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res);
@@ -91,7 +96,8 @@ typedef struct bg_field_view {
   const bg_write *winner;    /* NULL when no write applies */
   const bg_write **losers;   /* conflict entries: current writes the rule did not choose */
   uint32_t n_losers;
-  uint32_t n_current;        /* current writes, winner included */
+  const bg_write **current;  /* every current write, winner included */
+  uint32_t n_current;
   uint8_t rule;              /* the rule that chose */
 } bg_field_view;
 

@@ -62,6 +62,8 @@
   X(BG_E_ENROLL_USED, 208, false, "enrolment code already used: ask the office for a new one") \
   X(BG_E_RATE_LIMITED, 209, true, "too many attempts: wait a while before trying again")  \
   X(BG_E_USER_DISABLED, 210, false, "the user's account has been disabled by the office")  \
+  X(BG_E_DOT_REUSED, 211, false,                                                          \
+    "this device reused a write id for other content (restored from a backup?): enrol it again") \
   /* 3xx: domain rules */                                                                 \
   X(BG_E_PHASE_TRANSITION, 300, false, "this phase transition is not allowed")            \
   X(BG_E_WINDOW, 301, false, "this field cannot be edited in the traject's current phase") \

@@ -248,15 +248,16 @@ const size_t bg_n_default_leefgebieden = sizeof bg_default_leefgebieden / sizeof
 
 /* --- record ids ----------------------------------------------------------------------- */
 
-/* Parse a decimal number without sign or leading zeros (except "0"), max 2^63. */
+/* Parse a decimal number without sign or leading zeros (except "0"), any u64. */
 static bool bg__num(const char **p, const char *end, uint64_t *out) {
   const char *s = *p;
   uint64_t v = 0;
   if (s >= end || *s < '0' || *s > '9') return false;
   if (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9') return false;
   while (s < end && *s >= '0' && *s <= '9') {
-    if (v > (UINT64_C(1) << 59)) return false;
-    v = v * 10 + (uint64_t)(*s++ - '0');
+    uint64_t d = (uint64_t)(*s++ - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
   }
   *p = s;
   *out = v;

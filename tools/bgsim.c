@@ -508,12 +508,15 @@ static int enum_rank(const bg_field_def *f, const bg_write *w) {
 static int64_t pos_rank(const bg_write *w) {
   bg_pos p;
   if (w->value.type != BG_V_INT || !bg_pos_decode(w->value.i, &p)) return -1;
-  /* a closing outcome from phase p sits between p - 1 and p (progress and care
-   * win); closing after uitstroom comes after uitstroom */
+  /* Within a cycle, by phase p: moving into p < a closing outcome decided in p
+   * (doorverwijzing, afwijzing) < staying in p (wachtlijst); closing after
+   * uitstroom ends the traject and comes after everything in uitstroom. */
   if (p.phase == BG_PH_GESLOTEN)
-    return (int64_t)w->cycle * 100 + w->phase * 10 + (w->phase == BG_PH_UITSTROOM ? 5 : -5);
-  return (int64_t)p.cycle * 100 + p.phase * 10;
+    return (int64_t)w->cycle * 100 + w->phase * 10 + (w->phase == BG_PH_UITSTROOM ? 7 : 3);
+  bool staying = p.cycle == w->cycle && p.phase == w->phase;
+  return (int64_t)p.cycle * 100 + p.phase * 10 + (staying ? 5 : 0);
 }
+
 static bool r2_prefers(const bg_write *a, const bg_write *b) {
   if (a->tb != b->tb) return a->tb;
   if (a->hlc != b->hlc) return a->hlc > b->hlc;
@@ -535,6 +538,55 @@ static bool rule_prefers(const bg_field_def *f, const bg_write *a, const bg_writ
     default: return r2_prefers(a, b);
   }
 }
+
+/* This program's own reading of when a write is held as a wijzigingsvoorstel
+ * (DOMAIN.md window table, R1), independent of the engine's classification. */
+static bool in_window(const bg_write *w) {
+  const bg_field_def *f = bg_field(bg_rtype(w->rtype), w->field);
+  const bg_group_def *g = bg_group(f->group);
+  bg_rid_info rid;
+  bg_rid_parse(bg_rtype(w->rtype), w->rid, &rid);
+  if (w->phase > BG_PHASE_MAX || !(g->phases & (1u << w->phase))) return false;
+  return !g->same_cycle || (rid.has_cycle && rid.cycle == w->cycle);
+}
+
+static bool is_sig(const bg_write *w) { return w->rtype == BG_RT_PLAN && w->field == 2 && in_window(w); }
+
+static bool same_plan(const bg_write *a, const bg_write *b) {
+  bg_rid_info ra, rb;
+  bg_rid_parse(bg_rtype(a->rtype), a->rid, &ra);
+  bg_rid_parse(bg_rtype(b->rtype), b->rid, &rb);
+  return bg_str_eq(a->client, b->client) && ra.cycle == rb.cycle;
+}
+
+/* A signature counts when it had seen no other signature of its plan. */
+static bool sig_counts(world *W, const bg_write *s) {
+  for (size_t j = 0; j < W->all.n; j++) {
+    const bg_write *o = W->all.v[j];
+    if (o != s && is_sig(o) && same_plan(o, s) && bg_vv_contains(&s->ctx, o->dot)) return false;
+  }
+  return true;
+}
+
+/* `counting`: the signatures that count, computed once per check. */
+static bool expect_proposal(const wlist *counting, const bg_write *w) {
+  if (!in_window(w)) return true;
+  bool counts = false;
+  for (size_t j = 0; j < counting->n && !counts; j++) counts = counting->v[j] == w;
+  if (is_sig(w)) return !counts;
+  const bg_field_def *f = bg_field(bg_rtype(w->rtype), w->field);
+  if (f->group != BG_G_PLAN) return false;
+  bool signed_ = false, covered = false;
+  for (size_t j = 0; j < counting->n; j++) {
+    const bg_write *s = counting->v[j];
+    if (!same_plan(s, w)) continue;
+    signed_ = true;
+    covered = covered || bg_vv_contains(&s->ctx, w->dot);
+  }
+  return signed_ && !covered;
+}
+
+static bool check_writes(world *W, const wlist *counting);
 
 static bool check_world(world *W) {
   uint8_t hub[32], d[32];
@@ -567,7 +619,16 @@ static bool check_world(world *W) {
   if (bg_engine_rebuild(&W->hub.eng, (bg_str){"", 0}) != BG_OK || !digest_of(&W->hub, d) || memcmp(hub, d, 32) != 0)
     return FAIL("the hub rebuilt from its log differs from its incremental state");
 
-  /* Nothing lost, the same account everywhere, and the rules. */
+  wlist counting = {NULL, 0, 0};
+  for (size_t i = 0; i < W->all.n; i++)
+    if (is_sig(W->all.v[i]) && sig_counts(W, W->all.v[i])) wl_push(&counting, W->all.v[i]);
+  bool ok = check_writes(W, &counting);
+  free(counting.v);
+  return ok;
+}
+
+/* Nothing lost, the same account everywhere, and the rules. */
+static bool check_writes(world *W, const wlist *counting) {
   for (size_t i = 0; i < W->all.n; i++) {
     const bg_write *w = W->all.v[i];
     bg_fate fh;
@@ -575,6 +636,9 @@ static bool check_world(world *W) {
     if (fh == BG_FATE_MISSING) return FAIL("write %" PRIu64 ".%" PRIu64 " is lost", w->dot.device, w->dot.counter);
     if (fh == BG_FATE_CONFLICT) W->conflicts++;
     if (fh == BG_FATE_PROPOSAL) W->proposals++;
+    if ((fh == BG_FATE_PROPOSAL) != expect_proposal(counting, w))
+      return FAIL("write %" PRIu64 ".%" PRIu64 " is %s, but the window table and R1 say it %s a wijzigingsvoorstel",
+                  w->dot.device, w->dot.counter, bg_fate_name(fh), expect_proposal(counting, w) ? "is" : "is not");
     for (int k = 0; k < W->ndev; k++) {
       bg_fate fd;
       if (bg_engine_fate(&W->dev[k].r.eng, w, &fd) != BG_OK || fd != fh)

@@ -1735,6 +1735,163 @@ static void organisation_data_by_an_administrator_is_applied(void **state) {
 
 /* ---- main ---------------------------------------------------------------------- */
 
+/* ---- regressions found in review (each named for the property it broke) ------ */
+
+/* Apply a list of writes in both orders and require one digest. */
+static void both_orders_one_digest(const tw *a, const tw *b, const char *what) {
+  uint8_t d1[32], d2[32];
+  replica *r1 = replica_new(), *r2 = replica_new();
+  apply(r1, a);
+  apply(r1, b);
+  apply(r2, b);
+  apply(r2, a);
+  digest_of(r1, bg_str_c(CLIENT), d1);
+  digest_of(r2, bg_str_c(CLIENT), d2);
+  replica_free(r1);
+  replica_free(r2);
+  if (memcmp(d1, d2, 32) != 0) fail_msg("%s: the two arrival orders give different digests", what);
+}
+
+static void concurrent_removals_together_remove_the_record(void **state) {
+  (void)state;
+  tw made, del_laptop, del_phone;
+  tw_make(&made, &(wspec){.rtype = BG_RT_DOEL, .rid = "1:1.5", .field = "omschrijving", .value = vtext("wonen"),
+                          .dot = {1, 5}, .cycle = 1, .phase = BG_PH_PLANNING, .tb = true, .hlc = 100});
+  wspec del = {.rtype = BG_RT_DOEL, .rid = "1:1.5", .field = BG_FIELD_DELETED_NAME,
+               .value = (bg_value){.type = BG_V_BOOL, .b = true}, .cycle = 1, .phase = BG_PH_PLANNING, .tb = true};
+  del.dot = (bg_dot){1, 6};
+  del.seen[0] = (bg_dot){1, 5};
+  del.hlc = 200;
+  tw_make(&del_laptop, &del);
+  del.dot = (bg_dot){4, 3};
+  del.hlc = 210;
+  tw_make(&del_phone, &del);
+  for (int order = 0; order < 2; order++) {
+    replica *r = replica_new();
+    apply(r, &made);
+    apply(r, order ? &del_phone : &del_laptop);
+    apply(r, order ? &del_laptop : &del_phone);
+    bool deleted = false, edit_won = true;
+    assert_int_equal(bg_engine_deleted(&r->eng, bg_str_c(CLIENT), BG_RT_DOEL, BG_STR("1:1.5"), &deleted, &edit_won), BG_OK);
+    assert_true(deleted);
+    assert_false(edit_won);
+    replica_free(r);
+  }
+  both_orders_one_digest(&del_laptop, &del_phone, "two removals");
+}
+
+static void reused_dot_with_other_content_is_refused(void **state) {
+  (void)state;
+  tw a, b;
+  wspec s = {.rtype = BG_RT_PB, .rid = "1/wonen", .field = "situatie", .value = vtext("eerste"), .dot = {7, 1},
+             .cycle = 1, .phase = BG_PH_ANALYSE, .hlc = 100};
+  tw_make(&a, &s);
+  s.value = vtext("na een teruggezette back-up");
+  tw_make(&b, &s);
+  replica *r = replica_new();
+  apply_expect(r, &a, BG_APPLIED, BG_OK);
+  assert_int_equal(apply(r, &a).outcome, BG_DUPLICATE);
+  bg_apply_result res;
+  assert_int_equal(bg_engine_apply(&r->eng, &b.w, &res), BG_E_DOT_REUSED);
+  assert_visible(r, &a);
+  replica_free(r);
+}
+
+static void context_claiming_the_writes_own_dot_is_refused(void **state) {
+  (void)state;
+  static const uint64_t claims[] = {5, 9};
+  for (size_t i = 0; i < 2; i++) {
+    tw t;
+    tw_make(&t, &(wspec){.rtype = BG_RT_PB, .rid = "1/wonen", .field = "situatie", .value = vtext("x"), .dot = {1, 5},
+                         .seen = {{1, claims[i]}}, .cycle = 1, .phase = BG_PH_ANALYSE, .hlc = 1});
+    replica *r = replica_new();
+    bg_apply_result res;
+    assert_int_equal(bg_engine_apply(&r->eng, &t.w, &res), BG_E_VALUE);
+    replica_free(r);
+  }
+}
+
+static void closing_outcome_beats_a_concurrent_move_into_the_phase_it_closed_from(void **state) {
+  (void)state;
+  tw office_in, office_close, sanne_in;
+  wspec s = {.rtype = BG_RT_TRAJECT, .rid = "t", .field = "positie", .cycle = 0};
+  s.value = vpos(0, BG_PH_INTAKE), s.dot = (bg_dot){3, 1}, s.phase = BG_PH_AANMELDING, s.hlc = 100;
+  tw_make(&office_in, &s);
+  s.value = vpos(0, BG_PH_GESLOTEN), s.dot = (bg_dot){3, 2}, s.phase = BG_PH_INTAKE, s.hlc = 200;
+  s.seen[0] = (bg_dot){3, 1};
+  tw_make(&office_close, &s);
+  s.seen[0] = (bg_dot){0, 0};
+  s.value = vpos(0, BG_PH_INTAKE), s.dot = (bg_dot){1, 1}, s.phase = BG_PH_AANMELDING, s.hlc = 300, s.tb = true;
+  tw_make(&sanne_in, &s);
+  replica *r = replica_new();
+  apply(r, &office_in);
+  apply(r, &sanne_in);
+  apply(r, &office_close);
+  assert_visible(r, &office_close);
+  replica_free(r);
+  both_orders_one_digest(&office_close, &sanne_in, "close vs move into intake");
+}
+
+static void different_transitions_to_the_same_position_keep_an_entry(void **state) {
+  (void)state;
+  tw from_aanmelding, from_intake;
+  tw_make(&from_aanmelding, &(wspec){.rtype = BG_RT_TRAJECT, .rid = "t", .field = "positie",
+                                     .value = vpos(0, BG_PH_GESLOTEN), .dot = {1, 1}, .phase = BG_PH_AANMELDING, .hlc = 1});
+  tw_make(&from_intake, &(wspec){.rtype = BG_RT_TRAJECT, .rid = "t", .field = "positie",
+                                 .value = vpos(0, BG_PH_GESLOTEN), .dot = {2, 1}, .phase = BG_PH_INTAKE, .hlc = 2});
+  replica *r = replica_new();
+  apply(r, &from_aanmelding);
+  apply(r, &from_intake);
+  entry_list l;
+  entries_of(r, &l);
+  assert_int_equal(l.conflicts, 1);
+  replica_free(r);
+}
+
+static void signature_held_as_proposal_does_not_block_signing(void **state) {
+  (void)state;
+  tw stale_sig, edit, sig;
+  /* Device 3 still showed analyse when it signed: a proposal (window). */
+  tw_make(&stale_sig, &(wspec){.rtype = BG_RT_PLAN, .rid = "1", .field = "handtekening", .value = vtext("getekend"),
+                               .dot = {3, 5}, .cycle = 1, .phase = BG_PH_ANALYSE, .hlc = 100});
+  plan_write(&edit, BG_RT_PLAN, "1", "einddoel", vtext("zelfstandig wonen"), (bg_dot){3, 6}, 200);
+  tw_see(&edit, (bg_dot){3, 5});
+  signature(&sig, (bg_dot){1, 10}, 300);
+  tw_see(&sig, (bg_dot){3, 6});
+  const tw *ws[] = {&stale_sig, &edit, &sig};
+  static const size_t orders[][3] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  uint8_t want[32], got[32];
+  for (size_t o = 0; o < 4; o++) {
+    replica *r = replica_new();
+    for (size_t i = 0; i < 3; i++) apply(r, ws[orders[o][i]]);
+    assert_signed(r, true);
+    assert_visible(r, &edit);
+    assert_fate(r, &stale_sig, BG_FATE_PROPOSAL);
+    digest_of(r, bg_str_c(CLIENT), o ? got : want);
+    if (o && memcmp(want, got, 32) != 0) fail_msg("order %zu: digest differs", o);
+    replica_free(r);
+  }
+}
+
+static void seen_phase_beyond_the_machine_is_refused(void **state) {
+  (void)state;
+  tw t;
+  tw_make(&t, &(wspec){.rtype = BG_RT_CLIENT, .rid = "c", .field = "naam", .value = vtext("x"), .dot = {1, 1},
+                       .cycle = 0, .phase = 20, .hlc = 1});
+  replica *r = replica_new();
+  bg_apply_result res;
+  assert_int_equal(bg_engine_apply(&r->eng, &t.w, &res), BG_E_VALUE);
+  replica_free(r);
+}
+
+static void record_ids_take_every_64_bit_device_id(void **state) {
+  (void)state;
+  bg_rid_info info;
+  assert_int_equal(bg_rid_parse(bg_rtype(BG_RT_DOEL), BG_STR("1:18446744073709551615.1"), &info), BG_OK);
+  assert_int_equal(bg_rid_parse(bg_rtype(BG_RT_DOEL), BG_STR("1:18446744073709551616.1"), &info), BG_E_UNKNOWN_RECORD);
+  assert_int_equal(bg_rid_parse(bg_rtype(BG_RT_RAPPORTAGE), BG_STR("9223372036854775808.7"), &info), BG_OK);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, free_live_replicas)
 
 int main(void) {
@@ -1766,6 +1923,14 @@ int main(void) {
       T(plan_writes_and_signatures_in_any_order_give_one_digest),
       T(invalid_writes_are_refused_and_nothing_is_stored),
       T(organisation_data_by_an_administrator_is_applied),
+      T(concurrent_removals_together_remove_the_record),
+      T(reused_dot_with_other_content_is_refused),
+      T(context_claiming_the_writes_own_dot_is_refused),
+      T(closing_outcome_beats_a_concurrent_move_into_the_phase_it_closed_from),
+      T(different_transitions_to_the_same_position_keep_an_entry),
+      T(signature_held_as_proposal_does_not_block_signing),
+      T(seen_phase_beyond_the_machine_is_refused),
+      T(record_ids_take_every_64_bit_device_id),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
