@@ -464,14 +464,31 @@ static void local_step(world *W, device *d) {
   unsigned what = below(100);
   if (what < 50) work_in_phase(W, d, c, p);
   else if (what < 62) try_move(W, d, c, p);
-  else if (what < 70) { /* personalia: the text fields */
+  else if (what < 66) { /* personalia: the text fields */
     static const uint32_t text_fields[] = {1, 3, 6}; /* naam, adres, bijzonderheden */
     dwrite(W, d, c, BG_RT_CLIENT, BG_STR("c"), text_fields[below(3)], vtext(d), false, 0);
-  }
-  else if (what < 76) { /* a rapportage: written once */
-    bg_str r = afmt("%" PRIu64 ".%" PRIu64, d->id, d->counter + 1);
-    dwrite(W, d, c, BG_RT_RAPPORTAGE, r, 1, enum_value(&bg_enum_rapportagesoort, (int)below(5)), false, 0);
-    dwrite(W, d, c, BG_RT_RAPPORTAGE, r, 3, vtext(d), false, 0);
+  } else if (what < 70) { /* the network: add, edit or remove a contact */
+    known k;
+    known_records(W, d, c, BG_RT_NETWERK, 0, &k);
+    if (k.n == 0 || chance(40)) {
+      bg_str r = afmt("%" PRIu64 ".%" PRIu64, d->id, d->counter + 1);
+      dwrite(W, d, c, BG_RT_NETWERK, r, 1, vtext(d), false, 0);
+      dwrite(W, d, c, BG_RT_NETWERK, r, 2, enum_value(&bg_enum_netwerksoort, (int)below(2)), false, 0);
+    } else {
+      const bg_write *t = k.first[below((unsigned)k.n)];
+      if (chance(75)) dwrite(W, d, c, BG_RT_NETWERK, t->rid, 3, vtext(d), false, 0);
+      else dwrite(W, d, c, BG_RT_NETWERK, t->rid, 5, vbool(chance(85)), false, 0);
+    }
+  } else if (what < 76) { /* a rapportage: written once */
+    known k;
+    known_records(W, d, c, BG_RT_RAPPORTAGE, 0, &k);
+    if (k.n > 0 && chance(8)) { /* a faulty client rewrites one: the first must stand */
+      dwrite(W, d, c, BG_RT_RAPPORTAGE, k.first[below((unsigned)k.n)]->rid, 3, vtext(d), false, 0);
+    } else {
+      bg_str r = afmt("%" PRIu64 ".%" PRIu64, d->id, d->counter + 1);
+      dwrite(W, d, c, BG_RT_RAPPORTAGE, r, 1, enum_value(&bg_enum_rapportagesoort, (int)below(5)), false, 0);
+      dwrite(W, d, c, BG_RT_RAPPORTAGE, r, 3, vtext(d), false, 0);
+    }
   } else if (what < 82) late_plan_edit(W, d, c, p);
   else if (what < 92) resolve_conflict(W, d, c);
   else decide_proposal(W, d, c);
@@ -655,6 +672,69 @@ static bool check_writes(world *W, const wlist *counting) {
                   w->dot.counter);
     if (fh == BG_FATE_SUBSUMED && (v.field->rule != BG_RULE_R3 || enum_rank(v.field, w) > enum_rank(v.field, v.winner)))
       return FAIL("write %" PRIu64 ".%" PRIu64 " subsumed outside R3 progress", w->dot.device, w->dot.counter);
+    /* Written once: the visible write is the earliest of every write to the field,
+     * not only of the concurrent ones. */
+    if (fh == BG_FATE_VISIBLE && v.field->rule == BG_RULE_ONCE) {
+      for (size_t j = 0; j < W->all.n; j++) {
+        const bg_write *o = W->all.v[j];
+        if (o == w || o->rtype != w->rtype || o->field != w->field || !bg_str_eq(o->client, w->client) ||
+            !bg_str_eq(o->rid, w->rid))
+          continue;
+        bg_fate fo;
+        if (bg_engine_fate(&W->hub.eng, o, &fo) != BG_OK) return FAIL("fate failed");
+        if (fo != BG_FATE_PROPOSAL && rule_prefers(v.field, o, w))
+          return FAIL("rapportage field written once: %" PRIu64 ".%" PRIu64 " shown instead of the first, %" PRIu64
+                      ".%" PRIu64, w->dot.device, w->dot.counter, o->dot.device, o->dot.counter);
+      }
+    }
+    /* Removals: a visible removal that had seen every applied write of its record
+     * removes it; a visible removal that does not is an edit-wins conflict. */
+    if (fh == BG_FATE_VISIBLE || fh == BG_FATE_CONFLICT) {
+      const bg_field_def *df = bg_field(bg_rtype(w->rtype), w->field);
+      bg_field_view dv;
+      if (strcmp(df->name, BG_FIELD_DELETED_NAME) == 0 && w->value.type == BG_V_BOOL && w->value.b &&
+          bg_engine_field(&W->hub.eng, w->client, w->rtype, w->rid, w->field, &dv) == BG_OK && dv.winner &&
+          dv.winner->dot.device == w->dot.device && dv.winner->dot.counter == w->dot.counter) {
+        /* all_seen: this removal had seen every applied write of the record;
+         * union_seen: the current removals (value true) had, together. */
+        bool all_seen = true, union_seen = true;
+        for (size_t j = 0; j < W->all.n; j++) {
+          const bg_write *o = W->all.v[j];
+          if (o == w || o->rtype != w->rtype || !bg_str_eq(o->client, w->client) || !bg_str_eq(o->rid, w->rid)) continue;
+          bg_fate fo;
+          if (bg_engine_fate(&W->hub.eng, o, &fo) != BG_OK) return FAIL("fate failed");
+          if (fo == BG_FATE_PROPOSAL) continue;
+          bool seen = bg_vv_contains(&w->ctx, o->dot) ||
+                      (o->dot.device == w->dot.device && o->dot.counter < w->dot.counter);
+          all_seen = all_seen && seen;
+          bool useen = seen;
+          for (size_t k = 0; k < W->all.n && !useen; k++) {
+            const bg_write *d = W->all.v[k];
+            bg_fate fd;
+            if (d->rtype != w->rtype || d->field != w->field || !bg_str_eq(d->client, w->client) ||
+                !bg_str_eq(d->rid, w->rid) || d->value.type != BG_V_BOOL || !d->value.b)
+              continue;
+            if (bg_engine_fate(&W->hub.eng, d, &fd) != BG_OK) return FAIL("fate failed");
+            if (fd != BG_FATE_VISIBLE && fd != BG_FATE_EQUAL && fd != BG_FATE_CONFLICT) continue;
+            useen = d == o || bg_vv_contains(&d->ctx, o->dot) ||
+                    (o->dot.device == d->dot.device && o->dot.counter < d->dot.counter);
+          }
+          union_seen = union_seen && useen;
+        }
+        bool deleted, edit_won;
+        if (bg_engine_deleted(&W->hub.eng, w->client, w->rtype, w->rid, &deleted, &edit_won) != BG_OK)
+          return FAIL("deleted failed");
+        if (all_seen && !deleted)
+          return FAIL("removal %" PRIu64 ".%" PRIu64 " had seen every write of its record, which is not removed",
+                      w->dot.device, w->dot.counter);
+        if (deleted && !union_seen)
+          return FAIL("record of removal %" PRIu64 ".%" PRIu64 " is removed though an edit no removal had seen exists",
+                      w->dot.device, w->dot.counter);
+        if (!deleted && !edit_won)
+          return FAIL("record of removal %" PRIu64 ".%" PRIu64 " is neither removed nor an edit-wins conflict",
+                      w->dot.device, w->dot.counter);
+      }
+    }
     /* R1: a visible plan write lies within the signatures' coverage. */
     if (fh == BG_FATE_VISIBLE && v.field->group == BG_G_PLAN) {
       bg_rid_info rid;
