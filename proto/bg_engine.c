@@ -1116,12 +1116,12 @@ static bg_err bg__entries_field(bg__walk *w, const bg_buf *fk, const bg_field_vi
   (void)deleted;
   bg__entries *x = w->arg;
   for (uint32_t i = 0; i < v->n_losers; i++) {
-    bg_entry en = {false, BG_OK, BG_CONFLICT_VALUE, v->rule, v->losers[i], v->winner};
+    bg_entry en = {false, BG_OK, BG_CONFLICT_VALUE, v->rule, v->losers[i], v->winner, false, NULL};
     bg_err r = x->cb(x->arg, &en);
     if (r != BG_OK) return r;
   }
   if (edit_won) {
-    bg_entry en = {false, BG_OK, BG_CONFLICT_EDIT_WINS, v->rule, v->winner, NULL};
+    bg_entry en = {false, BG_OK, BG_CONFLICT_EDIT_WINS, v->rule, v->winner, NULL, false, NULL};
     return x->cb(x->arg, &en);
   }
   return BG_OK;
@@ -1133,7 +1133,7 @@ static bg_err bg__entries_proposal(bg__walk *w, const uint8_t *pk, size_t pklen,
   (void)pklen;
   (void)fk;
   bg__entries *x = w->arg;
-  bg_entry en = {true, reason, 0, 0, write, NULL};
+  bg_entry en = {true, reason, 0, 0, write, NULL, false, NULL};
   return x->cb(x->arg, &en);
 }
 
@@ -1141,6 +1141,71 @@ bg_err bg_engine_entries(bg_engine *e, bg_str client, bg_entry_cb cb, void *arg)
   bg__entries x = {cb, arg};
   bg__walk w = {e, bg__entries_field, bg__entries_proposal, &x};
   return bg__walk_all(e, client, &w);
+}
+
+/* Resolved conflicts: per field with superseded writes, the concurrent pairs of
+ * its applied writes that one later write covers. */
+typedef struct bg__resolved {
+  bg_engine *e;
+  bg_entry_cb cb;
+  void *arg;
+} bg__resolved;
+
+static bg_err bg__resolved_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  bg__resolved *x = arg;
+  bg_engine *e = x->e;
+  const bg_rtype_def *rt;
+  const bg_field_def *f;
+  bg_err r = bg__fk_parse(key, klen, &rt, &f);
+  if (r != BG_OK) return r;
+  bg_buf v = {(uint8_t *)(uintptr_t)val, vlen, vlen, 0};
+  bg__fstate st;
+  if ((r = bg__fstate_parse(e, &v, &st)) != BG_OK) return r;
+  if (st.K.n == 0 || f->rule == BG_RULE_ONCE) return BG_OK; /* nothing was ever replaced */
+  /* The field's history: its applied writes (the log minus its proposals). */
+  bg__collect c = {e, NULL, 0, 0, BG_OK};
+  if ((r = e->kv.ops->scan(e->kv.self, BG_KV_LOG, key, klen, bg__collect_cb, &c)) != BG_OK) return r;
+  bg_buf fk = {(uint8_t *)(uintptr_t)key, klen, klen, 0};
+  bool *applied = msgpack_zone_malloc(Z(e), (c.n ? c.n : 1) * sizeof *applied);
+  if (applied == NULL) return BG_E_NOMEM;
+  for (size_t i = 0; i < c.n; i++) {
+    bg_buf pk = BG_BUF_INIT;
+    r = bg__proposal_key(&pk, &c.v[i].w, &fk);
+    if (r == BG_OK) r = e->kv.ops->get(e->kv.self, BG_KV_PROPOSAL, pk.data, pk.len, &e->v1);
+    bg_buf_free(&pk);
+    if (r != BG_OK && r != BG_E_NOT_FOUND) return r;
+    applied[i] = r == BG_E_NOT_FOUND;
+  }
+  for (size_t i = 0; i < c.n; i++) {
+    for (size_t j = i + 1; j < c.n; j++) {
+      const bg_write *a = &c.v[i].w, *b = &c.v[j].w;
+      if (!applied[i] || !applied[j] || bg_vv_contains(&a->ctx, b->dot) || bg_vv_contains(&b->ctx, a->dot)) continue;
+      const bg_write *win = bg__prefer(f, a, b) > 0 ? a : b, *lose = win == a ? b : a;
+      if (!bg__keeps_entry(f, win, lose)) continue;
+      const bg_write *res = NULL;
+      for (size_t k = 0; k < c.n; k++) {
+        const bg_write *o = &c.v[k].w;
+        if (!applied[k] || !bg_vv_contains(&o->ctx, a->dot) || !bg_vv_contains(&o->ctx, b->dot)) continue;
+        if (res == NULL || o->hlc < res->hlc ||
+            (o->hlc == res->hlc && bg__cmp_dot(o->dot, res->dot) < 0))
+          res = o;
+      }
+      if (res == NULL) continue;
+      bg_entry en = {false, BG_OK, BG_CONFLICT_VALUE, f->rule, lose, win, true, res};
+      if ((r = x->cb(x->arg, &en)) != BG_OK) return r;
+    }
+  }
+  return BG_OK;
+}
+
+bg_err bg_engine_resolved(bg_engine *e, bg_str client, bg_entry_cb cb, void *arg) {
+  bg__begin(e);
+  bg_buf prefix = BG_BUF_INIT;
+  bg_err r = client.len ? bg__key_client(&prefix, client) : BG_OK;
+  bg__resolved x = {e, cb, arg};
+  if (r == BG_OK) r = e->kv.ops->scan(e->kv.self, BG_KV_FIELD, prefix.data, prefix.len, bg__resolved_cb, &x);
+  bg_buf_free(&prefix);
+  return r;
 }
 
 /* The digest: SHA-256 over one MessagePack stream, in key order, of

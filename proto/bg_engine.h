@@ -132,6 +132,8 @@ typedef struct bg_entry {
   uint8_t rule;               /* conflict: the rule that decided */
   const bg_write *write;      /* the write not shown (the loser, the proposal) */
   const bg_write *winner;     /* conflict: the write shown instead */
+  bool resolved;              /* bg_engine_resolved: a conflict someone resolved */
+  const bg_write *resolver;   /* resolved: the write that had seen both and replaced them */
 } bg_entry;
 
 typedef bg_err (*bg_entry_cb)(void *arg, const bg_entry *entry);
@@ -139,6 +141,14 @@ typedef bg_err (*bg_entry_cb)(void *arg, const bg_entry *entry);
 /* Every open conflict entry and every wijzigingsvoorstel of a client (all clients
  * when client.len == 0), in key order. The entry is valid during the call. */
 bg_err bg_engine_entries(bg_engine *e, bg_str client, bg_entry_cb cb, void *arg);
+
+/* Every resolved conflict of a client (all when client.len == 0): two concurrent
+ * writes of one field with different values, both later replaced by a write
+ * whose author had seen both (the resolver: the earliest such write, by HLC
+ * time, device, counter). `write` is the one the field's rule did not prefer,
+ * `winner` the other. A function of the set of writes, like the open entries;
+ * it reads each field's history, so it costs more than bg_engine_entries. */
+bg_err bg_engine_resolved(bg_engine *e, bg_str client, bg_entry_cb cb, void *arg);
 
 /* SHA-256 over a canonical encoding of the visible state, the conflict entries
  * and the wijzigingsvoorstellen of one client (all when client.len == 0).

@@ -1335,15 +1335,38 @@ typedef struct resolve_expect {
   const tw *a, *b, *resolution;
 } resolve_expect;
 
+typedef struct resolved_seen {
+  int n;
+  bg_dot write, winner, resolver;
+} resolved_seen;
+
+static bg_err count_resolved(void *arg, const bg_entry *en) {
+  resolved_seen *x = arg;
+  if (!en->resolved || en->resolver == NULL || en->winner == NULL) return BG_E_INTERNAL;
+  x->n++;
+  x->write = en->write->dot;
+  x->winner = en->winner->dot;
+  x->resolver = en->resolver->dot;
+  return BG_OK;
+}
+
 static void check_resolved(replica *r, void *arg) {
   const resolve_expect *x = arg;
   assert_visible(r, x->resolution);
   assert_fate(r, x->a, BG_FATE_SUPERSEDED);
   assert_fate(r, x->b, BG_FATE_SUPERSEDED);
   assert_no_entries(r);
+  /* The conflict stays on record as resolved: both values, and who resolved it. */
+  resolved_seen seen = {0, {0, 0}, {0, 0}, {0, 0}};
+  assert_int_equal(bg_engine_resolved(&r->eng, all_clients, count_resolved, &seen), BG_OK);
+  if (seen.n != 1) fail_msg("%s: %d resolved conflicts listed, expected 1", g_context, seen.n);
+  assert_true(seen.write.device == x->b->w.dot.device && seen.write.counter == x->b->w.dot.counter);
+  assert_true(seen.winner.device == x->a->w.dot.device && seen.winner.counter == x->a->w.dot.counter);
+  assert_true(seen.resolver.device == x->resolution->w.dot.device &&
+              seen.resolver.counter == x->resolution->w.dot.counter);
 }
 
-static void write_that_saw_both_sides_resolves_the_conflict_in_any_order(void **state) {
+static void write_that_saw_both_sides_resolves_the_conflict_and_it_stays_on_record_as_resolved(void **state) {
   (void)state;
   tw a, b, resolution;
   make_naam(&a, "Jan de Vries", (author){1, true, BG_ROLE_BEGELEIDER, 1000});
@@ -1917,7 +1940,7 @@ int main(void) {
       T(edit_concurrent_with_removal_keeps_the_record),
       T(rapportage_second_concurrent_write_is_conflict_and_first_stands),
       T(rapportage_second_write_that_had_seen_the_first_does_not_replace_it),
-      T(write_that_saw_both_sides_resolves_the_conflict_in_any_order),
+      T(write_that_saw_both_sides_resolves_the_conflict_and_it_stays_on_record_as_resolved),
       T(same_set_of_writes_in_any_order_with_duplicates_gives_one_digest),
       T(rebuild_from_the_log_leaves_the_digest_unchanged),
       T(plan_writes_and_signatures_in_any_order_give_one_digest),
