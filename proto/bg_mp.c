@@ -124,6 +124,13 @@ bg_err bg_mp_unpack(const uint8_t *p, size_t len, msgpack_zone **zone, msgpack_o
 
 static int bg__mp_write(void *data, const char *buf, size_t len) {
   bg_mp_out *o = data;
+  bg_buf *b = o->buf;
+  /* msgpack-c calls this for every few bytes: the common case stays here. */
+  if (len <= b->cap - b->len && o->err == BG_OK) {
+    memcpy(b->data + b->len, buf, len);
+    b->len += len;
+    return 0;
+  }
   if (o->err != BG_OK) return -1;
   bg_err e = bg_buf_append(o->buf, buf, len);
   if (e != BG_OK) {
