@@ -63,17 +63,39 @@ static bg_err bg__key_client(bg_buf *k, bg_str client) {
   return e ? e : bg_buf_append(k, &nul, 1);
 }
 
+/* client 0x00 rtype(2) rid 0x00, then field(2) and the dot when given: every
+ * key of a write, built with one reservation. */
+static bg_err bg__key_write(bg_buf *k, bg_str client, uint32_t rtype, bg_str rid, const uint32_t *field,
+                            const bg_dot *dot) {
+  if (!bg__id_ok(client)) return BG_E_USAGE;
+  bg_buf_reset(k);
+  size_t n = (size_t)client.len + 4 + rid.len + (field ? 2 : 0) + (dot ? 16 : 0);
+  bg_err e = bg_buf_reserve(k, n);
+  if (e != BG_OK) return e;
+  uint8_t *p = k->data;
+  memcpy(p, client.p, client.len);
+  p += client.len;
+  *p++ = 0;
+  *p++ = (uint8_t)(rtype >> 8);
+  *p++ = (uint8_t)rtype;
+  if (rid.len) memcpy(p, rid.p, rid.len);
+  p += rid.len;
+  *p++ = 0;
+  if (field) {
+    *p++ = (uint8_t)(*field >> 8);
+    *p++ = (uint8_t)*field;
+  }
+  for (int i = 0; dot && i < 16; i++) *p++ = (uint8_t)((i < 8 ? dot->device : dot->counter) >> (56 - 8 * (i % 8)));
+  k->len = n;
+  return BG_OK;
+}
+
 static bg_err bg__key_record(bg_buf *k, bg_str client, uint32_t rtype, bg_str rid) {
-  static const uint8_t nul = 0;
-  bg_err e = bg__key_client(k, client);
-  if (!e) e = bg__put_be(k, rtype, 2);
-  if (!e) e = bg_buf_append(k, rid.p, rid.len);
-  return e ? e : bg_buf_append(k, &nul, 1);
+  return bg__key_write(k, client, rtype, rid, 0, NULL);
 }
 
 static bg_err bg__key_field(bg_buf *k, bg_str client, uint32_t rtype, bg_str rid, uint32_t field) {
-  bg_err e = bg__key_record(k, client, rtype, rid);
-  return e ? e : bg__put_be(k, field, 2);
+  return bg__key_write(k, client, rtype, rid, &field, NULL);
 }
 
 static bg_err bg__put_dot(bg_buf *k, bg_dot d) {
@@ -99,42 +121,44 @@ static bg_err bg__rk_cycle(const uint8_t *rk, size_t rklen, uint32_t rtype, uint
 
 /* --- (de)serialisation of engine states --------------------------------------------- */
 
-static bg_err bg__pack_vv(msgpack_packer *pk, const bg_vv *v) {
-  msgpack_pack_array(pk, 2 * (size_t)v->n);
+static void bg__put_vv(bg_mp_out *o, const bg_vv *v) {
+  bg_mp_put_array(o, 2 * v->n);
   for (uint32_t i = 0; i < v->n; i++) {
-    msgpack_pack_uint64(pk, v->e[i].device);
-    msgpack_pack_uint64(pk, v->e[i].counter);
+    bg_mp_put_uint(o, v->e[i].device);
+    bg_mp_put_uint(o, v->e[i].counter);
   }
-  return BG_OK;
 }
 
-/* Decode a flat version vector into zone memory (borrowed: cap 0). */
-static bg_err bg__unpack_vv(msgpack_zone *z, const msgpack_object *o, bg_vv *v) {
+/* Read a flat version vector into zone memory (borrowed: cap 0). */
+static bg_err bg__read_vv(bg_engine *e, bg_mp_in *in, bg_vv *v) {
+  uint32_t n2;
   bg_vv_init(v);
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % 2) return BG_E_CORRUPT;
-  uint32_t n = o->via.array.size / 2;
+  /* Every number takes a byte at least: a count past the bytes left is damage
+   * (and must not size an allocation). */
+  if (!bg_mp_read_array(in, &n2) || n2 % 2 || n2 > (size_t)(in->end - in->p)) return BG_E_CORRUPT;
+  uint32_t n = n2 / 2;
   if (n == 0) return BG_OK;
-  bg_dot *d = msgpack_zone_malloc(z, n * sizeof *d);
+  bg_dot *d = msgpack_zone_malloc(Z(e), n * sizeof *d);
   if (d == NULL) return BG_E_NOMEM;
   for (uint32_t i = 0; i < n; i++) {
-    if (!bg_mp_as_uint(&o->via.array.ptr[2 * i], &d[i].device) ||
-        !bg_mp_as_uint(&o->via.array.ptr[2 * i + 1], &d[i].counter))
-      return BG_E_CORRUPT;
+    if (!bg_mp_read_uint(in, &d[i].device) || !bg_mp_read_uint(in, &d[i].counter)) return BG_E_CORRUPT;
   }
   *v = (bg_vv){d, n, 0};
   return bg_vv_is_canonical(v) ? BG_OK : BG_E_CORRUPT;
 }
 
-/* Unpack a stored value (copied into the zone first: decoded strings borrow it). */
-static bg_err bg__unpack(bg_engine *e, const bg_buf *val, msgpack_object *root) {
-  uint8_t *copy = msgpack_zone_malloc(Z(e), val->len ? val->len : 1);
-  if (copy == NULL) return BG_E_NOMEM;
-  memcpy(copy, val->data, val->len);
-  if (bg_mp_check(copy, val->len) != BG_OK) return BG_E_CORRUPT;
-  size_t off = 0;
-  msgpack_unpack_return r = msgpack_unpack((const char *)copy, val->len, &off, Z(e), root);
-  if (r == MSGPACK_UNPACK_NOMEM_ERROR) return BG_E_NOMEM;
-  return r == MSGPACK_UNPACK_SUCCESS && off == val->len ? BG_OK : BG_E_CORRUPT;
+/* A one-vector state [vv, count] (RECORD). */
+static bg_err bg__vv_parse(bg_engine *e, const uint8_t *p, size_t n, bg_vv *v, uint64_t *count) {
+  bg_mp_in in;
+  uint32_t size;
+  uint64_t c;
+  bg_mp_in_init(&in, p, n);
+  if (!bg_mp_read_array(&in, &size) || size != 2) return BG_E_CORRUPT;
+  bg_err r = bg__read_vv(e, &in, v);
+  if (r != BG_OK) return r;
+  if (!bg_mp_read_uint(&in, &c) || !bg_mp_in_done(&in)) return BG_E_CORRUPT;
+  if (count) *count = c;
+  return BG_OK;
 }
 
 static bg_err bg__decode_write(bg_engine *e, const uint8_t *p, size_t n, bg_write *w) {
@@ -184,32 +208,32 @@ static bg_err bg__cur_write(bg_engine *e, bg__cur *c, const bg_write **out) {
   return BG_OK;
 }
 
-/* Parse a stored field state (the bytes must stay valid: raw encodings point into
- * them; bg__unpack copies them into the zone). */
+/* Parse a stored field state. The current writes' encodings point into a copy
+ * in the zone, so they outlive the engine's scratch buffers. */
 static bg_err bg__fstate_parse(bg_engine *e, const bg_buf *val, bg__fstate *st) {
   memset(st, 0, sizeof *st);
-  msgpack_object root;
-  bg_err r = bg__unpack(e, val, &root);
+  uint8_t *copy = msgpack_zone_malloc(Z(e), val->len ? val->len : 1);
+  if (copy == NULL) return BG_E_NOMEM;
+  memcpy(copy, val->data, val->len);
+  bg_mp_in in;
+  bg_mp_in_init(&in, copy, val->len);
+  uint32_t size, n;
+  if (!bg_mp_read_array(&in, &size) || size != 2) return BG_E_CORRUPT;
+  bg_err r = bg__read_vv(e, &in, &st->K);
   if (r != BG_OK) return r;
-  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2 ||
-      root.via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY)
-    return BG_E_CORRUPT;
-  if ((r = bg__unpack_vv(Z(e), &root.via.array.ptr[0], &st->K)) != BG_OK) return r;
-  const msgpack_object_array *a = &root.via.array.ptr[1].via.array;
-  if ((r = bg__fstate_reserve(e, st, a->size + 1)) != BG_OK) return r;
-  for (uint32_t i = 0; i < a->size; i++) {
-    const msgpack_object *t = &a->ptr[i];
+  if (!bg_mp_read_array(&in, &n) || n > (size_t)(in.end - in.p)) return BG_E_CORRUPT;
+  if ((r = bg__fstate_reserve(e, st, n + 1)) != BG_OK) return r;
+  for (uint32_t i = 0; i < n; i++) {
     bg__cur *c = &st->cur[i];
-    if (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size != 3 ||
-        !bg_mp_as_uint(&t->via.array.ptr[0], &c->dot.device) ||
-        !bg_mp_as_uint(&t->via.array.ptr[1], &c->dot.counter) || t->via.array.ptr[2].type != MSGPACK_OBJECT_BIN)
+    uint32_t rawlen;
+    if (!bg_mp_read_array(&in, &size) || size != 3 || !bg_mp_read_uint(&in, &c->dot.device) ||
+        !bg_mp_read_uint(&in, &c->dot.counter) || !bg_mp_read_bin(&in, &c->raw, &rawlen))
       return BG_E_CORRUPT;
-    c->raw = (const uint8_t *)t->via.array.ptr[2].via.bin.ptr;
-    c->rawlen = t->via.array.ptr[2].via.bin.size;
+    c->rawlen = rawlen;
     c->decoded = false;
   }
-  st->n = a->size;
-  return BG_OK;
+  st->n = n;
+  return bg_mp_in_done(&in) ? BG_OK : BG_E_CORRUPT;
 }
 
 /* Load the field state under `fk` (empty when absent). */
@@ -225,14 +249,14 @@ static bg_err bg__field_save(bg_engine *e, const bg_buf *fk, const bg__fstate *s
   bg_buf_reset(&e->v2);
   bg_mp_out o;
   bg_mp_out_init(&o, &e->v2);
-  msgpack_pack_array(&o.pk, 2);
-  bg__pack_vv(&o.pk, &st->K);
-  msgpack_pack_array(&o.pk, st->n);
+  bg_mp_put_array(&o, 2);
+  bg__put_vv(&o, &st->K);
+  bg_mp_put_array(&o, st->n);
   for (uint32_t i = 0; i < st->n; i++) {
-    msgpack_pack_array(&o.pk, 3);
-    msgpack_pack_uint64(&o.pk, st->cur[i].dot.device);
-    msgpack_pack_uint64(&o.pk, st->cur[i].dot.counter);
-    msgpack_pack_bin_with_body(&o.pk, st->cur[i].raw, st->cur[i].rawlen);
+    bg_mp_put_array(&o, 3);
+    bg_mp_put_uint(&o, st->cur[i].dot.device);
+    bg_mp_put_uint(&o, st->cur[i].dot.counter);
+    bg_mp_put_bin(&o, st->cur[i].raw, (uint32_t)st->cur[i].rawlen);
   }
   if (o.err != BG_OK) return o.err;
   return e->kv.ops->put(e->kv.self, BG_KV_FIELD, fk->data, fk->len, e->v2.data, e->v2.len);
@@ -245,20 +269,16 @@ static bg_err bg__vv_load(bg_engine *e, int space, const bg_buf *key, bg_vv *v, 
   bg_err r = e->kv.ops->get(e->kv.self, space, key->data, key->len, &e->v1);
   if (r == BG_E_NOT_FOUND) return BG_OK;
   if (r != BG_OK) return r;
-  msgpack_object root;
-  if ((r = bg__unpack(e, &e->v1, &root)) != BG_OK) return r;
-  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2) return BG_E_CORRUPT;
-  if (count && !bg_mp_as_uint(&root.via.array.ptr[1], count)) return BG_E_CORRUPT;
-  return bg__unpack_vv(Z(e), &root.via.array.ptr[0], v);
+  return bg__vv_parse(e, e->v1.data, e->v1.len, v, count);
 }
 
 static bg_err bg__vv_save(bg_engine *e, int space, const bg_buf *key, const bg_vv *v, uint64_t count) {
   bg_buf_reset(&e->v2);
   bg_mp_out o;
   bg_mp_out_init(&o, &e->v2);
-  msgpack_pack_array(&o.pk, 2);
-  bg__pack_vv(&o.pk, v);
-  msgpack_pack_uint64(&o.pk, count);
+  bg_mp_put_array(&o, 2);
+  bg__put_vv(&o, v);
+  bg_mp_put_uint(&o, count);
   if (o.err != BG_OK) return o.err;
   return e->kv.ops->put(e->kv.self, space, key->data, key->len, e->v2.data, e->v2.len);
 }
@@ -470,7 +490,7 @@ static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_field_def *f, cons
     at--;
   }
   bg__cur *c = &st->cur[at];
-  memset(c, 0, sizeof *c);
+  c->decoded = false; /* the write is decoded from raw when needed */
   c->dot = w->dot;
   c->raw = raw;
   c->rawlen = rawlen;
@@ -492,9 +512,9 @@ static bg_err bg__proposal_put(bg_engine *e, const bg_write *w, const bg_buf *fk
   bg_buf_reset(&e->v2);
   bg_mp_out o;
   bg_mp_out_init(&o, &e->v2);
-  msgpack_pack_array(&o.pk, 2);
-  msgpack_pack_bin_with_body(&o.pk, fk->data, fk->len);
-  msgpack_pack_uint32(&o.pk, (uint32_t)reason);
+  bg_mp_put_array(&o, 2);
+  bg_mp_put_bin(&o, fk->data, (uint32_t)fk->len);
+  bg_mp_put_uint(&o, (uint32_t)reason);
   if (o.err) return o.err;
   return e->kv.ops->put(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len, e->v2.data, e->v2.len);
 }
@@ -560,13 +580,14 @@ static bg_err bg__plan_load(bg_engine *e, const bg_buf *k, bg__plan *p) {
   bg_err r = e->kv.ops->get(e->kv.self, BG_KV_PLAN, k->data, k->len, &e->v1);
   if (r == BG_E_NOT_FOUND) return BG_OK;
   if (r != BG_OK) return r;
-  msgpack_object root;
-  if ((r = bg__unpack(e, &e->v1, &root)) != BG_OK) return r;
-  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 3 ||
-      !bg_mp_as_uint(&root.via.array.ptr[1], &p->n))
-    return BG_E_CORRUPT;
-  r = bg__unpack_vv(Z(e), &root.via.array.ptr[0], &p->S);
-  return r == BG_OK ? bg__unpack_vv(Z(e), &root.via.array.ptr[2], &p->D) : r;
+  bg_mp_in in;
+  uint32_t size;
+  bg_mp_in_init(&in, e->v1.data, e->v1.len);
+  if (!bg_mp_read_array(&in, &size) || size != 3) return BG_E_CORRUPT;
+  if ((r = bg__read_vv(e, &in, &p->S)) != BG_OK) return r;
+  if (!bg_mp_read_uint(&in, &p->n)) return BG_E_CORRUPT;
+  if ((r = bg__read_vv(e, &in, &p->D)) != BG_OK) return r;
+  return bg_mp_in_done(&in) ? BG_OK : BG_E_CORRUPT;
 }
 
 /* Whether a signature write counts for its plan's coverage. */
@@ -611,10 +632,10 @@ static bg_err bg__plan_recompute(bg_engine *e, bg_str client, uint32_t cycle) {
     bg_buf_reset(&e->v2);
     bg_mp_out o;
     bg_mp_out_init(&o, &e->v2);
-    msgpack_pack_array(&o.pk, 3);
-    bg__pack_vv(&o.pk, &S);
-    msgpack_pack_uint64(&o.pk, n);
-    bg__pack_vv(&o.pk, &D);
+    bg_mp_put_array(&o, 3);
+    bg__put_vv(&o, &S);
+    bg_mp_put_uint(&o, n);
+    bg__put_vv(&o, &D);
     r = o.err != BG_OK ? o.err : e->kv.ops->put(e->kv.self, BG_KV_PLAN, e->k2.data, e->k2.len, e->v2.data, e->v2.len);
   }
   bg_vv_free(&S);
@@ -638,9 +659,8 @@ bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
 
   /* Received before? The log answers, so a resent batch changes nothing. */
   bg_buf *fk = &e->k1;
-  if ((r = bg__key_field(fk, w->client, w->rtype, w->rid, w->field)) != BG_OK) return r;
-  size_t fklen = fk->len;
-  if ((r = bg__put_dot(fk, w->dot)) != BG_OK) return r;
+  if ((r = bg__key_write(fk, w->client, w->rtype, w->rid, &w->field, &w->dot)) != BG_OK) return r;
+  size_t fklen = fk->len - 16;
   bg_buf_reset(&e->v3);
   if ((r = bg_write_encode(w, &e->v3)) != BG_OK) return r;
   r = e->kv.ops->add(e->kv.self, BG_KV_LOG, fk->data, fk->len, e->v3.data, e->v3.len);
@@ -984,12 +1004,8 @@ static bg_err bg__planctx_cb(void *arg, const uint8_t *key, size_t klen, const u
   uint32_t cycle;
   bg_err r = bg__rk_cycle(key, klen, c->rtype, &cycle);
   if (r != BG_OK || cycle != c->cycle) return r;
-  bg_buf v = {(uint8_t *)(uintptr_t)val, vlen, vlen, 0};
-  msgpack_object root;
   bg_vv vv;
-  r = bg__unpack(c->e, &v, &root);
-  if (r == BG_OK && (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2)) r = BG_E_CORRUPT;
-  if (r == BG_OK) r = bg__unpack_vv(Z(c->e), &root.via.array.ptr[0], &vv);
+  r = bg__vv_parse(c->e, val, vlen, &vv, NULL);
   return r == BG_OK ? bg_vv_merge(c->out, &vv) : r;
 }
 
@@ -1066,17 +1082,20 @@ static bg_err bg__walk_field_cb(void *arg, const uint8_t *key, size_t klen, cons
 static bg_err bg__walk_proposal_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
   bg__walk *w = arg;
   bg_engine *e = w->e;
-  bg_buf v = {(uint8_t *)(uintptr_t)val, vlen, vlen, 0};
-  msgpack_object root;
-  bg_err r = bg__unpack(e, &v, &root);
-  if (r != BG_OK) return r;
+  /* value = [field key, reason]; the field key is copied: it outlives the scan's value */
+  bg_mp_in in;
+  uint32_t size, fklen;
+  const uint8_t *fkp;
   uint64_t reason;
-  if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size != 2 ||
-      root.via.array.ptr[0].type != MSGPACK_OBJECT_BIN || !bg_mp_as_uint(&root.via.array.ptr[1], &reason) ||
-      klen < 16)
+  bg_mp_in_init(&in, val, vlen);
+  if (!bg_mp_read_array(&in, &size) || size != 2 || !bg_mp_read_bin(&in, &fkp, &fklen) ||
+      !bg_mp_read_uint(&in, &reason) || !bg_mp_in_done(&in) || klen < 16)
     return BG_E_CORRUPT;
-  bg_buf fk = {(uint8_t *)(uintptr_t)root.via.array.ptr[0].via.bin.ptr, root.via.array.ptr[0].via.bin.size,
-               root.via.array.ptr[0].via.bin.size, 0};
+  uint8_t *fkcopy = msgpack_zone_malloc(Z(e), fklen ? fklen : 1);
+  if (fkcopy == NULL) return BG_E_NOMEM;
+  memcpy(fkcopy, fkp, fklen);
+  bg_buf fk = {fkcopy, fklen, fklen, 0};
+  bg_err r;
   /* The write itself, from the log: field key + dot. */
   /* key = client key, dot (16), field key */
   if (klen < fk.len + 16) return BG_E_CORRUPT;
@@ -1214,67 +1233,68 @@ bg_err bg_engine_resolved(bg_engine *e, bg_str client, bg_entry_cb cb, void *arg
  * where a write is its canonical wire encoding (bin). */
 typedef struct bg__digest {
   mbedtls_sha256_context sha;
-  msgpack_packer pk;
+  bg_buf out; /* one entry's encoding, hashed when complete */
+  bg_mp_out o;
   bg_buf tmp;
-  bg_err err;
 } bg__digest;
 
-static int bg__digest_write(void *data, const char *buf, size_t len) {
-  bg__digest *d = data;
-  if (d->err == BG_OK && mbedtls_sha256_update_ret(&d->sha, (const unsigned char *)buf, len) != 0) d->err = BG_E_INTERNAL;
-  return d->err == BG_OK ? 0 : -1;
+/* Hash the entry written to d->out, and start the next. */
+static bg_err bg__digest_flush(bg__digest *d) {
+  bg_err r = d->o.err;
+  if (r == BG_OK && mbedtls_sha256_update_ret(&d->sha, d->out.data, d->out.len) != 0) r = BG_E_INTERNAL;
+  bg_buf_reset(&d->out);
+  bg_mp_out_init(&d->o, &d->out);
+  return r;
 }
 
 static bg_err bg__digest_write_bin(bg__digest *d, const bg_write *w) {
   if (w == NULL) {
-    msgpack_pack_nil(&d->pk);
+    bg_mp_put_nil(&d->o);
     return BG_OK;
   }
   bg_buf_reset(&d->tmp);
   bg_err r = bg_write_encode(w, &d->tmp);
-  if (r == BG_OK) msgpack_pack_bin_with_body(&d->pk, d->tmp.data, d->tmp.len);
+  if (r == BG_OK) bg_mp_put_bin(&d->o, d->tmp.data, (uint32_t)d->tmp.len);
   return r;
 }
 
 static bg_err bg__digest_field(bg__walk *w, const bg_buf *fk, const bg_field_view *v, bool deleted,
                                bool edit_won) {
   bg__digest *d = w->arg;
-  msgpack_pack_array(&d->pk, 5);
-  msgpack_pack_bin_with_body(&d->pk, fk->data, fk->len);
+  bg_mp_put_array(&d->o, 5);
+  bg_mp_put_bin(&d->o, fk->data, (uint32_t)fk->len);
   bg_err r = bg__digest_write_bin(d, v->winner);
-  msgpack_pack_array(&d->pk, v->n_losers);
+  bg_mp_put_array(&d->o, v->n_losers);
   for (uint32_t i = 0; i < v->n_losers && r == BG_OK; i++) r = bg__digest_write_bin(d, v->losers[i]);
-  if (deleted) msgpack_pack_true(&d->pk);
-  else msgpack_pack_false(&d->pk);
-  if (edit_won) msgpack_pack_true(&d->pk);
-  else msgpack_pack_false(&d->pk);
-  return r != BG_OK ? r : d->err;
+  bg_mp_put_bool(&d->o, deleted);
+  bg_mp_put_bool(&d->o, edit_won);
+  return r != BG_OK ? r : bg__digest_flush(d);
 }
 
 static bg_err bg__digest_proposal(bg__walk *w, const uint8_t *pk, size_t pklen, const bg_buf *fk, bg_err reason,
                                   const bg_write *write) {
   bg__digest *d = w->arg;
-  msgpack_pack_array(&d->pk, 4);
-  msgpack_pack_bin_with_body(&d->pk, pk, pklen);
-  msgpack_pack_bin_with_body(&d->pk, fk->data, fk->len);
-  msgpack_pack_uint32(&d->pk, (uint32_t)reason);
+  bg_mp_put_array(&d->o, 4);
+  bg_mp_put_bin(&d->o, pk, (uint32_t)pklen);
+  bg_mp_put_bin(&d->o, fk->data, (uint32_t)fk->len);
+  bg_mp_put_uint(&d->o, (uint32_t)reason);
   bg_err r = bg__digest_write_bin(d, write);
-  return r != BG_OK ? r : d->err;
+  return r != BG_OK ? r : bg__digest_flush(d);
 }
 
 bg_err bg_engine_digest(bg_engine *e, bg_str client, uint8_t out[32]) {
   bg__digest d;
-  d.err = BG_OK;
   bg_buf_init(&d.tmp, 0);
+  bg_buf_init(&d.out, 0);
+  bg_mp_out_init(&d.o, &d.out);
   mbedtls_sha256_init(&d.sha);
-  msgpack_packer_init(&d.pk, &d, bg__digest_write);
   bg_err r = mbedtls_sha256_starts_ret(&d.sha, 0) == 0 ? BG_OK : BG_E_INTERNAL;
   bg__walk w = {e, bg__digest_field, bg__digest_proposal, &d};
   if (r == BG_OK) r = bg__walk_all(e, client, &w);
-  if (r == BG_OK) r = d.err;
   if (r == BG_OK && mbedtls_sha256_finish_ret(&d.sha, out) != 0) r = BG_E_INTERNAL;
   mbedtls_sha256_free(&d.sha);
   bg_buf_free(&d.tmp);
+  bg_buf_free(&d.out);
   return r;
 }
 

@@ -14,7 +14,7 @@
 typedef struct bg__ment {
   uint8_t *key; /* NULL: empty; &bg__tomb: deleted */
   size_t klen;
-  uint8_t *val;
+  uint8_t *val; /* inside the key's allocation, after the key */
   size_t vlen;
   size_t vcap; /* bytes allocated for val: a replacement that fits reuses it */
   uint64_t hash;
@@ -111,26 +111,16 @@ static bg_err bg__mstore(bg_memkv *m, int space, const uint8_t *key, size_t klen
     e->vlen = vlen;
     return BG_OK;
   }
+  /* Key and value share one allocation: the key first, then room for the value. */
   size_t vcap = vlen < 32 ? 32 : vlen + vlen / 2;
-  uint8_t *nv = malloc(vcap);
-  if (nv == NULL) return BG_E_NOMEM;
-  if (vlen) memcpy(nv, val, vlen);
-  if (live) { /* replace with a larger value */
-    free(e->val);
-    e->val = nv;
-    e->vlen = vlen;
-    e->vcap = vcap;
-    return BG_OK;
-  }
-  uint8_t *nk = malloc(klen ? klen : 1);
-  if (nk == NULL) {
-    free(nv);
-    return BG_E_NOMEM;
-  }
-  if (klen) memcpy(nk, key, klen);
+  uint8_t *block = malloc(klen + vcap);
+  if (block == NULL) return BG_E_NOMEM;
+  if (klen) memcpy(block, key, klen);
+  if (vlen) memcpy(block + klen, val, vlen);
+  if (live) free(e->key); /* replace with a larger value */
+  else t->used++;
   if (e->key == NULL) t->fill++;
-  *e = (bg__ment){nk, klen, nv, vlen, vcap, h};
-  t->used++;
+  *e = (bg__ment){block, klen, block + klen, vlen, vcap, h};
   return BG_OK;
 }
 
@@ -150,8 +140,7 @@ static bg_err bg__mdel(void *self, int space, const uint8_t *key, size_t klen) {
   bg__mtab *t = &m->t[space];
   bg__ment *e = bg__find(t, key, klen, bg__hash(key, klen), false);
   if (e == NULL) return BG_OK;
-  free(e->key);
-  free(e->val);
+  free(e->key); /* the value shares the key's allocation */
   *e = (bg__ment){&bg__tomb, 0, NULL, 0, 0, 0};
   t->used--;
   return BG_OK;
@@ -197,7 +186,6 @@ void bg_memkv_free(bg_memkv *m) {
       bg__ment *e = &m->t[s].e[i];
       if (e->key == NULL || e->key == &bg__tomb) continue;
       free(e->key);
-      free(e->val);
     }
     free(m->t[s].e);
   }

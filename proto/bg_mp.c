@@ -120,31 +120,134 @@ bg_err bg_mp_unpack(const uint8_t *p, size_t len, msgpack_zone **zone, msgpack_o
   return BG_E_MALFORMED;
 }
 
-/* --- packing --------------------------------------------------------------- */
-
-static int bg__mp_write(void *data, const char *buf, size_t len) {
-  bg_mp_out *o = data;
-  bg_buf *b = o->buf;
-  /* msgpack-c calls this for every few bytes: the common case stays here. */
-  if (len <= b->cap - b->len && o->err == BG_OK) {
-    memcpy(b->data + b->len, buf, len);
-    b->len += len;
-    return 0;
-  }
-  if (o->err != BG_OK) return -1;
-  bg_err e = bg_buf_append(o->buf, buf, len);
-  if (e != BG_OK) {
-    o->err = e;
-    return -1;
-  }
-  return 0;
-}
+/* --- writing ----------------------------------------------------------------- */
 
 void bg_mp_out_init(bg_mp_out *o, bg_buf *buf) {
   o->buf = buf;
   o->err = BG_OK;
-  msgpack_packer_init(&o->pk, o, bg__mp_write);
 }
+
+/* Room for n more bytes at the end of the buffer (NULL after any failure). */
+static uint8_t *bg__room(bg_mp_out *o, size_t n) {
+  bg_buf *b = o->buf;
+  if (o->err != BG_OK) return NULL;
+  if (n > b->cap - b->len) {
+    bg_err e = bg_buf_reserve(b, n);
+    if (e != BG_OK) {
+      o->err = e;
+      return NULL;
+    }
+  }
+  uint8_t *p = b->data + b->len;
+  b->len += n;
+  return p;
+}
+
+/* A type byte, an n-byte big-endian number, then `blen` bytes of body - all or
+ * nothing, so a failed put leaves the buffer as it was. */
+static void bg__put(bg_mp_out *o, uint8_t type, uint64_t v, unsigned n, const void *body, uint32_t blen) {
+  uint8_t *p = bg__room(o, 1 + n + (size_t)blen);
+  if (p == NULL) return;
+  p[0] = type;
+  for (unsigned i = 0; i < n; i++) p[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+  if (blen > 0) memcpy(p + 1 + n, body, blen);
+}
+
+/* A length header in its shortest form - fix | len below `fixmax`, then the
+ * 8/16/32-bit forms (t8 == 0: none, as for arrays and maps) - and the body. */
+static void bg__put_len(bg_mp_out *o, uint8_t fix, uint32_t fixmax, uint8_t t8, uint8_t t16, uint8_t t32,
+                        uint32_t len, const void *body, uint32_t blen) {
+  if (len < fixmax) bg__put(o, (uint8_t)(fix | len), 0, 0, body, blen);
+  else if (t8 && len <= 0xff) bg__put(o, t8, len, 1, body, blen);
+  else if (len <= 0xffff) bg__put(o, t16, len, 2, body, blen);
+  else bg__put(o, t32, len, 4, body, blen);
+}
+
+void bg_mp_put_nil(bg_mp_out *o) { bg__put(o, 0xc0, 0, 0, NULL, 0); }
+void bg_mp_put_bool(bg_mp_out *o, bool v) { bg__put(o, v ? 0xc3 : 0xc2, 0, 0, NULL, 0); }
+
+void bg__mp_put_uint(bg_mp_out *o, uint64_t v) {
+  if (v <= 0x7f) bg__put(o, (uint8_t)v, 0, 0, NULL, 0);
+  else if (v <= 0xff) bg__put(o, 0xcc, v, 1, NULL, 0);
+  else if (v <= 0xffff) bg__put(o, 0xcd, v, 2, NULL, 0);
+  else if (v <= 0xffffffffu) bg__put(o, 0xce, v, 4, NULL, 0);
+  else bg__put(o, 0xcf, v, 8, NULL, 0);
+}
+
+void bg_mp_put_int(bg_mp_out *o, int64_t v) {
+  if (v >= 0) bg_mp_put_uint(o, (uint64_t)v);
+  else if (v >= -32) bg__put(o, (uint8_t)v, 0, 0, NULL, 0);
+  else if (v >= INT8_MIN) bg__put(o, 0xd0, (uint64_t)v, 1, NULL, 0);
+  else if (v >= INT16_MIN) bg__put(o, 0xd1, (uint64_t)v, 2, NULL, 0);
+  else if (v >= INT32_MIN) bg__put(o, 0xd2, (uint64_t)v, 4, NULL, 0);
+  else bg__put(o, 0xd3, (uint64_t)v, 8, NULL, 0);
+}
+
+void bg_mp_put_array(bg_mp_out *o, uint32_t n) { bg__put_len(o, 0x90, 16, 0, 0xdc, 0xdd, n, NULL, 0); }
+void bg_mp_put_map(bg_mp_out *o, uint32_t n) { bg__put_len(o, 0x80, 16, 0, 0xde, 0xdf, n, NULL, 0); }
+void bg_mp_put_str(bg_mp_out *o, const void *p, uint32_t n) { bg__put_len(o, 0xa0, 32, 0xd9, 0xda, 0xdb, n, p, n); }
+/* bin has no fix form: with fixmax 0 the 8-bit form is the shortest. */
+void bg_mp_put_bin(bg_mp_out *o, const void *p, uint32_t n) { bg__put_len(o, 0, 0, 0xc4, 0xc5, 0xc6, n, p, n); }
+
+/* --- reading stored values ------------------------------------------------------ */
+
+void bg_mp_in_init(bg_mp_in *in, const uint8_t *p, size_t n) {
+  in->p = p;
+  in->end = p + n;
+  in->bad = false;
+}
+
+/* Take n bytes (NULL, and bad, when fewer are left). */
+static const uint8_t *bg__take(bg_mp_in *in, size_t n) {
+  if (in->bad || (size_t)(in->end - in->p) < n) {
+    in->bad = true;
+    return NULL;
+  }
+  const uint8_t *p = in->p;
+  in->p += n;
+  return p;
+}
+
+/* The type byte and, for a `width`-byte argument, that argument. */
+static bool bg__arg(bg_mp_in *in, unsigned width, uint64_t *v) {
+  const uint8_t *p = bg__take(in, width);
+  if (p == NULL) return false;
+  *v = bg__be(p, width);
+  return true;
+}
+
+bool bg_mp_read_array(bg_mp_in *in, uint32_t *n) {
+  const uint8_t *t = bg__take(in, 1);
+  uint64_t v = 0;
+  if (t == NULL) return false;
+  if (*t >= 0x90 && *t <= 0x9f) v = *t & 0x0fu;
+  else if (*t == 0xdc) { if (!bg__arg(in, 2, &v)) return false; }
+  else if (*t == 0xdd) { if (!bg__arg(in, 4, &v)) return false; }
+  else return !(in->bad = true);
+  *n = (uint32_t)v;
+  return true;
+}
+
+bool bg_mp_read_uint(bg_mp_in *in, uint64_t *v) {
+  const uint8_t *t = bg__take(in, 1);
+  if (t == NULL) return false;
+  if (*t <= 0x7f) { *v = *t; return true; }
+  if (*t >= 0xcc && *t <= 0xcf) return bg__arg(in, 1u << (*t - 0xcc), v);
+  return !(in->bad = true);
+}
+
+bool bg_mp_read_bin(bg_mp_in *in, const uint8_t **p, uint32_t *n) {
+  const uint8_t *t = bg__take(in, 1);
+  uint64_t len;
+  if (t == NULL) return false;
+  if (*t < 0xc4 || *t > 0xc6) return !(in->bad = true);
+  if (!bg__arg(in, 1u << (*t - 0xc4), &len)) return false;
+  if ((*p = bg__take(in, (size_t)len)) == NULL) return false;
+  *n = (uint32_t)len;
+  return true;
+}
+
+bool bg_mp_in_done(const bg_mp_in *in) { return !in->bad && in->p == in->end; }
 
 /* --- UTF-8 ------------------------------------------------------------------ */
 

@@ -431,17 +431,15 @@ static bg_err bg__check_len(uint64_t len, const bg__field *f) {
 }
 
 static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *base) {
-  msgpack_packer *pk = &o->pk;
   switch (f->kind) {
     case BG__UINT: {
       uint64_t v = bg__uint_get(base, f);
       if (v < f->min || v > f->max) return BG_E_FIELD_RANGE;
-      msgpack_pack_uint64(pk, v);
+      bg_mp_put_uint(o, v);
       return BG_OK;
     }
     case BG__BOOL:
-      if (*CMEMBER(bool, base, f)) msgpack_pack_true(pk);
-      else msgpack_pack_false(pk);
+      bg_mp_put_bool(o, *CMEMBER(bool, base, f));
       return BG_OK;
     case BG__STR: case BG__BIN: {
       const bg_str *s = CMEMBER(bg_str, base, f);
@@ -449,26 +447,26 @@ static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *bas
       if (e != BG_OK) return e;
       if (f->kind == BG__STR) {
         if (!bg_utf8_valid(s->p, s->len)) return BG_E_UTF8;
-        msgpack_pack_str_with_body(pk, s->p, s->len);
+        bg_mp_put_str(o, s->p, s->len);
       } else {
-        msgpack_pack_bin_with_body(pk, s->p, s->len);
+        bg_mp_put_bin(o, s->p, s->len);
       }
       return BG_OK;
     }
     case BG__VALUE: {
       const bg_value *v = CMEMBER(bg_value, base, f);
       switch (v->type) {
-        case BG_V_NIL: msgpack_pack_nil(pk); return BG_OK;
-        case BG_V_BOOL: if (v->b) msgpack_pack_true(pk); else msgpack_pack_false(pk); return BG_OK;
-        case BG_V_INT: msgpack_pack_int64(pk, v->i); return BG_OK;
+        case BG_V_NIL: bg_mp_put_nil(o); return BG_OK;
+        case BG_V_BOOL: bg_mp_put_bool(o, v->b); return BG_OK;
+        case BG_V_INT: bg_mp_put_int(o, v->i); return BG_OK;
         case BG_V_STR:
           if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
           if (!bg_utf8_valid(v->s.p, v->s.len)) return BG_E_UTF8;
-          msgpack_pack_str_with_body(pk, v->s.p, v->s.len);
+          bg_mp_put_str(o, v->s.p, v->s.len);
           return BG_OK;
         case BG_V_BIN:
           if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
-          msgpack_pack_bin_with_body(pk, v->s.p, v->s.len);
+          bg_mp_put_bin(o, v->s.p, v->s.len);
           return BG_OK;
       }
       return BG_E_FIELD_TYPE;
@@ -476,18 +474,18 @@ static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *bas
     case BG__DOT: {
       const bg_dot *d = CMEMBER(bg_dot, base, f);
       if (d->device == 0 || d->counter == 0) return BG_E_FIELD_RANGE;
-      msgpack_pack_array(pk, 2);
-      msgpack_pack_uint64(pk, d->device);
-      msgpack_pack_uint64(pk, d->counter);
+      bg_mp_put_array(o, 2);
+      bg_mp_put_uint(o, d->device);
+      bg_mp_put_uint(o, d->counter);
       return BG_OK;
     }
     case BG__VV: {
       const bg_vv *vv = CMEMBER(bg_vv, base, f);
       if (!bg_vv_is_canonical(vv)) return BG_E_FIELD_RANGE;
-      msgpack_pack_array(pk, 2 * (size_t)vv->n);
+      bg_mp_put_array(o, 2 * vv->n);
       for (uint32_t i = 0; i < vv->n; i++) {
-        msgpack_pack_uint64(pk, vv->e[i].device);
-        msgpack_pack_uint64(pk, vv->e[i].counter);
+        bg_mp_put_uint(o, vv->e[i].device);
+        bg_mp_put_uint(o, vv->e[i].counter);
       }
       return BG_OK;
     }
@@ -496,22 +494,22 @@ static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *bas
   uint32_t n = CCOUNT(base, f);
   bg_err e = bg__check_len(n, f);
   if (e != BG_OK) return e;
-  msgpack_pack_array(pk, n);
+  bg_mp_put_array(o, n);
   for (uint32_t i = 0; i < n && e == BG_OK; i++) {
     if (f->kind == BG__WRITES) {
       e = bg__encode_struct(o, &bg__write_desc, &(*CMEMBER(bg__writes, base, f))[i], 0);
     } else if (f->kind == BG__REJECTS) {
       const bg_reject *r = &(*CMEMBER(bg__rejects, base, f))[i];
       if (r->index >= BG_MSG_MAX_WRITES || r->code == 0 || r->code > 0xffff) return BG_E_FIELD_RANGE;
-      msgpack_pack_array(pk, 2);
-      msgpack_pack_uint32(pk, r->index);
-      msgpack_pack_uint32(pk, r->code);
+      bg_mp_put_array(o, 2);
+      bg_mp_put_uint(o, r->index);
+      bg_mp_put_uint(o, r->code);
     } else {
       const bg_str *s = &(*CMEMBER(bg__strs, base, f))[i];
       if (s->len > BG_ID_MAX) return BG_E_LIMIT;
       if (s->len == 0) return BG_E_FIELD_RANGE;
       if (!bg_utf8_valid(s->p, s->len)) return BG_E_UTF8;
-      msgpack_pack_str_with_body(pk, s->p, s->len);
+      bg_mp_put_str(o, s->p, s->len);
     }
   }
   return e;
@@ -520,22 +518,28 @@ static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *bas
 /* Pack a struct as a map: the type under key 0 when `type` > 0, then its fields
  * in ascending key order, optional fields at their default left out. */
 static bg_err bg__encode_struct(bg_mp_out *o, const bg__desc *d, const void *base, int type) {
-  size_t entries = type > 0 ? 1 : 0;
-  for (size_t i = 0; i < d->n; i++) {
-    if (d->fields[i].required || !bg__is_default(base, &d->fields[i])) entries++;
+  /* Up to 15 entries the map header is one byte: write it first, patch the
+   * count at the end (one pass over the fields); larger maps count first. */
+  bool fix = d->n + 1 < 16;
+  size_t entries = type > 0 ? 1 : 0, head = o->buf->len;
+  if (!fix) {
+    for (size_t i = 0; i < d->n; i++)
+      if (d->fields[i].required || !bg__is_default(base, &d->fields[i])) entries++;
   }
-  msgpack_pack_map(&o->pk, entries);
+  bg_mp_put_map(o, (uint32_t)entries);
   if (type > 0) {
-    msgpack_pack_uint64(&o->pk, 0);
-    msgpack_pack_uint64(&o->pk, (uint64_t)type);
+    bg_mp_put_uint(o, 0);
+    bg_mp_put_uint(o, (uint64_t)type);
   }
   for (size_t i = 0; i < d->n; i++) {
     const bg__field *f = &d->fields[i];
     if (!f->required && bg__is_default(base, f)) continue;
-    msgpack_pack_uint64(&o->pk, f->key);
+    if (fix) entries++;
+    bg_mp_put_uint(o, f->key);
     bg_err e = bg__encode_field(o, f, base);
     if (e != BG_OK) return e;
   }
+  if (fix && o->err == BG_OK) o->buf->data[head] = (uint8_t)(0x80 | entries);
   return o->err;
 }
 
@@ -589,20 +593,10 @@ bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg
   return bg__decode_struct(&dc, &bg__write_desc, &root, w);
 }
 
-/* A packer sink that only counts. */
-static int bg__count_write(void *data, const char *buf, size_t len) {
-  (void)buf;
-  *(size_t *)data += len;
-  return 0;
-}
-
 size_t bg_write_encoded_size(const bg_write *w) {
-  size_t n = 0;
-  bg_buf unused = BG_BUF_INIT;
-  bg_mp_out o;
-  bg_mp_out_init(&o, &unused);
-  msgpack_packer_init(&o.pk, &n, bg__count_write);
-  if (bg__encode_struct(&o, &bg__write_desc, w, 0) != BG_OK) return 0;
+  bg_buf b = BG_BUF_INIT;
+  size_t n = bg_write_encode(w, &b) == BG_OK ? b.len : 0;
+  bg_buf_free(&b);
   return n;
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_mp.c - the hostile-input scan: it accepts exactly the well-formed values
  * msgpack-c accepts (within our bounds), refuses every lie about a length before
- * anything is allocated, and UTF-8 validation.
+ * anything is allocated; the writer produces msgpack-c's bytes and the stored-
+ * value cursor reads them back; and UTF-8 validation.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +48,17 @@ static void pack_random(msgpack_packer *pk, bg_rand *r, int depth) {
   }
 }
 
+/* A random value packed by msgpack-c, appended to b. */
+static void pack_to_buf(bg_buf *b, bg_rand *r, int depth) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  pack_random(&pk, r, depth);
+  assert_int_equal(bg_buf_append(b, sb.data, sb.size), BG_OK);
+  msgpack_sbuffer_destroy(&sb);
+}
+
 /* Under AddressSanitizer: let a huge allocation fail instead of aborting. The
  * comparison below hands msgpack-c unvetted input on purpose, and msgpack-c asks
  * for memory in proportion to the element counts the bytes claim - the very
@@ -70,10 +82,7 @@ static void valid_values_pass_and_every_prefix_is_truncated(void **state) {
   bg_rand r = {seed};
   for (int round = 0; round < 400; round++) {
     bg_buf b = BG_BUF_INIT;
-    bg_mp_out o;
-    bg_mp_out_init(&o, &b);
-    pack_random(&o.pk, &r, 5);
-    assert_int_equal(o.err, BG_OK);
+    pack_to_buf(&b, &r, 5);
     if (bg_mp_check(b.data, b.len) != BG_OK) BG_REPLAY(seed);
     assert_int_equal(bg_mp_check(b.data, b.len), BG_OK);
     /* MessagePack is prefix-free: no proper prefix is a whole value. */
@@ -94,9 +103,7 @@ static void scan_agrees_with_msgpack_c_on_mutated_input(void **state) {
   bg_rand r = {seed};
   for (int round = 0; round < 20000; round++) {
     bg_buf b = BG_BUF_INIT;
-    bg_mp_out o;
-    bg_mp_out_init(&o, &b);
-    pack_random(&o.pk, &r, 3);
+    pack_to_buf(&b, &r, 3);
     if (b.len > 4096) {
       bg_buf_free(&b);
       continue;
@@ -201,6 +208,127 @@ static void utf8_validation_follows_the_standard(void **state) {
   assert_true(bg_utf8_valid("a\0b", 3));                  /* NUL is a character */
 }
 
+/* A number near a boundary of the encodings: 2^k - 1, 2^k, 2^k + 1, or any. */
+static uint64_t edge_number(bg_rand *r) {
+  unsigned k = (unsigned)bg_rand_below(r, 64);
+  switch (bg_rand_below(r, 4)) {
+    case 0: return (UINT64_C(1) << k) - 1;
+    case 1: return UINT64_C(1) << k;
+    case 2: return (UINT64_C(1) << k) + 1;
+    default: return bg_rand_next(r) >> k;
+  }
+}
+
+static void writer_produces_msgpack_c_bytes(void **state) {
+  (void)state;
+  uint64_t seed = bg_test_seed(13);
+  bg_rand r = {seed};
+  static char body[70000];
+  memset(body, 'x', sizeof body);
+  for (int round = 0; round < 20000; round++) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    bg_buf b = BG_BUF_INIT;
+    bg_mp_out o;
+    bg_mp_out_init(&o, &b);
+    for (int i = 0; i < 8; i++) {
+      uint64_t u = edge_number(&r);
+      /* lengths up to 70000 reach the 32-bit headers of str, bin, array, map */
+      uint32_t n = (uint32_t)(edge_number(&r) % (bg_rand_below(&r, 8) ? 300 : 70000));
+      switch (bg_rand_below(&r, 8)) {
+        case 0: msgpack_pack_nil(&pk); bg_mp_put_nil(&o); break;
+        case 1:
+          if (u & 1) msgpack_pack_true(&pk); else msgpack_pack_false(&pk);
+          bg_mp_put_bool(&o, u & 1);
+          break;
+        case 2: msgpack_pack_uint64(&pk, u); bg_mp_put_uint(&o, u); break;
+        case 3: {
+          int64_t v = u >> 63 ? (int64_t)u : -(int64_t)u;
+          msgpack_pack_int64(&pk, v);
+          bg_mp_put_int(&o, v);
+          break;
+        }
+        case 4: msgpack_pack_array(&pk, n); bg_mp_put_array(&o, n); break;
+        case 5: msgpack_pack_map(&pk, n); bg_mp_put_map(&o, n); break;
+        case 6: msgpack_pack_str_with_body(&pk, body, n); bg_mp_put_str(&o, body, n); break;
+        default: msgpack_pack_bin_with_body(&pk, body, n); bg_mp_put_bin(&o, body, n); break;
+      }
+    }
+    assert_int_equal(o.err, BG_OK);
+    if (b.len != sb.size || memcmp(b.data, sb.data, b.len) != 0) BG_REPLAY(seed);
+    assert_memory_equal(b.data, sb.data, b.len);
+    msgpack_sbuffer_destroy(&sb);
+    bg_buf_free(&b);
+  }
+}
+
+static void writer_keeps_its_first_error(void **state) {
+  (void)state;
+  bg_buf b;
+  bg_buf_init(&b, 4);
+  bg_mp_out o;
+  bg_mp_out_init(&o, &b);
+  bg_mp_put_uint(&o, 1);
+  bg_mp_put_str(&o, "hello", 5); /* 6 bytes: past the limit, none written */
+  bg_mp_put_uint(&o, 2);         /* ignored after the failure */
+  assert_int_equal(o.err, BG_E_LIMIT);
+  assert_int_equal(b.len, 1);
+  bg_buf_free(&b);
+}
+
+static void cursor_reads_what_the_writer_wrote_and_refuses_damage(void **state) {
+  (void)state;
+  uint64_t seed = bg_test_seed(17);
+  bg_rand r = {seed};
+  for (int round = 0; round < 5000; round++) {
+    bg_buf b = BG_BUF_INIT;
+    bg_mp_out o;
+    bg_mp_out_init(&o, &b);
+    uint64_t u[3] = {edge_number(&r), edge_number(&r), edge_number(&r)};
+    uint32_t n = (uint32_t)(edge_number(&r) % 70000);
+    static uint8_t body[70000];
+    bg_mp_put_array(&o, 4);
+    for (int i = 0; i < 3; i++) bg_mp_put_uint(&o, u[i]);
+    bg_mp_put_bin(&o, body, n);
+    assert_int_equal(o.err, BG_OK);
+
+    bg_mp_in in;
+    uint32_t size, len;
+    uint64_t v;
+    const uint8_t *p;
+    bg_mp_in_init(&in, b.data, b.len);
+    assert_true(bg_mp_read_array(&in, &size));
+    assert_int_equal(size, 4);
+    for (int i = 0; i < 3; i++) {
+      assert_true(bg_mp_read_uint(&in, &v));
+      assert_true(v == u[i]);
+    }
+    assert_true(bg_mp_read_bin(&in, &p, &len));
+    assert_int_equal(len, n);
+    assert_ptr_equal(p, b.data + b.len - n);
+    assert_true(bg_mp_in_done(&in));
+
+    /* Any cut: some read fails, and no read goes past the bytes given. */
+    size_t cut = (size_t)bg_rand_below(&r, b.len);
+    uint8_t *copy = malloc(cut ? cut : 1);
+    memcpy(copy, b.data, cut);
+    bg_mp_in_init(&in, copy, cut);
+    bool ok = bg_mp_read_array(&in, &size);
+    for (int i = 0; i < 3; i++) ok = bg_mp_read_uint(&in, &v) && ok;
+    ok = bg_mp_read_bin(&in, &p, &len) && ok;
+    if (ok || bg_mp_in_done(&in)) BG_REPLAY(seed);
+    assert_false(ok);
+    free(copy);
+    /* The wrong type where a number or an array is expected. */
+    bg_mp_in_init(&in, b.data, b.len);
+    assert_false(bg_mp_read_uint(&in, &v));
+    assert_false(bg_mp_read_array(&in, &size)); /* stays failed */
+    bg_buf_free(&b);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(valid_values_pass_and_every_prefix_is_truncated),
@@ -209,6 +337,9 @@ int main(void) {
       cmocka_unit_test(nesting_is_bounded_at_the_specified_depth),
       cmocka_unit_test(value_count_is_bounded),
       cmocka_unit_test(utf8_validation_follows_the_standard),
+      cmocka_unit_test(writer_produces_msgpack_c_bytes),
+      cmocka_unit_test(writer_keeps_its_first_error),
+      cmocka_unit_test(cursor_reads_what_the_writer_wrote_and_refuses_damage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
