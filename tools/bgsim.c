@@ -2,14 +2,16 @@
  * bgsim - deterministic simulation of a team working offline, proving the merge
  * engine's three properties (DOMAIN.md): convergence, nothing lost, rules kept.
  *
- *   bgsim --seeds N --start S [--devices D] [--clients C] [--ops K] [--verbose]
+ *   bgsim --seeds N --start S [--devices D] [--clients C] [--ops K]
+ *         [--store memory|sqlite|mixed] [--verbose]
  *
  * Per seed: an office device creates the clients; begeleiders (some with two
  * devices) and the office work on them through all phases and several cycles -
  * field edits, concurrent edits of one field, phase moves, decisions, plans with
  * doelen and acties, signatures, late edits after signing, removals, conflict
  * resolutions, decisions on proposals, rapportages - each on its own replica
- * (the real engine over memory), checking its own view as the client library
+ * (the real engine, over memory or over SQLite tables as the daemon and the
+ * client keep them - "mixed" puts every other replica on each), checking its own view as the client library
  * does. A hub replica stands in for the daemon: devices push to it and pull from
  * it by cursor, with lost acknowledgements (resends), partial pages and lost
  * cursors (duplicates). After a full exchange:
@@ -34,6 +36,7 @@
 #include "bg_engine.h"
 #include "bg_hlc.h"
 #include "bg_schema.h"
+#include "bg_sql.h"
 
 /* --- deterministic randomness ---------------------------------------------------- */
 
@@ -108,9 +111,16 @@ static void wl_push(wlist *l, const bg_write *w) {
 }
 
 typedef struct replica {
-  bg_memkv *kv;
+  bg_memkv *kv;    /* the engine's store: memory, */
+  sqlite3 *db;     /* or SQLite (an in-memory database) */
+  bg_sqlkv *sqlkv;
   bg_engine eng;
 } replica;
+
+/* Where replicas keep their state: memory, SQLite, or alternately. */
+enum { STORE_MEMORY, STORE_SQLITE, STORE_MIXED };
+static int g_store = STORE_MEMORY;
+static unsigned g_replicas_made;
 
 typedef struct device {
   uint64_t id;
@@ -151,13 +161,24 @@ static void check(bg_err e, const char *what) {
 }
 
 static void replica_init(replica *r) {
-  r->kv = bg_memkv_new();
-  if (r->kv == NULL) exit(2);
-  check(bg_engine_init(&r->eng, bg_memkv_kv(r->kv)), "engine init");
+  memset(r, 0, sizeof *r);
+  bool sql = g_store == STORE_SQLITE || (g_store == STORE_MIXED && g_replicas_made++ % 2 == 1);
+  if (!sql) {
+    r->kv = bg_memkv_new();
+    if (r->kv == NULL) exit(2);
+    check(bg_engine_init(&r->eng, bg_memkv_kv(r->kv)), "engine init");
+    return;
+  }
+  if (sqlite3_open(":memory:", &r->db) != SQLITE_OK) exit(2);
+  check(bg_sql_exec(r->db, bg_sqlkv_schema), "sqlite schema");
+  check(bg_sqlkv_new(r->db, &r->sqlkv), "sqlite store");
+  check(bg_engine_init(&r->eng, bg_sqlkv_kv(r->sqlkv)), "engine init");
 }
 static void replica_free(replica *r) {
   bg_engine_free(&r->eng);
   bg_memkv_free(r->kv);
+  bg_sqlkv_free(r->sqlkv);
+  sqlite3_close(r->db);
 }
 
 /* Apply a write to a replica; validation errors are bugs of this simulation. */
@@ -788,6 +809,7 @@ static bool check_writes(world *W, const wlist *counting) {
 
 static bool run_seed(uint64_t seed, int ndev, int nclients, int ops, bool verbose, world *W) {
   memset(W, 0, sizeof *W);
+  g_replicas_made = 0;
   W->seed = seed;
   g_rng = seed * UINT64_C(0x2545f4914f6cdd1d) + 1;
   W->ndev = ndev;
@@ -854,7 +876,8 @@ static bool run_seed(uint64_t seed, int ndev, int nclients, int ops, bool verbos
 }
 
 static void usage(FILE *f) {
-  fputs("usage: bgsim --seeds N [--start S] [--devices D] [--clients C] [--ops K] [--verbose]\n"
+  fputs("usage: bgsim --seeds N [--start S] [--devices D] [--clients C] [--ops K]\n"
+        "             [--store memory|sqlite|mixed] [--verbose]\n"
         "\n"
         "Simulates a team working offline on shared clients, seed by seed, and checks\n"
         "convergence, that nothing is lost and that the phase rules hold.\n"
@@ -863,6 +886,9 @@ static void usage(FILE *f) {
         "  --devices D   devices, the office's included, 2..16 (default 6)\n"
         "  --clients C   clients, 1..8 (default 3)\n"
         "  --ops K       steps per seed (default 1000)\n"
+        "  --store S     where replicas keep their state: memory (default), sqlite\n"
+        "                (SQLite tables, as daemon and client), or mixed (alternately;\n"
+        "                the hub in memory, so both stores must agree byte for byte)\n"
         "  --verbose     print every write\n"
         "Exit status: 0 every seed passed, 1 a seed failed (its replay command is\n"
         "printed), 2 usage error.\n"
@@ -883,6 +909,16 @@ int main(int argc, char **argv) {
       return 0;
     } else if (strcmp(a, "--verbose") == 0) {
       verbose = true;
+      continue;
+    } else if (strcmp(a, "--store") == 0 && v != NULL) {
+      if (strcmp(v, "memory") == 0) g_store = STORE_MEMORY;
+      else if (strcmp(v, "sqlite") == 0) g_store = STORE_SQLITE;
+      else if (strcmp(v, "mixed") == 0) g_store = STORE_MIXED;
+      else {
+        fprintf(stderr, "bgsim: --store: '%s' is none of memory, sqlite, mixed\n", v);
+        return 2;
+      }
+      i++;
       continue;
     }
     if (v == NULL) {
@@ -924,9 +960,10 @@ int main(int argc, char **argv) {
       passed++;
     } else {
       failed++;
+      static const char *const stores[] = {"memory", "sqlite", "mixed"};
       printf("bgsim: seed %" PRIu64 " FAILED: %s\n  replay: bgsim --seeds 1 --start %" PRIu64
-             " --devices %d --clients %d --ops %d --verbose\n",
-             s, g_fail, s, ndev, nclients, ops);
+             " --devices %d --clients %d --ops %d --store %s --verbose\n",
+             s, g_fail, s, ndev, nclients, ops, stores[g_store]);
     }
   }
   printf("bgsim: %lu writes, %lu conflict entries, %lu wijzigingsvoorstellen, %lu resolutions, %lu signatures, "
