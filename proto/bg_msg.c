@@ -593,6 +593,35 @@ bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg
   return bg__decode_struct(&dc, &bg__write_desc, &root, w);
 }
 
+bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bg_buf *out,
+                            uint32_t max) {
+  if (n > BG_MSG_MAX_WRITES) return BG_E_LIMIT;
+  size_t mark;
+  bg_err e = bg_frame_begin(out, &mark);
+  if (e != BG_OK) return e;
+  /* the CHANGES map of the table above: type, writes, next, and more when true */
+  bg_mp_out o;
+  bg_mp_out_init(&o, out);
+  bg_mp_put_map(&o, more ? 4 : 3);
+  bg_mp_put_uint(&o, 0);
+  bg_mp_put_uint(&o, BG_MSG_CHANGES);
+  bg_mp_put_uint(&o, 1);
+  bg_mp_put_array(&o, n);
+  for (uint32_t i = 0; i < n && o.err == BG_OK; i++) {
+    if ((e = bg_buf_append(out, writes[i].p, writes[i].len)) != BG_OK) o.err = e;
+  }
+  bg_mp_put_uint(&o, 2);
+  bg_mp_put_uint(&o, next);
+  if (more) {
+    bg_mp_put_uint(&o, 3);
+    bg_mp_put_bool(&o, true);
+  }
+  e = o.err;
+  if (e == BG_OK) return bg_frame_end(out, mark, max);
+  bg_frame_abort(out, mark);
+  return e;
+}
+
 size_t bg_write_encoded_size(const bg_write *w) {
   bg_buf b = BG_BUF_INIT;
   size_t n = bg_write_encode(w, &b) == BG_OK ? b.len : 0;

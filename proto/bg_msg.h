@@ -264,6 +264,15 @@ bg_err bg_msg_json(const bg_msg *m, bg_buf *out);
  * Stores use this encoding too, so a write is encoded one way everywhere. */
 bg_err bg_write_encode(const bg_write *w, bg_buf *out);
 
+/* Append a whole CHANGES frame (body at most `max` bytes, 0 = BG_FRAME_MAX)
+ * whose writes are given already encoded, as bg_write_encode made them - the
+ * form a store keeps them in - so a server pages writes out without decoding
+ * and re-encoding each. The bytes equal bg_msg_encode_frame's for the same
+ * writes. The encodings are trusted (the store validated them on the way in).
+ * BG_E_LIMIT over BG_MSG_MAX_WRITES; on error `out` is unchanged. */
+bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bg_buf *out,
+                            uint32_t max);
+
 /* Decode one encoded write (the whole of p..p+n). Strings borrow from `p`; the
  * causal context is allocated in `zone`. */
 bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg_write *w,

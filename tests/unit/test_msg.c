@@ -319,6 +319,42 @@ static void encoded_size_of_a_write_matches_its_encoding(void **state) {
   bg_gen_free(&g);
 }
 
+static void changes_from_encoded_writes_equal_the_encoder(void **state) {
+  (void)state;
+  static bg_gen g;
+  uint64_t seed = bg_test_seed(29);
+  bg_gen_init(&g, seed);
+  for (int round = 0; round < 300; round++) {
+    bg_msg m;
+    bg_gen_msg(&g, BG_MSG_CHANGES, (unsigned)(round % 40), &m);
+    bg_buf want = BG_BUF_INIT, raw = BG_BUF_INIT, got = BG_BUF_INIT;
+    assert_int_equal(bg_msg_encode_frame(&m, &want, 0), BG_OK);
+    /* each write encoded alone, as a store keeps it */
+    bg_str *parts = calloc(m.u.changes.n + 1, sizeof *parts);
+    size_t *offs = calloc(m.u.changes.n + 1, sizeof *offs);
+    for (uint32_t i = 0; i < m.u.changes.n; i++) {
+      offs[i] = raw.len;
+      assert_int_equal(bg_write_encode(&m.u.changes.writes[i], &raw), BG_OK);
+    }
+    for (uint32_t i = 0; i < m.u.changes.n; i++)
+      parts[i] = (bg_str){(const char *)raw.data + offs[i], (uint32_t)((i + 1 < m.u.changes.n ? offs[i + 1] : raw.len) - offs[i])};
+    assert_int_equal(bg_changes_frame_raw(parts, m.u.changes.n, m.u.changes.next, m.u.changes.more, &got, 0), BG_OK);
+    if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0) BG_REPLAY(seed);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, got.len);
+    /* too small a maximum: refused, nothing appended */
+    size_t before = got.len;
+    assert_int_equal(bg_changes_frame_raw(parts, m.u.changes.n, 1, false, &got, 4), BG_E_FRAME_TOO_LARGE);
+    assert_int_equal(got.len, before);
+    free(parts);
+    free(offs);
+    bg_buf_free(&want);
+    bg_buf_free(&raw);
+    bg_buf_free(&got);
+  }
+  bg_gen_free(&g);
+}
+
 static void frame_encoding_respects_a_smaller_connection_maximum(void **state) {
   (void)state;
   bg_msg m;
@@ -343,6 +379,7 @@ int main(void) {
       cmocka_unit_test(decoded_message_borrows_from_the_body),
       cmocka_unit_test(encoded_size_of_a_write_matches_its_encoding),
       cmocka_unit_test(frame_encoding_respects_a_smaller_connection_maximum),
+      cmocka_unit_test(changes_from_encoded_writes_equal_the_encoder),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
