@@ -1022,6 +1022,19 @@ bg_err bg_engine_plan_context(bg_engine *e, bg_str client, uint32_t cycle, bg_vv
   return BG_OK;
 }
 
+bg_err bg_engine_context_for(bg_engine *e, bg_write *w) {
+  bg_vv_init(&w->ctx);
+  bg_pos p;
+  bg_err r = bg_engine_position(e, w->client, &p);
+  if (r != BG_OK) return r;
+  w->cycle = p.cycle;
+  w->phase = (uint8_t)p.phase;
+  if (!bg__is_signature(w)) return bg_engine_record_context(e, w->client, w->rtype, w->rid, &w->ctx);
+  bg_rid_info rid;
+  if ((r = bg_rid_parse(bg_rtype(w->rtype), w->rid, &rid)) != BG_OK) return r;
+  return bg_engine_plan_context(e, w->client, rid.cycle, &w->ctx);
+}
+
 bg_err bg_engine_plan_signed(bg_engine *e, bg_str client, uint32_t cycle, bool *is_signed) {
   bg__begin(e);
   bg__plan p;

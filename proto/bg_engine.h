@@ -118,6 +118,12 @@ bg_err bg_engine_record_context(bg_engine *e, bg_str client, uint32_t rtype, bg_
  * replica has seen of the plan's records (plan, doelen, acties). */
 bg_err bg_engine_plan_context(bg_engine *e, bg_str client, uint32_t cycle, bg_vv *out);
 
+/* Fill in what a new local write carries from this replica's state: the causal
+ * context (the record's; for a signature, the plan's) and the traject position
+ * seen. w->client, rtype, rid, field and value must be set; w->ctx becomes an
+ * owned vector (bg_vv_free). The caller sets dot, author and hlc. */
+bg_err bg_engine_context_for(bg_engine *e, bg_write *w);
+
 /* Whether the plan of `cycle` carries an applied signature. */
 bg_err bg_engine_plan_signed(bg_engine *e, bg_str client, uint32_t cycle, bool *is_signed);
 

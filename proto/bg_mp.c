@@ -247,6 +247,18 @@ bool bg_mp_read_bin(bg_mp_in *in, const uint8_t **p, uint32_t *n) {
   return true;
 }
 
+bool bg_mp_read_str(bg_mp_in *in, const uint8_t **p, uint32_t *n) {
+  const uint8_t *t = bg__take(in, 1);
+  uint64_t len;
+  if (t == NULL) return false;
+  if (*t >= 0xa0 && *t <= 0xbf) len = *t & 0x1fu;
+  else if (*t >= 0xd9 && *t <= 0xdb) { if (!bg__arg(in, 1u << (*t - 0xd9), &len)) return false; }
+  else return !(in->bad = true);
+  if ((*p = bg__take(in, (size_t)len)) == NULL) return false;
+  *n = (uint32_t)len;
+  return true;
+}
+
 bool bg_mp_in_done(const bg_mp_in *in) { return !in->bad && in->p == in->end; }
 
 /* --- UTF-8 ------------------------------------------------------------------ */

@@ -88,6 +88,8 @@ bool bg_mp_read_array(bg_mp_in *in, uint32_t *n);
 bool bg_mp_read_uint(bg_mp_in *in, uint64_t *v);
 /* A bin value; *p points into the input. */
 bool bg_mp_read_bin(bg_mp_in *in, const uint8_t **p, uint32_t *n);
+/* A str value; *p points into the input. */
+bool bg_mp_read_str(bg_mp_in *in, const uint8_t **p, uint32_t *n);
 /* Whether every byte was read and nothing failed. */
 bool bg_mp_in_done(const bg_mp_in *in);
 

@@ -289,8 +289,10 @@ static void cursor_reads_what_the_writer_wrote_and_refuses_damage(void **state) 
     uint64_t u[3] = {edge_number(&r), edge_number(&r), edge_number(&r)};
     uint32_t n = (uint32_t)(edge_number(&r) % 70000);
     static uint8_t body[70000];
-    bg_mp_put_array(&o, 4);
+    bg_mp_put_array(&o, 5);
     for (int i = 0; i < 3; i++) bg_mp_put_uint(&o, u[i]);
+    uint32_t sn = (uint32_t)(u[0] % 70000);
+    bg_mp_put_str(&o, body, sn);
     bg_mp_put_bin(&o, body, n);
     assert_int_equal(o.err, BG_OK);
 
@@ -300,11 +302,13 @@ static void cursor_reads_what_the_writer_wrote_and_refuses_damage(void **state) 
     const uint8_t *p;
     bg_mp_in_init(&in, b.data, b.len);
     assert_true(bg_mp_read_array(&in, &size));
-    assert_int_equal(size, 4);
+    assert_int_equal(size, 5);
     for (int i = 0; i < 3; i++) {
       assert_true(bg_mp_read_uint(&in, &v));
       assert_true(v == u[i]);
     }
+    assert_true(bg_mp_read_str(&in, &p, &len));
+    assert_int_equal(len, sn);
     assert_true(bg_mp_read_bin(&in, &p, &len));
     assert_int_equal(len, n);
     assert_ptr_equal(p, b.data + b.len - n);
@@ -317,6 +321,7 @@ static void cursor_reads_what_the_writer_wrote_and_refuses_damage(void **state) 
     bg_mp_in_init(&in, copy, cut);
     bool ok = bg_mp_read_array(&in, &size);
     for (int i = 0; i < 3; i++) ok = bg_mp_read_uint(&in, &v) && ok;
+    ok = bg_mp_read_str(&in, &p, &len) && ok;
     ok = bg_mp_read_bin(&in, &p, &len) && ok;
     if (ok || bg_mp_in_done(&in)) BG_REPLAY(seed);
     assert_false(ok);
@@ -325,6 +330,8 @@ static void cursor_reads_what_the_writer_wrote_and_refuses_damage(void **state) 
     bg_mp_in_init(&in, b.data, b.len);
     assert_false(bg_mp_read_uint(&in, &v));
     assert_false(bg_mp_read_array(&in, &size)); /* stays failed */
+    bg_mp_in_init(&in, b.data, b.len);
+    assert_false(bg_mp_read_str(&in, &p, &len));
     bg_buf_free(&b);
   }
 }

@@ -1,0 +1,1357 @@
+/*
+ * store_sqlite.c - the daemon's store on SQLite (store.h).
+ *
+ * One file in WAL mode. All SQL of the store is in this file: the migrations
+ * below and the statements in bg__sql, each prepared once on first use. Every
+ * call that changes something runs in one BEGIN IMMEDIATE transaction and rolls
+ * back on any failure, so a crash or an error leaves the file as before the call.
+ *
+ * The change feed (table feed) holds every write the engine applied or held as
+ * a wijzigingsvoorstel, in commit order: seq is the order devices pull in.
+ * A pull cursor is a row of `cursors`: the clients the device holds with, for
+ * each, the feed position up to which it has been fed, and the clients named
+ * for PURGE and not yet acknowledged (store.h explains why).
+ */
+#include "store.h"
+
+#include <mbedtls/sha256.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bg_engine.h"
+#include "bg_hlc.h"
+#include "bg_mp.h"
+#include "bg_schema.h"
+#include "bg_sql.h"
+
+/* --- schema ------------------------------------------------------------------------ */
+
+static const char bg__migration_1[] =
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+    "CREATE TABLE teams(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
+    "CREATE TABLE users(id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE, role INTEGER NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+    "CREATE TABLE user_teams(user INTEGER NOT NULL REFERENCES users(id), team INTEGER NOT NULL REFERENCES teams(id),"
+    "  PRIMARY KEY(user, team)) WITHOUT ROWID;"
+    "CREATE TABLE clients(id TEXT PRIMARY KEY, team INTEGER NOT NULL REFERENCES teams(id),"
+    "  begeleider INTEGER NOT NULL REFERENCES users(id), created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX clients_team ON clients(team);"
+    "CREATE INDEX clients_begeleider ON clients(begeleider);"
+    /* every user who has been a client's trajectbegeleider: their offline writes keep that standing */
+    "CREATE TABLE begeleider_history(client TEXT NOT NULL, user INTEGER NOT NULL, since INTEGER NOT NULL,"
+    "  PRIMARY KEY(client, user)) WITHOUT ROWID;"
+    "CREATE TABLE devices(id INTEGER PRIMARY KEY, user INTEGER NOT NULL REFERENCES users(id),"
+    "  name TEXT NOT NULL DEFAULT '', enrolled INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+    "  last_seen INTEGER NOT NULL DEFAULT 0, counter INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE enrol_codes(id TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, user INTEGER NOT NULL"
+    "  REFERENCES users(id), created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0,"
+    "  device INTEGER) WITHOUT ROWID;"
+    "CREATE TABLE feed(seq INTEGER PRIMARY KEY, client TEXT NOT NULL, device INTEGER NOT NULL, write BLOB NOT NULL);"
+    "CREATE INDEX feed_client ON feed(client, seq);"
+    "CREATE TABLE batches(device INTEGER NOT NULL, batch INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  rejected BLOB NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(device, batch)) WITHOUT ROWID;"
+    "CREATE TABLE cursors(id INTEGER PRIMARY KEY AUTOINCREMENT, device INTEGER NOT NULL, held BLOB NOT NULL,"
+    "  created INTEGER NOT NULL);"
+    "CREATE INDEX cursors_device ON cursors(device);"
+    "CREATE TABLE purges(id INTEGER PRIMARY KEY AUTOINCREMENT, device INTEGER NOT NULL, clients BLOB NOT NULL,"
+    "  created INTEGER NOT NULL, acked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, user INTEGER NOT NULL,"
+    "  device INTEGER NOT NULL, client TEXT NOT NULL, action TEXT NOT NULL, object TEXT NOT NULL,"
+    "  outcome TEXT NOT NULL, hash BLOB NOT NULL);"
+    "CREATE INDEX audit_client ON audit(client, seq);"
+    "CREATE INDEX audit_user ON audit(user, seq);"
+    /* the office: author of what bgctl writes */
+    "INSERT INTO users(id, login, role, disabled, created) VALUES(1, '_office', 3, 1, 0);"
+    "INSERT INTO devices(id, user, name, enrolled) VALUES(1, 1, 'the office (bgctl)', 0);";
+
+/* Version n is reached by running steps[0..n-1]: 1 the organisation, sync and
+ * audit tables; 2 the merge engine's tables (bg_sql.h). */
+static const char *const bg__migrations[] = {bg__migration_1, bg_sqlkv_schema};
+_Static_assert(sizeof bg__migrations / sizeof *bg__migrations == BG_STORE_VERSION,
+               "BG_STORE_VERSION counts the migrations");
+
+/* --- statements ----------------------------------------------------------------------- */
+
+enum {
+  Q_TEAM_ADD, Q_TEAM_ID, Q_USER_ADD, Q_USER_TEAM_ADD, Q_USER_BY_LOGIN, Q_USER_BY_ID, Q_USERS,
+  Q_CLIENT_ADD, Q_CLIENT_GET, Q_CLIENT_MOVE, Q_CLIENTS, Q_HISTORY_ADD, Q_HISTORY_HAS,
+  Q_CODE_ADD, Q_CODE_GET, Q_CODE_SPEND, Q_DEVICE_ADD, Q_DEVICE_GET, Q_DEVICES, Q_DEVICE_REVOKE,
+  Q_DEVICE_SEEN, Q_DEVICE_COUNTER,
+  Q_BATCH_GET, Q_BATCH_ADD, Q_FEED_ADD, Q_HEAD, Q_IN_TEAM,
+  Q_SCOPE_ALL, Q_SCOPE_USER, Q_CURSOR_GET, Q_CURSOR_LATEST, Q_CURSOR_PRUNE, Q_CURSOR_ADD, Q_CURSORS_OF,
+  Q_CURSOR_SET, Q_PURGE_ADD, Q_PURGE_GET, Q_PURGE_ACK, Q_PAGE_CLEAR, Q_PAGE_ADD, Q_PAGE,
+  Q_AUDIT_LAST, Q_AUDIT_ADD, Q_AUDIT_ALL, Q_AUDIT_QUERY,
+  Q_N
+};
+
+static const char *const bg__sql[Q_N] = {
+    [Q_TEAM_ADD] = "INSERT INTO teams(name, created) VALUES(?1, ?2)",
+    [Q_TEAM_ID] = "SELECT id FROM teams WHERE name = ?1",
+    [Q_USER_ADD] = "INSERT INTO users(login, role, created) VALUES(?1, ?2, ?3)",
+    [Q_USER_TEAM_ADD] = "INSERT OR IGNORE INTO user_teams(user, team) VALUES(?1, ?2)",
+    [Q_USER_BY_LOGIN] =
+        "SELECT u.id, u.login, u.role, u.disabled, (SELECT coalesce(group_concat(t.name, ','), '') FROM"
+        " (SELECT t.name FROM user_teams ut JOIN teams t ON t.id = ut.team WHERE ut.user = u.id ORDER BY t.name) t)"
+        " FROM users u WHERE u.login = ?1",
+    [Q_USER_BY_ID] =
+        "SELECT u.id, u.login, u.role, u.disabled, (SELECT coalesce(group_concat(t.name, ','), '') FROM"
+        " (SELECT t.name FROM user_teams ut JOIN teams t ON t.id = ut.team WHERE ut.user = u.id ORDER BY t.name) t)"
+        " FROM users u WHERE u.id = ?1",
+    [Q_USERS] =
+        "SELECT u.id, u.login, u.role, u.disabled, (SELECT coalesce(group_concat(t.name, ','), '') FROM"
+        " (SELECT t.name FROM user_teams ut JOIN teams t ON t.id = ut.team WHERE ut.user = u.id ORDER BY t.name) t)"
+        " FROM users u WHERE u.id != 1 ORDER BY u.login",
+    [Q_CLIENT_ADD] = "INSERT INTO clients(id, team, begeleider, created) VALUES(?1, ?2, ?3, ?4)",
+    [Q_CLIENT_GET] = "SELECT team, begeleider FROM clients WHERE id = ?1",
+    [Q_CLIENT_MOVE] = "UPDATE clients SET team = ?2, begeleider = ?3 WHERE id = ?1",
+    [Q_CLIENTS] = "SELECT c.id, t.name, u.login, c.created FROM clients c JOIN teams t ON t.id = c.team"
+                  " JOIN users u ON u.id = c.begeleider ORDER BY c.id",
+    [Q_HISTORY_ADD] = "INSERT OR IGNORE INTO begeleider_history(client, user, since) VALUES(?1, ?2, ?3)",
+    [Q_HISTORY_HAS] = "SELECT 1 FROM begeleider_history WHERE client = ?1 AND user = ?2",
+    [Q_CODE_ADD] = "INSERT INTO enrol_codes(id, secret_hash, user, created, expires) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [Q_CODE_GET] = "SELECT secret_hash, user, expires, used FROM enrol_codes WHERE id = ?1",
+    [Q_CODE_SPEND] = "UPDATE enrol_codes SET used = ?2, device = ?3 WHERE id = ?1 AND used = 0",
+    [Q_DEVICE_ADD] = "INSERT INTO devices(user, name, enrolled) VALUES(?1, ?2, ?3)",
+    [Q_DEVICE_GET] = "SELECT d.id, d.user, u.login, d.name, d.enrolled, d.revoked, d.last_seen FROM devices d"
+                     " JOIN users u ON u.id = d.user WHERE d.id = ?1",
+    [Q_DEVICES] = "SELECT d.id, d.user, u.login, d.name, d.enrolled, d.revoked, d.last_seen FROM devices d"
+                  " JOIN users u ON u.id = d.user WHERE d.id != 1 ORDER BY d.id",
+    [Q_DEVICE_REVOKE] = "UPDATE devices SET revoked = ?2 WHERE id = ?1 AND revoked = 0",
+    [Q_DEVICE_SEEN] = "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+    [Q_DEVICE_COUNTER] = "UPDATE devices SET counter = counter + 1 WHERE id = ?1 RETURNING counter",
+    [Q_BATCH_GET] = "SELECT seq, rejected FROM batches WHERE device = ?1 AND batch = ?2",
+    [Q_BATCH_ADD] = "INSERT INTO batches(device, batch, seq, rejected, at) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [Q_FEED_ADD] = "INSERT INTO feed(client, device, write) VALUES(?1, ?2, ?3)",
+    [Q_HEAD] = "SELECT coalesce(max(seq), 0) FROM feed",
+    [Q_IN_TEAM] = "SELECT 1 FROM user_teams WHERE user = ?1 AND team = ?2",
+    [Q_SCOPE_ALL] = "SELECT id FROM clients UNION SELECT '" BG_ORG_CLIENT "' ORDER BY 1",
+    [Q_SCOPE_USER] = "SELECT id FROM clients WHERE begeleider = ?1 OR team IN (SELECT team FROM user_teams"
+                     " WHERE user = ?1) UNION SELECT '" BG_ORG_CLIENT "' ORDER BY 1",
+    [Q_CURSOR_GET] = "SELECT held FROM cursors WHERE id = ?1 AND device = ?2",
+    [Q_CURSOR_LATEST] = "SELECT held FROM cursors WHERE device = ?1 ORDER BY id DESC LIMIT 1",
+    [Q_CURSOR_PRUNE] = "DELETE FROM cursors WHERE device = ?1 AND id != ?2",
+    [Q_CURSOR_ADD] = "INSERT INTO cursors(device, held, created) VALUES(?1, ?2, ?3)",
+    [Q_CURSORS_OF] = "SELECT id, held FROM cursors WHERE device = ?1",
+    [Q_CURSOR_SET] = "UPDATE cursors SET held = ?2 WHERE id = ?1",
+    [Q_PURGE_ADD] = "INSERT INTO purges(device, clients, created) VALUES(?1, ?2, ?3)",
+    [Q_PURGE_GET] = "SELECT clients FROM purges WHERE id = ?1 AND device = ?2",
+    [Q_PURGE_ACK] = "UPDATE purges SET acked = ?2 WHERE id = ?1 AND acked = 0",
+    [Q_PAGE_CLEAR] = "DELETE FROM temp.pull_scope",
+    [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos) VALUES(?1, ?2)",
+    [Q_PAGE] = "SELECT f.seq, f.client, f.write FROM temp.pull_scope p JOIN feed f ON f.client = p.client"
+               " WHERE f.seq > p.pos AND f.device != ?1 ORDER BY f.seq LIMIT ?2",
+    [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+    [Q_AUDIT_ADD] = "INSERT INTO audit(seq, at, user, device, client, action, object, outcome, hash)"
+                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [Q_AUDIT_ALL] = "SELECT seq, at, user, device, client, action, object, outcome, hash FROM audit ORDER BY seq",
+    [Q_AUDIT_QUERY] = "SELECT seq, at, user, device, client, action, object, outcome FROM audit"
+                      " WHERE (?1 IS NULL OR client = ?1) AND (?2 = 0 OR user = ?2) AND at >= ?3 ORDER BY seq",
+};
+
+/* --- the handle --------------------------------------------------------------------------- */
+
+/* A client the device holds: fed up to `pos`. */
+typedef struct bg__held {
+  char *client;
+  uint64_t pos;
+} bg__held;
+
+/* What a cursor names: held clients (sorted) and clients awaiting a PURGE ack. */
+typedef struct bg__holding {
+  bg__held *v;
+  size_t n, cap;
+  char **purging;
+  size_t np, capp;
+} bg__holding;
+
+struct bg_store {
+  sqlite3 *db;
+  bg_sqlkv *kv;
+  bg_engine eng;
+  sqlite3_stmt *q[Q_N];
+  char err[256];
+  /* rows returned to the caller, valid until the next call */
+  char row_login[BG_ID_MAX + 1], row_name[BG_TEXT_MAX + 1], row_teams[1024], row_team[BG_ID_MAX + 1];
+  bg_reject *rej;
+  size_t rejcap;
+  bg_buf page;  /* the bytes of a page's writes */
+  bg_buf names; /* the clients of a page's PURGE, NUL-separated */
+  bg_str *pagev, *purgev;
+  size_t pagecap, purgecap;
+  bg_buf tmp;
+};
+
+const char *bg_store_errmsg(const bg_store *s) { return s->err; }
+
+static bg_err bg__fail(bg_store *s, bg_err e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->err, sizeof s->err, fmt, ap);
+  va_end(ap);
+  return e;
+}
+
+/* A SQLite failure: its code as the product's error, its message as detail. */
+static bg_err bg__sqlfail(bg_store *s, int rc, const char *what) {
+  bg_err e = bg_sql_err(rc);
+  return bg__fail(s, e != BG_OK ? e : BG_E_STORAGE, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* Statement `id`, prepared on first use, reset, bindings cleared. */
+static sqlite3_stmt *bg__q(bg_store *s, int id) {
+  if (s->q[id] == NULL) {
+    if (sqlite3_prepare_v3(s->db, bg__sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->q[id], NULL) != SQLITE_OK) {
+      bg__fail(s, BG_E_STORAGE, "preparing statement %d: %s", id, sqlite3_errmsg(s->db));
+      return NULL;
+    }
+  }
+  sqlite3_reset(s->q[id]);
+  sqlite3_clear_bindings(s->q[id]);
+  return s->q[id];
+}
+
+/* Bind a sequence of values: "i" int64, "t" text (NUL-terminated; NULL binds NULL),
+ * "s" bg_str as text, "b" blob (pointer, length as size_t). */
+static int bg__bind(sqlite3_stmt *st, const char *types, ...) {
+  va_list ap;
+  va_start(ap, types);
+  int rc = SQLITE_OK;
+  for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
+    switch (types[i]) {
+      case 'i': rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)); break;
+      case 't': {
+        const char *t = va_arg(ap, const char *);
+        rc = t ? sqlite3_bind_text(st, i + 1, t, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i + 1);
+        break;
+      }
+      case 's': {
+        bg_str v = va_arg(ap, bg_str);
+        rc = sqlite3_bind_text(st, i + 1, v.len ? v.p : "", (int)v.len, SQLITE_STATIC);
+        break;
+      }
+      default: {
+        const void *p = va_arg(ap, const void *);
+        size_t n = va_arg(ap, size_t);
+        rc = sqlite3_bind_blob(st, i + 1, n ? p : "", (int)n, SQLITE_STATIC);
+        break;
+      }
+    }
+  }
+  va_end(ap);
+  return rc;
+}
+
+/* Run a statement that returns no rows (or ignore them). */
+static bg_err bg__run(bg_store *s, sqlite3_stmt *st, const char *what) {
+  if (st == NULL) return BG_E_STORAGE;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? BG_OK : bg__sqlfail(s, rc, what);
+}
+
+/* One row expected: SQLITE_ROW -> BG_OK (the statement stays on the row),
+ * none -> BG_E_NOT_FOUND. */
+static bg_err bg__row(bg_store *s, sqlite3_stmt *st, const char *what) {
+  if (st == NULL) return BG_E_STORAGE;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) return BG_OK;
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? BG_E_NOT_FOUND : bg__sqlfail(s, rc, what);
+}
+
+static const char *bg__col_text(sqlite3_stmt *st, int col) {
+  const char *t = (const char *)sqlite3_column_text(st, col);
+  return t ? t : "";
+}
+
+static void bg__copy(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src ? src : ""); }
+
+static bg_err bg__begin(bg_store *s) {
+  s->err[0] = 0;
+  int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  return rc == SQLITE_OK ? BG_OK : bg__sqlfail(s, rc, "begin");
+}
+
+/* Commit when r is BG_OK, else roll back; returns the outcome. */
+static bg_err bg__end(bg_store *s, bg_err r) {
+  if (r == BG_OK) {
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) return BG_OK;
+    r = bg__sqlfail(s, rc, "commit");
+  }
+  (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return r;
+}
+
+bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen) {
+  *out = NULL;
+  bg_store *s = calloc(1, sizeof *s);
+  if (s == NULL) return BG_E_NOMEM;
+  bg_err r = bg_sql_open(path, true, 5000, &s->db, why, whylen);
+  int from = 0;
+  if (r == BG_OK) {
+    r = bg_sql_migrate(s->db, bg__migrations, (int)(sizeof bg__migrations / sizeof *bg__migrations), &from);
+    if (r != BG_OK && why && whylen) {
+      if (r == BG_E_NEWER_SCHEMA)
+        snprintf(why, whylen, "%s: store version %d is newer than this bgsyncd's %d: update the software", path,
+                 from, BG_STORE_VERSION);
+      else
+        snprintf(why, whylen, "%s: migrating the store: %s", path, sqlite3_errmsg(s->db));
+    }
+  }
+  if (r == BG_OK) r = bg_sql_exec(s->db,
+                                  "CREATE TEMP TABLE pull_scope(client TEXT PRIMARY KEY, pos INTEGER NOT NULL)"
+                                  " WITHOUT ROWID");
+  if (r == BG_OK) r = bg_sqlkv_new(s->db, &s->kv);
+  if (r == BG_OK) r = bg_engine_init(&s->eng, bg_sqlkv_kv(s->kv));
+  if (r != BG_OK) {
+    if (why && whylen && why[0] == 0) snprintf(why, whylen, "%s: %s", path, bg_err_message(r));
+    bg_store_close(s);
+    return r;
+  }
+  *out = s;
+  return BG_OK;
+}
+
+void bg_store_close(bg_store *s) {
+  if (s == NULL) return;
+  if (s->kv) bg_engine_free(&s->eng);
+  bg_sqlkv_free(s->kv);
+  for (int i = 0; i < Q_N; i++) sqlite3_finalize(s->q[i]);
+  sqlite3_close(s->db);
+  free(s->rej);
+  free(s->pagev);
+  free(s->purgev);
+  bg_buf_free(&s->page);
+  bg_buf_free(&s->names);
+  bg_buf_free(&s->tmp);
+  free(s);
+}
+
+/* --- people ------------------------------------------------------------------------------- */
+
+static bool bg__name_ok(const char *name) {
+  size_t n = name ? strlen(name) : 0;
+  if (n == 0 || n > BG_ID_MAX || !bg_utf8_valid(name, n)) return false;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f || name[i] == ',') return false;
+  return true;
+}
+
+static bg_err bg__team_id(bg_store *s, const char *name, int64_t *id) {
+  sqlite3_stmt *st = bg__q(s, Q_TEAM_ID);
+  if (st == NULL || bg__bind(st, "t", name) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "team");
+  bg_err r = bg__row(s, st, "team");
+  if (r == BG_E_NOT_FOUND) return bg__fail(s, r, "no team '%s' (add it with: bgctl team add %s)", name, name);
+  if (r != BG_OK) return r;
+  *id = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return BG_OK;
+}
+
+bg_err bg_store_team_add(bg_store *s, const char *name, int64_t now) {
+  if (!bg__name_ok(name)) return bg__fail(s, BG_E_USAGE, "a team name is 1..64 bytes of text without commas");
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  sqlite3_stmt *st = bg__q(s, Q_TEAM_ADD);
+  if (st == NULL || bg__bind(st, "ti", name, now) != SQLITE_OK) r = bg__sqlfail(s, SQLITE_ERROR, "team add");
+  if (r == BG_OK) r = bg__run(s, st, "team add");
+  if (r == BG_E_EXISTS) bg__fail(s, r, "team '%s' exists", name);
+  if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, "", "team-add", name, "ok");
+  return bg__end(s, r);
+}
+
+bg_err bg_store_user_add(bg_store *s, const char *login, uint8_t role, const char *team, int64_t now,
+                         uint64_t *id) {
+  if (!bg__name_ok(login) || login[0] == '_')
+    return bg__fail(s, BG_E_USAGE, "a login is 1..64 bytes of text without commas, not starting with '_'");
+  if (role < BG_ROLE_BEGELEIDER || role > BG_ROLE_ADMIN) return bg__fail(s, BG_E_USAGE, "unknown role");
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  int64_t tid = 0;
+  if (team) r = bg__team_id(s, team, &tid);
+  sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_USER_ADD) : NULL;
+  if (r == BG_OK && (st == NULL || bg__bind(st, "tii", login, (int64_t)role, now) != SQLITE_OK))
+    r = bg__sqlfail(s, SQLITE_ERROR, "user add");
+  if (r == BG_OK) r = bg__run(s, st, "user add");
+  if (r == BG_E_EXISTS) bg__fail(s, r, "user '%s' exists", login);
+  int64_t uid = sqlite3_last_insert_rowid(s->db);
+  if (r == BG_OK && team) {
+    st = bg__q(s, Q_USER_TEAM_ADD);
+    r = st && bg__bind(st, "ii", uid, tid) == SQLITE_OK ? bg__run(s, st, "user team") : BG_E_STORAGE;
+  }
+  if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, "", "user-add", login, "ok");
+  r = bg__end(s, r);
+  if (r == BG_OK && id) *id = (uint64_t)uid;
+  return r;
+}
+
+static void bg__user_row(bg_store *s, sqlite3_stmt *st, bg_user_row *u) {
+  u->id = (uint64_t)sqlite3_column_int64(st, 0);
+  bg__copy(s->row_login, sizeof s->row_login, bg__col_text(st, 1));
+  u->login = s->row_login;
+  u->role = (uint8_t)sqlite3_column_int(st, 2);
+  u->disabled = sqlite3_column_int(st, 3) != 0;
+  bg__copy(s->row_teams, sizeof s->row_teams, bg__col_text(st, 4));
+  u->teams = s->row_teams;
+}
+
+static bg_err bg__user_get(bg_store *s, int q, const char *login, int64_t id, bg_user_row *out) {
+  s->err[0] = 0;
+  sqlite3_stmt *st = bg__q(s, q);
+  int rc = st == NULL ? SQLITE_ERROR : login ? bg__bind(st, "t", login) : bg__bind(st, "i", id);
+  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "user");
+  bg_err r = bg__row(s, st, "user");
+  if (r == BG_E_NOT_FOUND) {
+    if (login) return bg__fail(s, r, "no user '%s' (add one with: bgctl user add)", login);
+    return bg__fail(s, r, "no user %lld", (long long)id);
+  }
+  if (r != BG_OK) return r;
+  bg__user_row(s, st, out);
+  sqlite3_reset(st);
+  return BG_OK;
+}
+
+bg_err bg_store_user_by_login(bg_store *s, const char *login, bg_user_row *out) {
+  return bg__user_get(s, Q_USER_BY_LOGIN, login, 0, out);
+}
+
+bg_err bg_store_user_by_id(bg_store *s, uint64_t id, bg_user_row *out) {
+  return bg__user_get(s, Q_USER_BY_ID, NULL, (int64_t)id, out);
+}
+
+bg_err bg_store_users(bg_store *s, bg_user_cb cb, void *arg) {
+  s->err[0] = 0;
+  sqlite3_stmt *st = bg__q(s, Q_USERS);
+  if (st == NULL) return BG_E_STORAGE;
+  bg_err r = BG_OK;
+  int rc;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bg_user_row u;
+    bg__user_row(s, st, &u);
+    r = cb(arg, &u);
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "users");
+  sqlite3_reset(st);
+  return r;
+}
+
+/* The office's own write (bgctl): dot (BG_OFFICE_DEVICE, next counter), author
+ * the office, context from the store's replica. Applied and fed. */
+static bg_err bg__office_write(bg_store *s, bg_str client, uint32_t rtype, bg_str rid, uint32_t field, bg_value v,
+                               int64_t now);
+
+bg_err bg_store_client_add(bg_store *s, const char *client, const char *team, const char *begeleider,
+                           int64_t now) {
+  if (!bg__name_ok(client) || client[0] == '_')
+    return bg__fail(s, BG_E_USAGE, "a client id is 1..64 bytes of text without commas, not starting with '_'");
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  int64_t tid = 0;
+  bg_user_row u;
+  r = bg__team_id(s, team, &tid);
+  if (r == BG_OK) r = bg_store_user_by_login(s, begeleider, &u);
+  if (r == BG_OK && u.disabled) r = bg__fail(s, BG_E_USER_DISABLED, "user '%s' is disabled", begeleider);
+  sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_CLIENT_ADD) : NULL;
+  if (r == BG_OK && (st == NULL || bg__bind(st, "tiii", client, tid, (int64_t)u.id, now) != SQLITE_OK))
+    r = bg__sqlfail(s, SQLITE_ERROR, "client add");
+  if (r == BG_OK) r = bg__run(s, st, "client add");
+  if (r == BG_E_EXISTS) bg__fail(s, r, "client '%s' exists", client);
+  if (r == BG_OK) {
+    st = bg__q(s, Q_HISTORY_ADD);
+    r = st && bg__bind(st, "tii", client, (int64_t)u.id, now) == SQLITE_OK ? bg__run(s, st, "history") : BG_E_STORAGE;
+  }
+  if (r == BG_OK) {
+    bg_value pos = {BG_V_INT, false, bg_pos_encode((bg_pos){0, BG_PH_AANMELDING}), {"", 0}};
+    r = bg__office_write(s, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 1, pos, now);
+  }
+  if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, client, "client-add", team, "ok");
+  return bg__end(s, r);
+}
+
+bg_err bg_store_client_move(bg_store *s, const char *client, const char *team, const char *begeleider,
+                            int64_t now) {
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  int64_t tid = 0;
+  bg_user_row u;
+  r = bg__team_id(s, team, &tid);
+  if (r == BG_OK) r = bg_store_user_by_login(s, begeleider, &u);
+  if (r == BG_OK && u.disabled) r = bg__fail(s, BG_E_USER_DISABLED, "user '%s' is disabled", begeleider);
+  sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_CLIENT_MOVE) : NULL;
+  if (r == BG_OK && (st == NULL || bg__bind(st, "tii", client, tid, (int64_t)u.id) != SQLITE_OK)) r = BG_E_STORAGE;
+  if (r == BG_OK) r = bg__run(s, st, "client move");
+  if (r == BG_OK && sqlite3_changes(s->db) != 1) r = bg__fail(s, BG_E_NOT_FOUND, "no client '%s'", client);
+  if (r == BG_OK) {
+    st = bg__q(s, Q_HISTORY_ADD);
+    r = st && bg__bind(st, "tii", client, (int64_t)u.id, now) == SQLITE_OK ? bg__run(s, st, "history") : BG_E_STORAGE;
+  }
+  char obj[160];
+  snprintf(obj, sizeof obj, "to team %s, begeleider %s", team, begeleider);
+  if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, client, "client-move", obj, "ok");
+  return bg__end(s, r);
+}
+
+bg_err bg_store_clients(bg_store *s, bg_client_cb cb, void *arg) {
+  s->err[0] = 0;
+  sqlite3_stmt *st = bg__q(s, Q_CLIENTS);
+  if (st == NULL) return BG_E_STORAGE;
+  bg_err r = BG_OK;
+  int rc;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bg_client_row c = {bg__col_text(st, 0), bg__col_text(st, 1), bg__col_text(st, 2), sqlite3_column_int64(st, 3)};
+    r = cb(arg, &c);
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "clients");
+  sqlite3_reset(st);
+  return r;
+}
+
+/* --- devices and enrolment ------------------------------------------------------------------ */
+
+bg_err bg_store_code_add(bg_store *s, const char *id, const uint8_t secret_hash[32], uint64_t user, int64_t now,
+                         int64_t expires) {
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  sqlite3_stmt *st = bg__q(s, Q_CODE_ADD);
+  if (st == NULL || bg__bind(st, "tbiii", id, (const void *)secret_hash, (size_t)32, (int64_t)user, now, expires) !=
+                        SQLITE_OK)
+    r = bg__sqlfail(s, SQLITE_ERROR, "code add");
+  if (r == BG_OK) r = bg__run(s, st, "code add");
+  char obj[96];
+  snprintf(obj, sizeof obj, "enrolment code %s", id);
+  if (r == BG_OK) r = bg_store_audit(s, now, user, BG_OFFICE_DEVICE, "", "enrol-code", obj, "ok");
+  return bg__end(s, r);
+}
+
+/* Compare secrets without an early exit (no timing hint on how much matched). */
+static bool bg__same32(const uint8_t *a, const uint8_t *b) {
+  uint8_t d = 0;
+  for (int i = 0; i < 32; i++) d |= (uint8_t)(a[i] ^ b[i]);
+  return d == 0;
+}
+
+bg_err bg_store_code_use(bg_store *s, const char *id, const uint8_t secret_hash[32], const char *name, int64_t now,
+                         uint64_t *device, uint64_t *user) {
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  sqlite3_stmt *st = bg__q(s, Q_CODE_GET);
+  if (st == NULL || bg__bind(st, "t", id) != SQLITE_OK) r = bg__sqlfail(s, SQLITE_ERROR, "code");
+  if (r == BG_OK) r = bg__row(s, st, "code");
+  int64_t uid = 0, expires = 0, used = 0;
+  if (r == BG_E_NOT_FOUND) r = bg__fail(s, BG_E_ENROLL_CODE, "unknown enrolment code");
+  else if (r == BG_OK) {
+    bool match = sqlite3_column_bytes(st, 0) == 32 && bg__same32(sqlite3_column_blob(st, 0), secret_hash);
+    uid = sqlite3_column_int64(st, 1);
+    expires = sqlite3_column_int64(st, 2);
+    used = sqlite3_column_int64(st, 3);
+    sqlite3_reset(st);
+    if (!match) r = bg__fail(s, BG_E_ENROLL_CODE, "enrolment code secret does not match");
+    else if (used) r = bg__fail(s, BG_E_ENROLL_USED, "enrolment code already used");
+    else if (now >= expires) r = bg__fail(s, BG_E_ENROLL_EXPIRED, "enrolment code expired");
+  }
+  bg_user_row u;
+  if (r == BG_OK) r = bg_store_user_by_id(s, (uint64_t)uid, &u);
+  if (r == BG_OK && u.disabled) r = bg__fail(s, BG_E_USER_DISABLED, "user '%s' is disabled", u.login);
+  if (r == BG_OK) {
+    st = bg__q(s, Q_DEVICE_ADD);
+    r = st && bg__bind(st, "iti", uid, name ? name : "", now) == SQLITE_OK ? bg__run(s, st, "device add")
+                                                                             : BG_E_STORAGE;
+  }
+  int64_t did = sqlite3_last_insert_rowid(s->db);
+  if (r == BG_OK) {
+    st = bg__q(s, Q_CODE_SPEND);
+    r = st && bg__bind(st, "tii", id, now, did) == SQLITE_OK ? bg__run(s, st, "code spend") : BG_E_STORAGE;
+    if (r == BG_OK && sqlite3_changes(s->db) != 1) r = bg__fail(s, BG_E_ENROLL_USED, "enrolment code already used");
+  }
+  char obj[96];
+  snprintf(obj, sizeof obj, "device %lld with code %s", (long long)did, id);
+  if (r == BG_OK) r = bg_store_audit(s, now, (uint64_t)uid, (uint64_t)did, "", "enrol", obj, "ok");
+  r = bg__end(s, r);
+  if (r == BG_OK) {
+    *device = (uint64_t)did;
+    *user = (uint64_t)uid;
+  }
+  return r;
+}
+
+static void bg__device_row(bg_store *s, sqlite3_stmt *st, bg_device_row *d) {
+  d->id = (uint64_t)sqlite3_column_int64(st, 0);
+  d->user = (uint64_t)sqlite3_column_int64(st, 1);
+  bg__copy(s->row_login, sizeof s->row_login, bg__col_text(st, 2));
+  d->login = s->row_login;
+  bg__copy(s->row_name, sizeof s->row_name, bg__col_text(st, 3));
+  d->name = s->row_name;
+  d->enrolled = sqlite3_column_int64(st, 4);
+  d->revoked = sqlite3_column_int64(st, 5);
+  d->last_seen = sqlite3_column_int64(st, 6);
+}
+
+bg_err bg_store_device_get(bg_store *s, uint64_t id, bg_device_row *out) {
+  s->err[0] = 0;
+  sqlite3_stmt *st = bg__q(s, Q_DEVICE_GET);
+  if (st == NULL || bg__bind(st, "i", (int64_t)id) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "device");
+  bg_err r = bg__row(s, st, "device");
+  if (r == BG_E_NOT_FOUND) return bg__fail(s, r, "no device %llu", (unsigned long long)id);
+  if (r != BG_OK) return r;
+  bg__device_row(s, st, out);
+  sqlite3_reset(st);
+  return BG_OK;
+}
+
+bg_err bg_store_devices(bg_store *s, bg_device_cb cb, void *arg) {
+  s->err[0] = 0;
+  sqlite3_stmt *st = bg__q(s, Q_DEVICES);
+  if (st == NULL) return BG_E_STORAGE;
+  bg_err r = BG_OK;
+  int rc;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bg_device_row d;
+    bg__device_row(s, st, &d);
+    r = cb(arg, &d);
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "devices");
+  sqlite3_reset(st);
+  return r;
+}
+
+bg_err bg_store_device_revoke(bg_store *s, uint64_t id, int64_t now) {
+  if (id == BG_OFFICE_DEVICE) return bg__fail(s, BG_E_USAGE, "device 1 is the office itself");
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  bg_device_row d;
+  r = bg_store_device_get(s, id, &d);
+  uint64_t user = r == BG_OK ? d.user : 0;
+  if (r == BG_OK) {
+    sqlite3_stmt *st = bg__q(s, Q_DEVICE_REVOKE);
+    r = st && bg__bind(st, "ii", (int64_t)id, now) == SQLITE_OK ? bg__run(s, st, "revoke") : BG_E_STORAGE;
+  }
+  char obj[48];
+  snprintf(obj, sizeof obj, "device %llu", (unsigned long long)id);
+  if (r == BG_OK) r = bg_store_audit(s, now, user, BG_OFFICE_DEVICE, "", "revoke", obj, "ok");
+  return bg__end(s, r);
+}
+
+bg_err bg_store_device_seen(bg_store *s, uint64_t id, int64_t now) {
+  s->err[0] = 0;
+  sqlite3_stmt *st = bg__q(s, Q_DEVICE_SEEN);
+  if (st == NULL || bg__bind(st, "ii", (int64_t)id, now) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "seen");
+  return bg__run(s, st, "device seen");
+}
+
+/* --- audit -------------------------------------------------------------------------------- */
+
+/* hash = SHA-256(prev || [seq, at, user, device, client, action, object, outcome]) */
+static bg_err bg__audit_hash(bg_store *s, const uint8_t prev[32], uint64_t seq, int64_t at, uint64_t user,
+                             uint64_t device, const char *client, const char *action, const char *object,
+                             const char *outcome, uint8_t out[32]) {
+  bg_buf_reset(&s->tmp);
+  bg_mp_out o;
+  bg_mp_out_init(&o, &s->tmp);
+  bg_mp_put_array(&o, 8);
+  bg_mp_put_uint(&o, seq);
+  bg_mp_put_int(&o, at);
+  bg_mp_put_uint(&o, user);
+  bg_mp_put_uint(&o, device);
+  const char *t[4] = {client, action, object, outcome};
+  for (int i = 0; i < 4; i++) bg_mp_put_str(&o, t[i], (uint32_t)strlen(t[i]));
+  if (o.err != BG_OK) return o.err;
+  mbedtls_sha256_context c;
+  mbedtls_sha256_init(&c);
+  int rc = mbedtls_sha256_starts_ret(&c, 0);
+  if (rc == 0) rc = mbedtls_sha256_update_ret(&c, prev, 32);
+  if (rc == 0) rc = mbedtls_sha256_update_ret(&c, s->tmp.data, s->tmp.len);
+  if (rc == 0) rc = mbedtls_sha256_finish_ret(&c, out);
+  mbedtls_sha256_free(&c);
+  return rc == 0 ? BG_OK : BG_E_INTERNAL;
+}
+
+bg_err bg_store_audit(bg_store *s, int64_t now, uint64_t user, uint64_t device, const char *client,
+                      const char *action, const char *object, const char *outcome) {
+  /* Inside the caller's transaction when there is one; else its own. */
+  bool own = sqlite3_get_autocommit(s->db) != 0;
+  bg_err r = own ? bg__begin(s) : BG_OK;
+  if (r != BG_OK) return r;
+  uint8_t prev[32] = {0}, hash[32];
+  uint64_t seq = 1;
+  sqlite3_stmt *st = bg__q(s, Q_AUDIT_LAST);
+  r = bg__row(s, st, "audit");
+  if (r == BG_OK) {
+    seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+    if (sqlite3_column_bytes(st, 1) == 32) memcpy(prev, sqlite3_column_blob(st, 1), 32);
+    sqlite3_reset(st);
+  } else if (r == BG_E_NOT_FOUND) {
+    r = BG_OK;
+  }
+  client = client ? client : "";
+  object = object ? object : "";
+  if (r == BG_OK) r = bg__audit_hash(s, prev, seq, now, user, device, client, action, object, outcome, hash);
+  if (r == BG_OK) {
+    st = bg__q(s, Q_AUDIT_ADD);
+    if (st == NULL || bg__bind(st, "iiiittttb", (int64_t)seq, now, (int64_t)user, (int64_t)device, client, action,
+                               object, outcome, (const void *)hash, (size_t)32) != SQLITE_OK)
+      r = bg__sqlfail(s, SQLITE_ERROR, "audit");
+    else
+      r = bg__run(s, st, "audit");
+  }
+  return own ? bg__end(s, r) : r;
+}
+
+bg_err bg_store_audit_query(bg_store *s, const bg_audit_filter *f, bg_audit_cb cb, void *arg) {
+  s->err[0] = 0;
+  sqlite3_stmt *st = bg__q(s, Q_AUDIT_QUERY);
+  if (st == NULL || bg__bind(st, "tii", f->client, (int64_t)f->user, f->since) != SQLITE_OK)
+    return bg__sqlfail(s, SQLITE_ERROR, "audit query");
+  bg_err r = BG_OK;
+  int rc;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bg_audit_row a = {(uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                      (uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
+                      bg__col_text(st, 4), bg__col_text(st, 5), bg__col_text(st, 6), bg__col_text(st, 7)};
+    r = cb(arg, &a);
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "audit query");
+  sqlite3_reset(st);
+  return r;
+}
+
+bg_err bg_store_audit_verify(bg_store *s, uint64_t *entries, uint64_t *bad) {
+  s->err[0] = 0;
+  *entries = 0;
+  *bad = 0;
+  /* One read transaction: a consistent snapshot while the daemon appends. */
+  int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
+  sqlite3_stmt *st = bg__q(s, Q_AUDIT_ALL);
+  bg_err r = st ? BG_OK : BG_E_STORAGE;
+  uint8_t prev[32] = {0}, want[32];
+  uint64_t expect = 1;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+    r = bg__audit_hash(s, prev, seq, sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2),
+                       (uint64_t)sqlite3_column_int64(st, 3), bg__col_text(st, 4), bg__col_text(st, 5),
+                       bg__col_text(st, 6), bg__col_text(st, 7), want);
+    if (r != BG_OK) break;
+    if (seq != expect || sqlite3_column_bytes(st, 8) != 32 || memcmp(sqlite3_column_blob(st, 8), want, 32) != 0) {
+      *bad = seq != expect && seq > expect ? expect : seq;
+      r = bg__fail(s, BG_E_CORRUPT, "audit entry %llu does not follow the chain (changed, or an entry before it "
+                   "was changed, inserted or removed)", (unsigned long long)*bad);
+      break;
+    }
+    memcpy(prev, want, 32);
+    expect++;
+    (*entries)++;
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "audit");
+  if (st) sqlite3_reset(st);
+  (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+  return r;
+}
+
+/* --- holdings (what a cursor names) -------------------------------------------------------- */
+
+static void bg__holding_free(bg__holding *h) {
+  for (size_t i = 0; i < h->n; i++) free(h->v[i].client);
+  for (size_t i = 0; i < h->np; i++) free(h->purging[i]);
+  free(h->v);
+  free(h->purging);
+  memset(h, 0, sizeof *h);
+}
+
+static char *bg__strndup(const uint8_t *p, size_t n) {
+  char *c = malloc(n + 1);
+  if (c) {
+    memcpy(c, p, n);
+    c[n] = 0;
+  }
+  return c;
+}
+
+static bg_err bg__holding_add(bg__holding *h, const char *client, size_t len, uint64_t pos) {
+  if (h->n == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    bg__held *v = realloc(h->v, cap * sizeof *v);
+    if (v == NULL) return BG_E_NOMEM;
+    h->v = v;
+    h->cap = cap;
+  }
+  char *c = bg__strndup((const uint8_t *)client, len);
+  if (c == NULL) return BG_E_NOMEM;
+  h->v[h->n++] = (bg__held){c, pos};
+  return BG_OK;
+}
+
+static bg_err bg__holding_purging(bg__holding *h, const char *client, size_t len) {
+  if (h->np == h->capp) {
+    size_t cap = h->capp ? h->capp * 2 : 8;
+    char **v = realloc(h->purging, cap * sizeof *v);
+    if (v == NULL) return BG_E_NOMEM;
+    h->purging = v;
+    h->capp = cap;
+  }
+  if ((h->purging[h->np] = bg__strndup((const uint8_t *)client, len)) == NULL) return BG_E_NOMEM;
+  h->np++;
+  return BG_OK;
+}
+
+/* Stored form: [[client, pos, client, pos, ...], [purging client, ...]]. */
+static bg_err bg__holding_parse(const uint8_t *p, size_t n, bg__holding *h) {
+  memset(h, 0, sizeof *h);
+  bg_mp_in in;
+  uint32_t two, k;
+  bg_mp_in_init(&in, p, n);
+  if (!bg_mp_read_array(&in, &two) || two != 2 || !bg_mp_read_array(&in, &k) || k % 2) return BG_E_CORRUPT;
+  bg_err r = BG_OK;
+  for (uint32_t i = 0; i < k / 2 && r == BG_OK; i++) {
+    const uint8_t *c;
+    uint32_t len;
+    uint64_t pos;
+    if (!bg_mp_read_str(&in, &c, &len) || !bg_mp_read_uint(&in, &pos)) r = BG_E_CORRUPT;
+    else r = bg__holding_add(h, (const char *)c, len, pos);
+  }
+  if (r == BG_OK && !bg_mp_read_array(&in, &k)) r = BG_E_CORRUPT;
+  for (uint32_t i = 0; i < k && r == BG_OK; i++) {
+    const uint8_t *c;
+    uint32_t len;
+    if (!bg_mp_read_str(&in, &c, &len)) r = BG_E_CORRUPT;
+    else r = bg__holding_purging(h, (const char *)c, len);
+  }
+  if (r == BG_OK && !bg_mp_in_done(&in)) r = BG_E_CORRUPT;
+  if (r != BG_OK) bg__holding_free(h);
+  return r;
+}
+
+static bg_err bg__holding_encode(const bg__holding *h, bg_buf *out) {
+  bg_buf_reset(out);
+  bg_mp_out o;
+  bg_mp_out_init(&o, out);
+  bg_mp_put_array(&o, 2);
+  bg_mp_put_array(&o, (uint32_t)(2 * h->n));
+  for (size_t i = 0; i < h->n; i++) {
+    bg_mp_put_str(&o, h->v[i].client, (uint32_t)strlen(h->v[i].client));
+    bg_mp_put_uint(&o, h->v[i].pos);
+  }
+  bg_mp_put_array(&o, (uint32_t)h->np);
+  for (size_t i = 0; i < h->np; i++) bg_mp_put_str(&o, h->purging[i], (uint32_t)strlen(h->purging[i]));
+  return o.err;
+}
+
+static const bg__held *bg__holding_find(const bg__holding *h, const char *client) {
+  for (size_t i = 0; i < h->n; i++)
+    if (strcmp(h->v[i].client, client) == 0) return &h->v[i];
+  return NULL;
+}
+
+static bool bg__holding_is_purging(const bg__holding *h, const char *client) {
+  for (size_t i = 0; i < h->np; i++)
+    if (strcmp(h->purging[i], client) == 0) return true;
+  return false;
+}
+
+/* The holding of cursor `id` of `device` (empty when 0 or unknown; *known says which). */
+static bg_err bg__holding_load(bg_store *s, int q, int64_t a, int64_t b, bg__holding *h, bool *known) {
+  memset(h, 0, sizeof *h);
+  *known = false;
+  sqlite3_stmt *st = bg__q(s, q);
+  if (st == NULL || (q == Q_CURSOR_GET ? bg__bind(st, "ii", a, b) : bg__bind(st, "i", a)) != SQLITE_OK)
+    return bg__sqlfail(s, SQLITE_ERROR, "cursor");
+  bg_err r = bg__row(s, st, "cursor");
+  if (r == BG_E_NOT_FOUND) return BG_OK;
+  if (r != BG_OK) return r;
+  r = bg__holding_parse(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), h);
+  sqlite3_reset(st);
+  if (r == BG_E_CORRUPT) bg__fail(s, r, "cursor of device %lld is damaged", (long long)(q == Q_CURSOR_GET ? b : a));
+  *known = r == BG_OK;
+  return r;
+}
+
+/* --- sync: scope ---------------------------------------------------------------------------- */
+
+/* The clients `who` may see, sorted. */
+typedef struct bg__scope {
+  char **v;
+  size_t n, cap;
+} bg__scope;
+
+static void bg__scope_free(bg__scope *sc) {
+  for (size_t i = 0; i < sc->n; i++) free(sc->v[i]);
+  free(sc->v);
+  memset(sc, 0, sizeof *sc);
+}
+
+static bg_err bg__scope_load(bg_store *s, const bg_who *who, bg__scope *sc) {
+  memset(sc, 0, sizeof *sc);
+  bool all = who->role == BG_ROLE_OFFICE || who->role == BG_ROLE_ADMIN;
+  sqlite3_stmt *st = bg__q(s, all ? Q_SCOPE_ALL : Q_SCOPE_USER);
+  if (st == NULL || (!all && bg__bind(st, "i", (int64_t)who->user) != SQLITE_OK))
+    return bg__sqlfail(s, SQLITE_ERROR, "scope");
+  int rc;
+  bg_err r = BG_OK;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sc->n == sc->cap) {
+      size_t cap = sc->cap ? sc->cap * 2 : 32;
+      char **v = realloc(sc->v, cap * sizeof *v);
+      if (v == NULL) {
+        r = BG_E_NOMEM;
+        break;
+      }
+      sc->v = v;
+      sc->cap = cap;
+    }
+    const char *t = bg__col_text(st, 0);
+    if ((sc->v[sc->n] = bg__strndup((const uint8_t *)t, strlen(t))) == NULL) r = BG_E_NOMEM;
+    else sc->n++;
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "scope");
+  sqlite3_reset(st);
+  if (r != BG_OK) bg__scope_free(sc);
+  return r;
+}
+
+/* Index of `client` in the scope, or -1. */
+static long bg__scope_index(const bg__scope *sc, const char *client) {
+  size_t lo = 0, hi = sc->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(sc->v[mid], client);
+    if (c == 0) return (long)mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return -1;
+}
+
+static bool bg__scope_has(const bg__scope *sc, const char *client) { return bg__scope_index(sc, client) >= 0; }
+
+/* --- sync: push ---------------------------------------------------------------------------- */
+
+bg_err bg_store_digest(bg_store *s, const char *client, uint8_t out[32]) {
+  s->err[0] = 0;
+  int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
+  bg_err r = bg_engine_digest(&s->eng, bg_str_c(client), out);
+  (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+  return r;
+}
+
+bg_err bg_store_head(bg_store *s, uint64_t *seq) {
+  sqlite3_stmt *st = bg__q(s, Q_HEAD);
+  bg_err r = bg__row(s, st, "head");
+  if (r != BG_OK) return r;
+  *seq = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return BG_OK;
+}
+
+static bg_err bg__feed_add(bg_store *s, const bg_write *w) {
+  bg_buf_reset(&s->tmp);
+  bg_err r = bg_write_encode(w, &s->tmp);
+  if (r != BG_OK) return r;
+  sqlite3_stmt *st = bg__q(s, Q_FEED_ADD);
+  if (st == NULL || bg__bind(st, "sib", w->client, (int64_t)w->dot.device, (const void *)s->tmp.data, s->tmp.len) !=
+                        SQLITE_OK)
+    return bg__sqlfail(s, SQLITE_ERROR, "feed");
+  return bg__run(s, st, "feed");
+}
+
+/* Apply one write through the engine; feed it when it took part. *refused gets
+ * a validation error (the write is refused, nothing stored). */
+static bg_err bg__apply(bg_store *s, const bg_write *w, bg_err *refused, bg_outcome *outcome) {
+  bg_apply_result res;
+  *refused = BG_OK;
+  bg_err r = bg_engine_apply(&s->eng, w, &res);
+  if (r == BG_OK) {
+    *outcome = res.outcome;
+    return res.outcome == BG_DUPLICATE ? BG_OK : bg__feed_add(s, w);
+  }
+  switch (r) {
+    case BG_E_UNKNOWN_RECORD: case BG_E_UNKNOWN_FIELD: case BG_E_VALUE: case BG_E_PHASE_TRANSITION:
+    case BG_E_FORBIDDEN: case BG_E_DOT_REUSED: case BG_E_USAGE: case BG_E_LIMIT: case BG_E_UTF8:
+      *refused = r == BG_E_USAGE || r == BG_E_LIMIT || r == BG_E_UTF8 ? BG_E_VALUE : r;
+      return BG_OK;
+    default:
+      return bg__fail(s, r, "applying a write: %s", bg_err_message(r));
+  }
+}
+
+static bg_err bg__office_write(bg_store *s, bg_str client, uint32_t rtype, bg_str rid, uint32_t field, bg_value v,
+                               int64_t now) {
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = client;
+  w.rtype = rtype;
+  w.rid = rid;
+  w.field = field;
+  w.value = v;
+  bg_err r = bg_engine_context_for(&s->eng, &w);
+  sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_DEVICE_COUNTER) : NULL;
+  if (r == BG_OK && (st == NULL || bg__bind(st, "i", (int64_t)BG_OFFICE_DEVICE) != SQLITE_OK)) r = BG_E_STORAGE;
+  if (r == BG_OK) r = bg__row(s, st, "office counter");
+  if (r == BG_OK) {
+    w.dot = (bg_dot){BG_OFFICE_DEVICE, (uint64_t)sqlite3_column_int64(st, 0)};
+    sqlite3_reset(st);
+    w.user = BG_OFFICE_USER;
+    w.role = BG_ROLE_ADMIN;
+    w.hlc = bg_hlc_make((uint64_t)now, 0);
+    bg_err refused;
+    bg_outcome o;
+    r = bg__apply(s, &w, &refused, &o);
+    if (r == BG_OK && refused != BG_OK) r = bg__fail(s, refused, "the office's write was refused: %s", bg_err_message(refused));
+  }
+  bg_vv_free(&w.ctx);
+  return r;
+}
+
+static bg_err bg__reject(bg_store *s, uint32_t *n, uint32_t index, bg_err code) {
+  if (*n == s->rejcap) {
+    size_t cap = s->rejcap ? s->rejcap * 2 : 16;
+    bg_reject *v = realloc(s->rej, cap * sizeof *v);
+    if (v == NULL) return BG_E_NOMEM;
+    s->rej = v;
+    s->rejcap = cap;
+  }
+  s->rej[(*n)++] = (bg_reject){index, (uint32_t)code};
+  return BG_OK;
+}
+
+/* May `who` write to `client`? In scope now, or held by the device (access it
+ * had when the work was done; the PURGE follows the push). */
+static bg_err bg__may_write(bg_store *s, const bg_who *who, const char *client, const bg__scope *sc,
+                            bg__holding *held, bool *held_loaded, bool *ok) {
+  *ok = bg__scope_has(sc, client);
+  if (*ok) return BG_OK;
+  if (!*held_loaded) {
+    bool known;
+    bg_err r = bg__holding_load(s, Q_CURSOR_LATEST, (int64_t)who->device, 0, held, &known);
+    if (r != BG_OK) return r;
+    *held_loaded = true;
+  }
+  *ok = bg__holding_find(held, client) != NULL;
+  return BG_OK;
+}
+
+bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_write *writes, uint32_t n, int64_t now,
+                     bg_push_result *out) {
+  memset(out, 0, sizeof *out);
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  /* a batch seen before: the first answer again */
+  sqlite3_stmt *st = bg__q(s, Q_BATCH_GET);
+  if (st == NULL || bg__bind(st, "ii", (int64_t)who->device, (int64_t)batch) != SQLITE_OK)
+    return bg__end(s, bg__sqlfail(s, SQLITE_ERROR, "batch"));
+  r = bg__row(s, st, "batch");
+  if (r == BG_OK) {
+    out->duplicate = true;
+    out->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    bg_mp_in in;
+    uint32_t k = 0;
+    bg_mp_in_init(&in, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    if (!bg_mp_read_array(&in, &k) || k % 2) r = BG_E_CORRUPT;
+    for (uint32_t i = 0; i < k / 2 && r == BG_OK; i++) {
+      uint64_t idx, code;
+      if (!bg_mp_read_uint(&in, &idx) || !bg_mp_read_uint(&in, &code)) r = BG_E_CORRUPT;
+      else r = bg__reject(s, &out->n_rejected, (uint32_t)idx, (bg_err)code);
+    }
+    sqlite3_reset(st);
+    out->rejected = s->rej;
+    return bg__end(s, r);
+  }
+  if (r != BG_E_NOT_FOUND) return bg__end(s, r);
+  r = BG_OK;
+
+  bg__scope sc;
+  bg__holding held = {0};
+  bool held_loaded = false;
+  if ((r = bg__scope_load(s, who, &sc)) != BG_OK) return bg__end(s, r);
+  uint32_t nrej = 0;
+  char client[BG_ID_MAX + 1];
+  for (uint32_t i = 0; i < n && r == BG_OK; i++) {
+    const bg_write *w = &writes[i];
+    bg_err refuse = BG_OK;
+    snprintf(client, sizeof client, "%.*s", (int)w->client.len, w->client.p);
+    bool ok = false;
+    if (w->dot.device != who->device || w->user != who->user || w->role != who->role) refuse = BG_E_AUTHOR;
+    else if (memchr(w->client.p, 0, w->client.len) != NULL) refuse = BG_E_VALUE;
+    else if ((r = bg__may_write(s, who, client, &sc, &held, &held_loaded, &ok)) != BG_OK) break;
+    else if (!ok) refuse = BG_E_FORBIDDEN;
+    else if (w->tb) {
+      /* the trajectbegeleider claim: the user is, or has been, this client's */
+      st = bg__q(s, Q_HISTORY_HAS);
+      if (st == NULL || bg__bind(st, "ti", client, (int64_t)who->user) != SQLITE_OK) r = BG_E_STORAGE;
+      else if ((r = bg__row(s, st, "history")) == BG_OK) sqlite3_reset(st);
+      else if (r == BG_E_NOT_FOUND) {
+        r = BG_OK;
+        refuse = BG_E_AUTHOR;
+      }
+    }
+    if (r == BG_OK && refuse == BG_OK) {
+      bg_outcome o = BG_APPLIED;
+      r = bg__apply(s, w, &refuse, &o);
+      if (r == BG_OK && refuse == BG_OK && o == BG_APPLIED) out->applied++;
+      if (r == BG_OK && refuse == BG_OK && o == BG_PROPOSAL) out->proposals++;
+    }
+    if (r == BG_OK && refuse != BG_OK) {
+      r = bg__reject(s, &nrej, i, refuse);
+      char obj[64];
+      snprintf(obj, sizeof obj, "batch %llu write %u", (unsigned long long)batch, i);
+      if (r == BG_OK) r = bg_store_audit(s, now, who->user, who->device, client, "write", obj, bg_err_name(refuse));
+    }
+  }
+  /* one audit entry per client written to */
+  for (uint32_t i = 0; i < n && r == BG_OK; i++) {
+    bool first = true, rejected = false;
+    for (uint32_t j = 0; j < i && first; j++) first = !bg_str_eq(writes[j].client, writes[i].client);
+    for (uint32_t k = 0; k < nrej; k++) rejected |= s->rej[k].index == i;
+    if (!first) continue;
+    uint32_t count = 0;
+    for (uint32_t j = i; j < n; j++) count += bg_str_eq(writes[j].client, writes[i].client);
+    if (rejected && count == 1) continue; /* its refusal is on record */
+    char obj[64];
+    snprintf(obj, sizeof obj, "batch %llu: %u writes", (unsigned long long)batch, count);
+    snprintf(client, sizeof client, "%.*s", (int)writes[i].client.len, writes[i].client.p);
+    r = bg_store_audit(s, now, who->user, who->device, client, "write", obj, "ok");
+  }
+  bg__scope_free(&sc);
+  bg__holding_free(&held);
+  if (r == BG_OK) r = bg_store_head(s, &out->seq);
+  if (r == BG_OK) {
+    bg_buf_reset(&s->tmp);
+    bg_mp_out o;
+    bg_mp_out_init(&o, &s->tmp);
+    bg_mp_put_array(&o, 2 * nrej);
+    for (uint32_t k = 0; k < nrej; k++) {
+      bg_mp_put_uint(&o, s->rej[k].index);
+      bg_mp_put_uint(&o, s->rej[k].code);
+    }
+    r = o.err;
+    st = r == BG_OK ? bg__q(s, Q_BATCH_ADD) : NULL;
+    if (r == BG_OK && (st == NULL || bg__bind(st, "iiibi", (int64_t)who->device, (int64_t)batch, (int64_t)out->seq,
+                                              (const void *)s->tmp.data, s->tmp.len, now) != SQLITE_OK))
+      r = BG_E_STORAGE;
+    if (r == BG_OK) r = bg__run(s, st, "batch add");
+  }
+  out->rejected = s->rej;
+  out->n_rejected = nrej;
+  r = bg__end(s, r);
+  if (r != BG_OK) memset(out, 0, sizeof *out);
+  return r;
+}
+
+/* --- sync: pull ------------------------------------------------------------------------------ */
+
+static bg_err bg__page_reserve(bg_str **v, size_t *cap, size_t need) {
+  if (need <= *cap) return BG_OK;
+  size_t c = need < 64 ? 64 : need * 2;
+  bg_str *nv = realloc(*v, c * sizeof *nv);
+  if (nv == NULL) return BG_E_NOMEM;
+  *v = nv;
+  *cap = c;
+  return BG_OK;
+}
+
+bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t max_bytes, uint32_t max_writes,
+                     int64_t now, bg_pull_page *out) {
+  memset(out, 0, sizeof *out);
+  if (max_writes == 0 || max_writes > BG_MSG_MAX_WRITES) max_writes = BG_MSG_MAX_WRITES;
+  if (max_bytes == 0) max_bytes = BG_PULL_DEFAULT_BYTES;
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  bg__holding h, next = {0};
+  bool known = false;
+  bg__scope sc = {0};
+  r = cursor ? bg__holding_load(s, Q_CURSOR_GET, (int64_t)cursor, (int64_t)who->device, &h, &known) : BG_OK;
+  if (!cursor) memset(&h, 0, sizeof h);
+  if (r == BG_OK) {
+    /* the device confirmed `cursor`: every other cursor of it is spent */
+    sqlite3_stmt *st = bg__q(s, Q_CURSOR_PRUNE);
+    r = st && bg__bind(st, "ii", (int64_t)who->device, known ? (int64_t)cursor : -1) == SQLITE_OK
+            ? bg__run(s, st, "prune")
+            : BG_E_STORAGE;
+  }
+  if (r == BG_OK) r = bg__scope_load(s, who, &sc);
+
+  /* PURGE: held or purging clients no longer in scope */
+  bg_buf_reset(&s->page);
+  size_t np = 0;
+  for (size_t i = 0; r == BG_OK && i < h.n + h.np; i++) {
+    const char *c = i < h.n ? h.v[i].client : h.purging[i - h.n];
+    if (bg__scope_has(&sc, c)) continue;
+    bool dup = false;
+    for (size_t j = 0; j < next.np && !dup; j++) dup = strcmp(next.purging[j], c) == 0;
+    if (!dup) r = bg__holding_purging(&next, c, strlen(c));
+    np += !dup;
+  }
+  if (r == BG_OK && np > BG_MSG_MAX_PURGE) next.np = BG_MSG_MAX_PURGE; /* the rest next time */
+  if (r == BG_OK && next.np > 0) {
+    bg_mp_out o;
+    bg_buf_reset(&s->tmp);
+    bg_mp_out_init(&o, &s->tmp);
+    bg_mp_put_array(&o, (uint32_t)next.np);
+    for (size_t i = 0; i < next.np; i++) bg_mp_put_str(&o, next.purging[i], (uint32_t)strlen(next.purging[i]));
+    sqlite3_stmt *st = o.err == BG_OK ? bg__q(s, Q_PURGE_ADD) : NULL;
+    r = st && bg__bind(st, "ibi", (int64_t)who->device, (const void *)s->tmp.data, s->tmp.len, now) == SQLITE_OK
+            ? bg__run(s, st, "purge")
+            : BG_E_STORAGE;
+    out->purge_id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+    if (r == BG_OK) r = bg__page_reserve(&s->purgev, &s->purgecap, next.np);
+    bg_buf_reset(&s->names);
+    for (size_t i = 0; r == BG_OK && i < next.np; i++) r = bg_buf_append(&s->names, next.purging[i], strlen(next.purging[i]) + 1);
+    const char *name = (const char *)s->names.data;
+    for (size_t i = 0; r == BG_OK && i < next.np; i++) {
+      s->purgev[i] = (bg_str){name, (uint32_t)strlen(name)};
+      name += s->purgev[i].len + 1;
+      char obj[48];
+      snprintf(obj, sizeof obj, "purge %llu", (unsigned long long)out->purge_id);
+      r = bg_store_audit(s, now, who->user, who->device, next.purging[i], "purge", obj, "sent");
+    }
+    out->purge = s->purgev;
+    out->n_purge = (uint32_t)next.np;
+  }
+
+  /* the page: every client in scope from its own position */
+  sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_PAGE_CLEAR) : NULL;
+  if (r == BG_OK) r = bg__run(s, st, "page");
+  for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
+    const bg__held *hd = bg__holding_find(&h, sc.v[i]);
+    st = bg__q(s, Q_PAGE_ADD);
+    r = st && bg__bind(st, "ti", sc.v[i], (int64_t)(hd ? hd->pos : 0)) == SQLITE_OK ? bg__run(s, st, "page")
+                                                                                   : BG_E_STORAGE;
+  }
+  uint64_t last = 0;
+  uint32_t n = 0;
+  size_t bytes = 0;
+  if (r == BG_OK) {
+    st = bg__q(s, Q_PAGE);
+    if (st == NULL || bg__bind(st, "ii", (int64_t)who->device, (int64_t)max_writes + 1) != SQLITE_OK)
+      r = BG_E_STORAGE;
+  }
+  /* offsets first (the buffer may move while it grows), pointers after;
+   * read[i]: the page holds writes of scope client i (audited below) */
+  size_t *offs = NULL;
+  bool *read = NULL;
+  int rc = SQLITE_DONE;
+  if (r == BG_OK && ((offs = malloc((size_t)(max_writes + 1) * 2 * sizeof *offs)) == NULL ||
+                     (read = calloc(sc.n + 1, sizeof *read)) == NULL))
+    r = BG_E_NOMEM;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    size_t len = (size_t)sqlite3_column_bytes(st, 2);
+    if (n == max_writes || (n > 0 && bytes + len > max_bytes)) {
+      out->more = true;
+      break;
+    }
+    offs[2 * n] = s->page.len;
+    offs[2 * n + 1] = len;
+    r = bg_buf_append(&s->page, sqlite3_column_blob(st, 2), len);
+    bytes += len;
+    last = (uint64_t)sqlite3_column_int64(st, 0);
+    long at = bg__scope_index(&sc, bg__col_text(st, 1));
+    if (at >= 0) read[at] = true;
+    n++;
+  }
+  if (r == BG_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "page");
+  if (st) sqlite3_reset(st);
+  if (r == BG_OK) r = bg__page_reserve(&s->pagev, &s->pagecap, n);
+  for (uint32_t i = 0; r == BG_OK && i < n; i++)
+    s->pagev[i] = (bg_str){(const char *)s->page.data + offs[2 * i], (uint32_t)offs[2 * i + 1]};
+  free(offs);
+
+  /* audit the reads: one entry per client with writes in the page */
+  for (size_t i = 0; r == BG_OK && read && i < sc.n; i++) {
+    if (!read[i]) continue;
+    char obj[48];
+    snprintf(obj, sizeof obj, "pull after cursor %llu", (unsigned long long)cursor);
+    r = bg_store_audit(s, now, who->user, who->device, sc.v[i], "read", obj, "ok");
+  }
+  free(read);
+
+  /* the next cursor: every client in scope, fed up to the page's end (or the
+   * feed's head when nothing more is due); clients still to be purged */
+  uint64_t head = 0;
+  if (r == BG_OK) r = bg_store_head(s, &head);
+  for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
+    const bg__held *hd = bg__holding_find(&h, sc.v[i]);
+    uint64_t pos = hd ? hd->pos : 0, upto = out->more ? last : head;
+    r = bg__holding_add(&next, sc.v[i], strlen(sc.v[i]), pos > upto ? pos : upto);
+  }
+  if (r == BG_OK) r = bg__holding_encode(&next, &s->tmp);
+  if (r == BG_OK) {
+    st = bg__q(s, Q_CURSOR_ADD);
+    r = st && bg__bind(st, "ibi", (int64_t)who->device, (const void *)s->tmp.data, s->tmp.len, now) == SQLITE_OK
+            ? bg__run(s, st, "cursor")
+            : BG_E_STORAGE;
+    out->next = (uint64_t)sqlite3_last_insert_rowid(s->db);
+  }
+  out->writes = s->pagev;
+  out->n = n;
+  bg__holding_free(&h);
+  bg__holding_free(&next);
+  bg__scope_free(&sc);
+  r = bg__end(s, r);
+  if (r != BG_OK) memset(out, 0, sizeof *out);
+  return r;
+}
+
+bg_err bg_store_purge_ack(bg_store *s, const bg_who *who, uint64_t id, int64_t now) {
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  sqlite3_stmt *st = bg__q(s, Q_PURGE_GET);
+  if (st == NULL || bg__bind(st, "ii", (int64_t)id, (int64_t)who->device) != SQLITE_OK) r = BG_E_STORAGE;
+  if (r == BG_OK) r = bg__row(s, st, "purge");
+  if (r == BG_E_NOT_FOUND) r = bg__fail(s, r, "no PURGE %llu for this device", (unsigned long long)id);
+  bg__holding gone = {0};
+  if (r == BG_OK) {
+    /* the purge's clients, parsed into gone.purging */
+    bg_mp_in in;
+    uint32_t k;
+    bg_mp_in_init(&in, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    if (!bg_mp_read_array(&in, &k)) r = BG_E_CORRUPT;
+    for (uint32_t i = 0; i < k && r == BG_OK; i++) {
+      const uint8_t *c;
+      uint32_t len;
+      r = bg_mp_read_str(&in, &c, &len) ? bg__holding_purging(&gone, (const char *)c, len) : BG_E_CORRUPT;
+    }
+    sqlite3_reset(st);
+  }
+  if (r == BG_OK) {
+    st = bg__q(s, Q_PURGE_ACK);
+    r = st && bg__bind(st, "ii", (int64_t)id, now) == SQLITE_OK ? bg__run(s, st, "purge ack") : BG_E_STORAGE;
+  }
+  /* drop the clients from every cursor of the device: it holds them no more */
+  if (r == BG_OK) {
+    st = bg__q(s, Q_CURSORS_OF);
+    if (st == NULL || bg__bind(st, "i", (int64_t)who->device) != SQLITE_OK) r = BG_E_STORAGE;
+  }
+  int64_t ids[64];
+  size_t nids = 0;
+  int rc;
+  while (r == BG_OK && nids < 64 && (rc = sqlite3_step(st)) == SQLITE_ROW) ids[nids++] = sqlite3_column_int64(st, 0);
+  if (st) sqlite3_reset(st);
+  for (size_t i = 0; r == BG_OK && i < nids; i++) {
+    bg__holding h, kept = {0};
+    bool known;
+    r = bg__holding_load(s, Q_CURSOR_GET, ids[i], (int64_t)who->device, &h, &known);
+    for (size_t j = 0; r == BG_OK && j < h.n; j++)
+      if (!bg__holding_is_purging(&gone, h.v[j].client))
+        r = bg__holding_add(&kept, h.v[j].client, strlen(h.v[j].client), h.v[j].pos);
+    for (size_t j = 0; r == BG_OK && j < h.np; j++)
+      if (!bg__holding_is_purging(&gone, h.purging[j])) r = bg__holding_purging(&kept, h.purging[j], strlen(h.purging[j]));
+    if (r == BG_OK) r = bg__holding_encode(&kept, &s->tmp);
+    if (r == BG_OK) {
+      st = bg__q(s, Q_CURSOR_SET);
+      r = st && bg__bind(st, "ib", ids[i], (const void *)s->tmp.data, s->tmp.len) == SQLITE_OK
+              ? bg__run(s, st, "cursor set")
+              : BG_E_STORAGE;
+    }
+    bg__holding_free(&h);
+    bg__holding_free(&kept);
+  }
+  for (size_t i = 0; r == BG_OK && i < gone.np; i++) {
+    char obj[48];
+    snprintf(obj, sizeof obj, "purge %llu", (unsigned long long)id);
+    r = bg_store_audit(s, now, who->user, who->device, gone.purging[i], "purge", obj, "done");
+  }
+  bg__holding_free(&gone);
+  return bg__end(s, r);
+}

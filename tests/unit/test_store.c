@@ -1,0 +1,529 @@
+/*
+ * test_store.c - the daemon's store (daemon/store.h) on a real SQLite file:
+ * people and devices, enrolment codes, pushes (authorship, access, idempotent
+ * resends), pulls scoped to the user's caseload with clients entering and
+ * leaving it (history fed from the first write; PURGE until acknowledged), and
+ * the audit chain. The seeded property: devices working offline and syncing
+ * through the store with lost acknowledgements, lost pages and small page
+ * budgets end with exactly the store's state for every client they may see,
+ * and never receive a write of a client they may not.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkstemp */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <msgpack.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bg_engine.h"
+#include "bg_hlc.h"
+#include "bg_schema.h"
+#include "store.h"
+#include "testrand.h"
+
+#define T0 INT64_C(1795426200000)
+
+static char g_path[64];
+
+static bg_store *open_fresh(void) {
+  snprintf(g_path, sizeof g_path, "/tmp/bg_test_store_XXXXXX");
+  int fd = mkstemp(g_path);
+  assert_true(fd >= 0);
+  close(fd);
+  unlink(g_path);
+  bg_store *s;
+  char why[256] = "";
+  if (bg_store_open(g_path, &s, why, sizeof why) != BG_OK) fail_msg("open: %s", why);
+  return s;
+}
+
+static void remove_store(bg_store *s) {
+  bg_store_close(s);
+  char p[80];
+  unlink(g_path);
+  snprintf(p, sizeof p, "%s-wal", g_path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", g_path);
+  unlink(p);
+}
+
+/* Two teams; a begeleider in each, a second one in team A; an office user. */
+typedef struct org {
+  uint64_t anna, bert, carla, otto; /* anna, carla: team A; bert: team B; otto: office */
+} org;
+
+static org make_org(bg_store *s) {
+  org o;
+  assert_int_equal(bg_store_team_add(s, "noord", T0), BG_OK);
+  assert_int_equal(bg_store_team_add(s, "zuid", T0), BG_OK);
+  assert_int_equal(bg_store_user_add(s, "anna", BG_ROLE_BEGELEIDER, "noord", T0, &o.anna), BG_OK);
+  assert_int_equal(bg_store_user_add(s, "bert", BG_ROLE_BEGELEIDER, "zuid", T0, &o.bert), BG_OK);
+  assert_int_equal(bg_store_user_add(s, "carla", BG_ROLE_BEGELEIDER, "noord", T0, &o.carla), BG_OK);
+  assert_int_equal(bg_store_user_add(s, "otto", BG_ROLE_OFFICE, NULL, T0, &o.otto), BG_OK);
+  assert_int_equal(bg_store_client_add(s, "N-1", "noord", "anna", T0), BG_OK);
+  assert_int_equal(bg_store_client_add(s, "N-2", "noord", "carla", T0), BG_OK);
+  assert_int_equal(bg_store_client_add(s, "Z-1", "zuid", "bert", T0), BG_OK);
+  return o;
+}
+
+static uint64_t enrol(bg_store *s, const char *login, const char *code) {
+  bg_user_row u;
+  assert_int_equal(bg_store_user_by_login(s, login, &u), BG_OK);
+  uint8_t h[32];
+  memset(h, 0, sizeof h);
+  snprintf((char *)h, sizeof h, "%s", code);
+  assert_int_equal(bg_store_code_add(s, code, h, u.id, T0, T0 + 3600000), BG_OK);
+  uint64_t dev, user;
+  assert_int_equal(bg_store_code_use(s, code, h, "laptop", T0 + 1000, &dev, &user), BG_OK);
+  assert_true(user == u.id);
+  return dev;
+}
+
+static void people_and_their_errors(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  assert_int_equal(bg_store_team_add(s, "noord", T0), BG_E_EXISTS);
+  assert_non_null(strstr(bg_store_errmsg(s), "exists"));
+  uint64_t id;
+  assert_int_equal(bg_store_user_add(s, "anna", BG_ROLE_BEGELEIDER, NULL, T0, &id), BG_E_EXISTS);
+  assert_int_equal(bg_store_user_add(s, "dirk", BG_ROLE_BEGELEIDER, "oost", T0, &id), BG_E_NOT_FOUND);
+  assert_non_null(strstr(bg_store_errmsg(s), "bgctl team add oost"));
+  assert_int_equal(bg_store_user_add(s, "_x", BG_ROLE_BEGELEIDER, NULL, T0, &id), BG_E_USAGE);
+  assert_int_equal(bg_store_client_add(s, "N-1", "noord", "anna", T0), BG_E_EXISTS);
+  assert_int_equal(bg_store_client_add(s, "N-9", "noord", "nobody", T0), BG_E_NOT_FOUND);
+  bg_user_row u;
+  assert_int_equal(bg_store_user_by_login(s, "anna", &u), BG_OK);
+  assert_true(u.id == o.anna);
+  assert_string_equal(u.teams, "noord");
+  assert_int_equal(u.role, BG_ROLE_BEGELEIDER);
+  /* a failed call leaves nothing behind: the user "dirk" was not created */
+  assert_int_equal(bg_store_user_by_login(s, "dirk", &u), BG_E_NOT_FOUND);
+  remove_store(s);
+}
+
+static void enrolment_codes_are_single_use_and_expire(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  uint8_t h[32] = {1}, wrong[32] = {2};
+  assert_int_equal(bg_store_code_add(s, "K1", h, o.anna, T0, T0 + 600000), BG_OK);
+  uint64_t dev, user;
+  assert_int_equal(bg_store_code_use(s, "K1", wrong, "x", T0, &dev, &user), BG_E_ENROLL_CODE);
+  assert_int_equal(bg_store_code_use(s, "nope", h, "x", T0, &dev, &user), BG_E_ENROLL_CODE);
+  assert_int_equal(bg_store_code_use(s, "K1", h, "x", T0 + 600000, &dev, &user), BG_E_ENROLL_EXPIRED);
+  assert_int_equal(bg_store_code_use(s, "K1", h, "laptop", T0 + 1, &dev, &user), BG_OK);
+  assert_true(user == o.anna && dev > BG_OFFICE_DEVICE);
+  assert_int_equal(bg_store_code_use(s, "K1", h, "again", T0 + 2, &dev, &user), BG_E_ENROLL_USED);
+  bg_device_row d;
+  assert_int_equal(bg_store_device_get(s, dev, &d), BG_OK);
+  assert_string_equal(d.login, "anna");
+  assert_string_equal(d.name, "laptop");
+  assert_true(d.revoked == 0);
+  assert_int_equal(bg_store_device_revoke(s, dev, T0 + 5), BG_OK);
+  assert_int_equal(bg_store_device_get(s, dev, &d), BG_OK);
+  assert_true(d.revoked == T0 + 5);
+  assert_int_equal(bg_store_device_revoke(s, 999, T0), BG_E_NOT_FOUND);
+  remove_store(s);
+}
+
+/* --- a device replica: the real engine in memory, as the client library would
+ * keep it, syncing through the store. --- */
+
+typedef struct held_write {
+  bg_write w;
+  bg_dot ctx[64];
+  char client[BG_ID_MAX + 1], rid[BG_ID_MAX + 1], text[64];
+} held_write;
+
+typedef struct device {
+  bg_who who;
+  bg_memkv *kv;
+  bg_engine e;
+  bg_hlc hlc;
+  uint64_t counter, cursor, batch;
+  held_write *pending;
+  size_t npending, cap;
+  size_t acked_from; /* pending[0..acked_from) acknowledged */
+  char seen_clients[16][BG_ID_MAX + 1];
+  int nseen;
+} device;
+
+static void device_init(device *d, uint64_t id, uint64_t user, uint8_t role) {
+  memset(d, 0, sizeof *d);
+  d->who = (bg_who){id, user, role};
+  d->kv = bg_memkv_new();
+  assert_int_equal(bg_engine_init(&d->e, bg_memkv_kv(d->kv)), BG_OK);
+  bg_hlc_init(&d->hlc, 0);
+}
+
+static void device_free(device *d) {
+  bg_engine_free(&d->e);
+  bg_memkv_free(d->kv);
+  free(d->pending);
+}
+
+/* A local edit of a client's personalia field (any phase until closed). */
+static void device_edit(device *d, const char *client, uint32_t field, const char *text, bool tb, int64_t now) {
+  if (d->npending == d->cap) {
+    d->cap = d->cap ? d->cap * 2 : 64;
+    d->pending = realloc(d->pending, d->cap * sizeof *d->pending);
+  }
+  held_write *h = &d->pending[d->npending++];
+  memset(h, 0, sizeof *h);
+  snprintf(h->client, sizeof h->client, "%s", client);
+  snprintf(h->rid, sizeof h->rid, "c");
+  snprintf(h->text, sizeof h->text, "%s", text);
+  bg_write *w = &h->w;
+  w->client = bg_str_c(h->client);
+  w->rtype = BG_RT_CLIENT;
+  w->rid = bg_str_c(h->rid);
+  w->field = field;
+  w->value = (bg_value){BG_V_STR, false, 0, bg_str_c(h->text)};
+  assert_int_equal(bg_engine_context_for(&d->e, w), BG_OK);
+  uint32_t n = w->ctx.n;
+  assert_true(n <= 64);
+  memcpy(h->ctx, w->ctx.e, n * sizeof *h->ctx);
+  bg_vv_free(&w->ctx);
+  w->ctx = (bg_vv){h->ctx, n, 0};
+  w->dot = (bg_dot){d->who.device, ++d->counter};
+  w->user = d->who.user;
+  w->role = d->who.role;
+  w->tb = tb;
+  w->hlc = bg_hlc_now(&d->hlc, (uint64_t)now);
+  bg_apply_result res;
+  assert_int_equal(bg_engine_apply(&d->e, w, &res), BG_OK);
+}
+
+/* Rebind the borrowed pointers of pending writes after the array moved. */
+static void device_rebind(device *d) {
+  for (size_t i = 0; i < d->npending; i++) {
+    held_write *h = &d->pending[i];
+    h->w.client = bg_str_c(h->client);
+    h->w.rid = bg_str_c(h->rid);
+    h->w.value.s = bg_str_c(h->text);
+    h->w.ctx.e = h->ctx;
+  }
+}
+
+/* Push pending writes in batches of up to `k`; `lose_ack`: the answer is lost and
+ * the batch resent. Returns the number of rejected writes. */
+static uint32_t device_push(bg_store *s, device *d, size_t k, bool lose_ack, int64_t now) {
+  device_rebind(d);
+  uint32_t rejected = 0;
+  while (d->acked_from < d->npending) {
+    size_t n = d->npending - d->acked_from;
+    if (n > k) n = k;
+    bg_write *ws = calloc(n, sizeof *ws);
+    for (size_t i = 0; i < n; i++) ws[i] = d->pending[d->acked_from + i].w;
+    bg_push_result r1, r2;
+    uint64_t batch = ++d->batch;
+    assert_int_equal(bg_store_push(s, &d->who, batch, ws, (uint32_t)n, now, &r1), BG_OK);
+    assert_false(r1.duplicate);
+    uint32_t nrej = r1.n_rejected;
+    if (lose_ack) {
+      assert_int_equal(bg_store_push(s, &d->who, batch, ws, (uint32_t)n, now, &r2), BG_OK);
+      assert_true(r2.duplicate);
+      assert_int_equal(r2.n_rejected, nrej);
+      assert_int_equal(r2.applied, 0);
+    }
+    rejected += nrej;
+    free(ws);
+    d->acked_from += n;
+  }
+  return rejected;
+}
+
+static bool in_list(const char *const *list, const char *c) {
+  for (; *list; list++)
+    if (strcmp(*list, c) == 0) return true;
+  return false;
+}
+
+/* Pull until up to date. Every write received must be of a client in `allowed`
+ * (NULL: any). `lose`: percent of pages whose commit is lost (cursor kept). */
+static void device_pull(bg_store *s, device *d, bg_rand *r, const char *const *allowed, unsigned lose, int64_t now,
+                        uint64_t *purge_id, char purged[][BG_ID_MAX + 1], int *npurged) {
+  if (npurged) *npurged = 0;
+  for (int guard = 0; guard < 10000; guard++) {
+    bg_pull_page p;
+    uint32_t budget = 200 + (uint32_t)bg_rand_below(r, 3000);
+    assert_int_equal(bg_store_pull(s, &d->who, d->cursor, budget, 1 + (uint32_t)bg_rand_below(r, 20), now, &p), BG_OK);
+    if (p.purge_id && purge_id) {
+      *purge_id = p.purge_id;
+      for (uint32_t i = 0; i < p.n_purge && npurged; i++)
+        snprintf(purged[(*npurged)++], BG_ID_MAX + 1, "%.*s", (int)p.purge[i].len, p.purge[i].p);
+    }
+    msgpack_zone *z = msgpack_zone_new(4096);
+    for (uint32_t i = 0; i < p.n; i++) {
+      bg_write w;
+      assert_int_equal(bg_write_decode((const uint8_t *)p.writes[i].p, p.writes[i].len, z, &w, NULL), BG_OK);
+      char c[BG_ID_MAX + 1];
+      snprintf(c, sizeof c, "%.*s", (int)w.client.len, w.client.p);
+      if (allowed && !in_list(allowed, c)) fail_msg("device %llu received a write of client %s", (unsigned long long)d->who.device, c);
+      assert_true(w.dot.device != d->who.device); /* never its own writes back */
+      bg_apply_result res;
+      assert_int_equal(bg_engine_apply(&d->e, &w, &res), BG_OK);
+    }
+    msgpack_zone_free(z);
+    /* a lost commit: the device's transaction rolled back... its replica here
+     * keeps the writes (applying them again is idempotent), the cursor does not move */
+    bool lost = bg_rand_below(r, 100) < lose;
+    if (!lost) d->cursor = p.next;
+    if (!lost && !p.more) return;
+  }
+  fail_msg("pull did not finish");
+}
+
+static void assert_same_as_store(bg_store *s, device *d, const char *client) {
+  uint8_t a[32], b[32];
+  assert_int_equal(bg_store_digest(s, client, a), BG_OK);
+  assert_int_equal(bg_engine_digest(&d->e, bg_str_c(client), b), BG_OK);
+  if (memcmp(a, b, 32) != 0) fail_msg("device %llu differs from the store on %s", (unsigned long long)d->who.device, client);
+}
+
+static void push_checks_authorship_and_access_and_resends_are_idempotent(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {1};
+  device a, b;
+  device_init(&a, enrol(s, "anna", "ka"), o.anna, BG_ROLE_BEGELEIDER);
+  device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  device_pull(s, &a, &r, NULL, 0, T0, NULL, NULL, NULL);
+  device_pull(s, &b, &r, NULL, 0, T0, NULL, NULL, NULL);
+  device_edit(&a, "N-1", 1, "Anna's naam", true, T0 + 10);
+  device_edit(&a, "N-2", 3, "Dorpsstraat 1", false, T0 + 11);
+  assert_int_equal(device_push(s, &a, 10, true, T0 + 20), 0);
+  /* bert writes to a client of the other team: refused, and a false tb claim too */
+  device_edit(&b, "N-1", 4, "0612345678", false, T0 + 12);
+  device_edit(&b, "Z-1", 4, "0687654321", true, T0 + 13);  /* he is Z-1's begeleider: ok */
+  device_edit(&b, "Z-1", 5, "z@example.org", false, T0 + 14);
+  assert_int_equal(device_push(s, &b, 10, false, T0 + 21), 1);
+  /* a write claiming another author, another device's dot, another role */
+  bg_write forged = a.pending[0].w;
+  forged.client = BG_STR("N-1");
+  forged.rid = BG_STR("c");
+  forged.value.s = BG_STR("x");
+  forged.ctx = (bg_vv){NULL, 0, 0};
+  bg_push_result res;
+  forged.dot = (bg_dot){b.who.device, 99};
+  assert_int_equal(bg_store_push(s, &a.who, 500, &forged, 1, T0, &res), BG_OK);
+  assert_int_equal(res.n_rejected, 1);
+  assert_int_equal(res.rejected[0].code, BG_E_AUTHOR);
+  forged.dot = (bg_dot){a.who.device, 98};
+  forged.user = o.bert;
+  assert_int_equal(bg_store_push(s, &a.who, 501, &forged, 1, T0, &res), BG_OK);
+  assert_int_equal(res.rejected[0].code, BG_E_AUTHOR);
+  forged.user = o.anna;
+  forged.role = BG_ROLE_ADMIN;
+  assert_int_equal(bg_store_push(s, &a.who, 502, &forged, 1, T0, &res), BG_OK);
+  assert_int_equal(res.rejected[0].code, BG_E_AUTHOR);
+  /* carla is in anna's team but not N-1's begeleider: her tb claim is refused */
+  device c;
+  device_init(&c, enrol(s, "carla", "kc"), o.carla, BG_ROLE_BEGELEIDER);
+  device_pull(s, &c, &r, NULL, 0, T0, NULL, NULL, NULL);
+  device_edit(&c, "N-1", 6, "valt op", true, T0 + 30);
+  assert_int_equal(device_push(s, &c, 10, false, T0 + 31), 1);
+  /* everyone pulls; anna and carla agree with the store on the noord clients */
+  const char *const noord[] = {"N-1", "N-2", BG_ORG_CLIENT, NULL};
+  const char *const zuid[] = {"Z-1", BG_ORG_CLIENT, NULL};
+  device_pull(s, &a, &r, noord, 0, T0 + 40, NULL, NULL, NULL);
+  device_pull(s, &b, &r, zuid, 0, T0 + 40, NULL, NULL, NULL);
+  device_pull(s, &c, &r, noord, 0, T0 + 40, NULL, NULL, NULL);
+  assert_same_as_store(s, &a, "N-1");
+  assert_same_as_store(s, &a, "N-2");
+  assert_same_as_store(s, &b, "Z-1");
+  device_free(&a);
+  device_free(&b);
+  device_free(&c);
+  remove_store(s);
+}
+
+static void a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {2};
+  device a, b;
+  device_init(&a, enrol(s, "anna", "ka"), o.anna, BG_ROLE_BEGELEIDER);
+  device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  for (int i = 0; i < 30; i++) {
+    char t[32];
+    snprintf(t, sizeof t, "zuid %d", i);
+    device_edit(&b, "Z-1", 1 + (uint32_t)(i % 5 == 1 ? 0 : i % 5), t, true, T0 + i);
+  }
+  device_push(s, &b, 7, false, T0 + 100);
+  device_pull(s, &b, &r, (const char *const[]){"Z-1", BG_ORG_CLIENT, NULL}, 0, T0 + 105, NULL, NULL, NULL);
+  device_pull(s, &a, &r, (const char *const[]){"N-1", "N-2", BG_ORG_CLIENT, NULL}, 0, T0 + 110, NULL, NULL, NULL);
+  /* Z-1 moves to anna: her next pull brings its whole history, though her
+   * cursor is past it */
+  assert_int_equal(bg_store_client_move(s, "Z-1", "noord", "anna", T0 + 200), BG_OK);
+  uint64_t pid = 0;
+  char purged[8][BG_ID_MAX + 1];
+  int np = 0;
+  device_pull(s, &a, &r, NULL, 20, T0 + 210, &pid, purged, &np);
+  assert_int_equal(np, 0);
+  assert_same_as_store(s, &a, "Z-1");
+  /* bert lost Z-1; he edits it offline before he hears: the push is accepted
+   * (he held it), then the pull names it for PURGE - until he acknowledges */
+  device_edit(&b, "Z-1", 6, "laatste notitie van bert", false, T0 + 220);
+  assert_int_equal(device_push(s, &b, 10, false, T0 + 230), 0);
+  device_pull(s, &b, &r, (const char *const[]){BG_ORG_CLIENT, NULL}, 0, T0 + 240, &pid, purged, &np);
+  assert_int_equal(np, 1);
+  assert_string_equal(purged[0], "Z-1");
+  device_pull(s, &b, &r, (const char *const[]){BG_ORG_CLIENT, NULL}, 0, T0 + 250, &pid, purged, &np);
+  assert_int_equal(np, 1); /* not acknowledged: named again */
+  assert_int_equal(bg_store_purge_ack(s, &b.who, pid, T0 + 260), BG_OK);
+  assert_int_equal(bg_store_purge_ack(s, &a.who, pid, T0 + 260), BG_E_NOT_FOUND); /* not anna's */
+  device_pull(s, &b, &r, (const char *const[]){BG_ORG_CLIENT, NULL}, 0, T0 + 270, &pid, purged, &np);
+  assert_int_equal(np, 0);
+  /* now that he no longer holds it, his writes to Z-1 are refused */
+  device_edit(&b, "Z-1", 6, "te laat", false, T0 + 280);
+  assert_int_equal(device_push(s, &b, 10, false, T0 + 290), 1);
+  /* anna got bert's last note */
+  device_pull(s, &a, &r, NULL, 0, T0 + 300, NULL, NULL, NULL);
+  assert_same_as_store(s, &a, "Z-1");
+  device_free(&a);
+  device_free(&b);
+  remove_store(s);
+}
+
+/* The property, over seeds: random offline edits by several devices (two of one
+ * user, a colleague, another team, the office), synced in random orders with
+ * lost acknowledgements, lost page commits and small budgets. */
+static void devices_converge_with_the_store_within_their_scope(void **state) {
+  (void)state;
+  uint64_t seed0 = bg_test_seed(100);
+  for (uint64_t seed = seed0; seed < seed0 + 12; seed++) {
+    bg_store *s = open_fresh();
+    org o = make_org(s);
+    bg_rand r = {seed};
+    device d[5];
+    device_init(&d[0], enrol(s, "anna", "k0"), o.anna, BG_ROLE_BEGELEIDER);
+    device_init(&d[1], enrol(s, "anna", "k1"), o.anna, BG_ROLE_BEGELEIDER);
+    device_init(&d[2], enrol(s, "carla", "k2"), o.carla, BG_ROLE_BEGELEIDER);
+    device_init(&d[3], enrol(s, "bert", "k3"), o.bert, BG_ROLE_BEGELEIDER);
+    device_init(&d[4], enrol(s, "otto", "k4"), o.otto, BG_ROLE_OFFICE);
+    const char *const noord[] = {"N-1", "N-2", BG_ORG_CLIENT, NULL};
+    const char *const zuid[] = {"Z-1", BG_ORG_CLIENT, NULL};
+    const char *const *allowed[5] = {noord, noord, noord, zuid, NULL};
+    const char *tb_of[3] = {"anna", "carla", "bert"};
+    const char *clients[3] = {"N-1", "N-2", "Z-1"};
+    int64_t now = T0;
+    for (int step = 0; step < 150; step++) {
+      now += 1 + (int64_t)bg_rand_below(&r, 60000);
+      int k = (int)bg_rand_below(&r, 5);
+      device *x = &d[k];
+      unsigned what = (unsigned)bg_rand_below(&r, 10);
+      if (what < 6) {
+        /* edit a client it may see */
+        const char *const *mine = allowed[k];
+        int c = (int)bg_rand_below(&r, 3);
+        if (mine && !in_list(mine, clients[c])) continue;
+        bg_user_row u;
+        assert_int_equal(bg_store_user_by_id(s, x->who.user, &u), BG_OK);
+        char t[40];
+        snprintf(t, sizeof t, "s%llu step %d dev %d", (unsigned long long)seed, step, k);
+        static const uint32_t text_fields[] = {1, 3, 4, 5, 6};
+        device_edit(x, clients[c], text_fields[bg_rand_below(&r, 5)], t, strcmp(u.login, tb_of[c]) == 0, now);
+      } else if (what < 8) {
+        assert_int_equal(device_push(s, x, 1 + bg_rand_below(&r, 5), bg_rand_below(&r, 4) == 0, now), 0);
+      } else {
+        device_pull(s, x, &r, allowed[k], 25, now, NULL, NULL, NULL);
+      }
+    }
+    for (int round = 0; round < 2; round++)
+      for (int k = 0; k < 5; k++) {
+        assert_int_equal(device_push(s, &d[k], 4, false, now), 0);
+        device_pull(s, &d[k], &r, allowed[k], 0, now, NULL, NULL, NULL);
+      }
+    for (int k = 0; k < 5; k++) {
+      for (int c = 0; c < 3; c++)
+        if (!allowed[k] || in_list(allowed[k], clients[c])) assert_same_as_store(s, &d[k], clients[c]);
+      /* and nothing of a client out of its reach */
+      if (allowed[k]) {
+        for (int c = 0; c < 3; c++) {
+          if (in_list(allowed[k], clients[c])) continue;
+          bg_pos p;
+          assert_int_equal(bg_engine_position(&d[k].e, bg_str_c(clients[c]), &p), BG_OK);
+          assert_int_equal(p.phase, BG_PH_NONE);
+        }
+      }
+      device_free(&d[k]);
+    }
+    uint64_t entries, bad;
+    assert_int_equal(bg_store_audit_verify(s, &entries, &bad), BG_OK);
+    assert_true(entries > 10);
+    remove_store(s);
+  }
+}
+
+static void audit_chain_detects_a_changed_byte(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  make_org(s);
+  uint64_t entries, bad;
+  assert_int_equal(bg_store_audit_verify(s, &entries, &bad), BG_OK);
+  assert_true(entries >= 9);
+  bg_store_close(s);
+  /* someone edits the table behind the daemon's back */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "UPDATE audit SET object = 'zuit' WHERE seq = 2", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  char why[128];
+  assert_int_equal(bg_store_open(g_path, &s, why, sizeof why), BG_OK);
+  assert_int_equal(bg_store_audit_verify(s, &entries, &bad), BG_E_CORRUPT);
+  assert_int_equal(bad, 2);
+  assert_int_equal(entries, 1);
+  bg_store_close(s);
+  /* a removed entry is caught too */
+  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "UPDATE audit SET object = 'zuid' WHERE seq = 2; DELETE FROM audit WHERE seq = 4",
+                                NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(bg_store_open(g_path, &s, why, sizeof why), BG_OK);
+  assert_int_equal(bg_store_audit_verify(s, &entries, &bad), BG_E_CORRUPT);
+  assert_int_equal(bad, 4);
+  remove_store(s);
+}
+
+static void a_store_from_newer_software_is_refused(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  bg_store_close(s);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  char why[256] = "";
+  assert_int_equal(bg_store_open(g_path, &s, why, sizeof why), BG_E_NEWER_SCHEMA);
+  assert_non_null(strstr(why, "update the software"));
+  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  sqlite3_close(db);
+  char p[80];
+  unlink(g_path);
+  snprintf(p, sizeof p, "%s-wal", g_path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", g_path);
+  unlink(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(people_and_their_errors),
+      cmocka_unit_test(enrolment_codes_are_single_use_and_expire),
+      cmocka_unit_test(push_checks_authorship_and_access_and_resends_are_idempotent),
+      cmocka_unit_test(a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged),
+      cmocka_unit_test(devices_converge_with_the_store_within_their_scope),
+      cmocka_unit_test(audit_chain_detects_a_changed_byte),
+      cmocka_unit_test(a_store_from_newer_software_is_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
