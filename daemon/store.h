@@ -171,6 +171,10 @@ bg_err bg_store_purge_ack(bg_store *s, const bg_who *who, uint64_t id, int64_t n
  * holds everything of the client has the same. */
 bg_err bg_store_digest(bg_store *s, const char *client, uint8_t out[32]);
 
+/* A number that changes whenever another connection (bgctl, another daemon
+ * process) committed a change to the store: cheap to poll (PRAGMA data_version). */
+bg_err bg_store_data_version(bg_store *s, uint64_t *v);
+
 /* The feed's head: the sequence number of the newest change. */
 bg_err bg_store_head(bg_store *s, uint64_t *seq);
 

@@ -82,7 +82,7 @@ enum {
   Q_BATCH_GET, Q_BATCH_ADD, Q_FEED_ADD, Q_HEAD, Q_IN_TEAM,
   Q_SCOPE_ALL, Q_SCOPE_USER, Q_CURSOR_GET, Q_CURSOR_LATEST, Q_CURSOR_PRUNE, Q_CURSOR_ADD, Q_CURSORS_OF,
   Q_CURSOR_SET, Q_PURGE_ADD, Q_PURGE_GET, Q_PURGE_ACK, Q_PAGE_CLEAR, Q_PAGE_ADD, Q_PAGE,
-  Q_AUDIT_LAST, Q_AUDIT_ADD, Q_AUDIT_ALL, Q_AUDIT_QUERY,
+  Q_AUDIT_LAST, Q_AUDIT_ADD, Q_AUDIT_ALL, Q_AUDIT_QUERY, Q_DATA_VERSION,
   Q_N
 };
 
@@ -145,6 +145,7 @@ static const char *const bg__sql[Q_N] = {
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_ADD] = "INSERT INTO audit(seq, at, user, device, client, action, object, outcome, hash)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_AUDIT_ALL] = "SELECT seq, at, user, device, client, action, object, outcome, hash FROM audit ORDER BY seq",
     [Q_AUDIT_QUERY] = "SELECT seq, at, user, device, client, action, object, outcome FROM audit"
                       " WHERE (?1 IS NULL OR client = ?1) AND (?2 = 0 OR user = ?2) AND at >= ?3 ORDER BY seq",
@@ -934,6 +935,15 @@ bg_err bg_store_digest(bg_store *s, const char *client, uint8_t out[32]) {
   bg_err r = bg_engine_digest(&s->eng, bg_str_c(client), out);
   (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
   return r;
+}
+
+bg_err bg_store_data_version(bg_store *s, uint64_t *v) {
+  sqlite3_stmt *st = bg__q(s, Q_DATA_VERSION);
+  bg_err r = bg__row(s, st, "data version");
+  if (r != BG_OK) return r;
+  *v = (uint64_t)sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return BG_OK;
 }
 
 bg_err bg_store_head(bg_store *s, uint64_t *seq) {
