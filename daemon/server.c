@@ -227,12 +227,17 @@ static void bg__flush(bg__conn *c) {
   c->bytes_out += w->len;
 }
 
-/* The session ended: send the last frames and close_notify, then close. */
+static void bg__on_timer(uv_timer_t *t);
+
+/* The session ended: send the last frames and close_notify, then close - at
+ * the latest after BG__LINGER_MS, for a peer that does not take them. */
+#define BG__LINGER_MS 5000
 static void bg__finish(bg__conn *c) {
   bg_tls_close(&c->tls);
   bg__flush(c);
   c->flush_then_close = true;
   if (c->queued == 0) bg__close(c, NULL);
+  else if (!c->closed) uv_timer_start(&c->timer, bg__on_timer, BG__LINGER_MS, 0);
 }
 
 static bool bg__send_frames(bg__conn *c) {
@@ -336,6 +341,7 @@ static void bg__pump(bg__conn *c) {
       snprintf(c->reason, sizeof c->reason, "handshake refused: %.170s", why);
       c->flush_then_close = true;
       if (c->queued == 0) bg__close(c, NULL);
+      else uv_timer_start(&c->timer, bg__on_timer, BG__LINGER_MS, 0);
       return;
     }
     if (again) return;
@@ -350,12 +356,12 @@ static void bg__pump(bg__conn *c) {
     bg__close(c, why);
     return;
   }
-  /* Give the session the plaintext a slice at a time, while the answers fit. */
+  /* Give the session one request at a time, while the answers fit. */
   size_t off = 0;
   while (off < c->plain.len && !c->sess.done && c->queued <= s->cfg.conn_buffer) {
-    size_t n = c->plain.len - off > 16384 ? 16384 : c->plain.len - off;
-    bg_err se = bg_session_input(&c->sess, c->plain.data + off, n, &c->frames);
-    off += n;
+    size_t used = 0;
+    bg_err se = bg_session_input(&c->sess, c->plain.data + off, c->plain.len - off, &c->frames, &used);
+    off += used;
     if (se != BG_OK) bg_log(BG_LOG_WARN, "session peer=%s: %s", c->peer, bg_err_name(se));
     if (!bg__send_frames(c)) return;
   }
@@ -410,6 +416,10 @@ static void bg__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
 static void bg__on_timer(uv_timer_t *t) {
   bg__conn *c = t->data;
   if (c->closed) return;
+  if (c->flush_then_close) {
+    bg__close(c, c->reason[0] ? NULL : "the peer did not take its last frames in time");
+    return;
+  }
   if (!c->tls.handshake_done) {
     bg__close(c, "handshake timed out");
     return;
@@ -551,9 +561,15 @@ static bg_err bg__load_tls(bg_server *s, bg__conf **sync_out, bg__conf **enrol_o
     ec = calloc(1, sizeof *ec);
     if (!sc || !ec) e = BG_E_NOMEM;
   }
+  /* the server sends its chain up to the CA: a device enrolling checks the CA
+   * against the fingerprint in its code (PROTOCOL.md 6e) */
+  bg_buf chain = BG_BUF_INIT;
+  if (e == BG_OK && f[2].len > 0) e = bg_buf_append(&chain, f[2].data, f[2].len - 1);
+  if (e == BG_OK) e = bg_buf_append(&chain, f[0].data, f[0].len);
   if (e == BG_OK) {
-    bg_tls_conf_opts o = {true, f[0].data, f[0].len, f[2].data, f[2].len, f[3].data, f[3].len, true, bg__verify, s,
-                          s->cfg.ticket_lifetime_s};
+    bg_tls_conf_opts o = {.server = true, .ca = f[0].data, .ca_len = f[0].len, .cert = chain.data,
+                          .cert_len = chain.len, .key = f[3].data, .key_len = f[3].len, .require_peer_cert = true,
+                          .verify = bg__verify, .verify_arg = s, .ticket_lifetime_s = s->cfg.ticket_lifetime_s};
     e = bg_tls_conf_init(&sc->tls, &o, &s->rng);
     if (e != BG_OK) snprintf(why, whylen, "%s", sc->tls.error);
     o.require_peer_cert = false;
@@ -577,6 +593,7 @@ static bg_err bg__load_tls(bg_server *s, bg__conf **sync_out, bg__conf **enrol_o
     if (f[i].data) mbedtls_platform_zeroize(f[i].data, f[i].cap);
     bg_buf_free(&f[i]);
   }
+  bg_buf_free(&chain);
   if (e != BG_OK) {
     if (sc) bg_tls_conf_free(&sc->tls);
     if (ec) bg_tls_conf_free(&ec->tls);

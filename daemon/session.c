@@ -285,22 +285,25 @@ static bg_err bg__frame(bg_session *s, const uint8_t *body, size_t len, bg_buf *
   return ret;
 }
 
-bg_err bg_session_input(bg_session *s, const uint8_t *p, size_t n, bg_buf *out) {
+bg_err bg_session_input(bg_session *s, const uint8_t *p, size_t n, bg_buf *out, size_t *used) {
+  *used = 0;
   bg_err ret = BG_OK;
   while (n > 0 && !s->done) {
-    size_t used = 0, blen = 0;
+    size_t u = 0, blen = 0;
     const uint8_t *body = NULL;
-    bg_err r = bg_fdec_feed(&s->dec, p, n, &used, &body, &blen);
+    bg_err r = bg_fdec_feed(&s->dec, p, n, &u, &body, &blen);
+    *used += u;
+    p += u;
+    n -= u;
     if (r != BG_OK) {
       bg__error(s, out, r, NULL, 0);
       break;
     }
-    p += used;
-    n -= used;
     if (body != NULL) {
-      bg_err e = bg__frame(s, body, blen, out);
-      if (e != BG_OK) ret = e;
+      ret = bg__frame(s, body, blen, out);
+      break;
     }
   }
+  if (s->done) *used += n; /* bytes after the end are ignored */
   return ret;
 }

@@ -70,12 +70,14 @@ void bg_session_init(bg_session *s, bg_session_env *env, bg_session_kind kind, u
 void bg_session_free(bg_session *s);
 
 /*
- * Take `n` plaintext bytes from the peer; append answers (whole frames) to
- * `out`. Returns BG_OK, or a storage failure the session reported to the peer
- * as a retryable ERROR; either way s->done says whether the session has ended.
- * Bytes after the end are ignored.
+ * Take plaintext bytes from the peer, up to and including the first frame
+ * they complete (*used says how many; call again with the rest), and append
+ * the answers (whole frames) to `out`. One frame at a time, so the caller can
+ * stop taking requests while its answers wait to be sent. Returns BG_OK, or a
+ * storage failure the session reported to the peer as a retryable ERROR;
+ * either way s->done says whether the session has ended.
  */
-bg_err bg_session_input(bg_session *s, const uint8_t *p, size_t n, bg_buf *out);
+bg_err bg_session_input(bg_session *s, const uint8_t *p, size_t n, bg_buf *out, size_t *used);
 
 /* The server is shutting down: append BYE 504 and end the session. */
 void bg_session_shutdown(bg_session *s, bg_buf *out);

@@ -186,7 +186,7 @@ struct bg_store {
 
 const char *bg_store_errmsg(const bg_store *s) { return s->err; }
 
-static bg_err bg__fail(bg_store *s, bg_err e, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static bg_err bg__fail(bg_store *s, bg_err e, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(s->err, sizeof s->err, fmt, ap);

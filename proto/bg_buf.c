@@ -53,6 +53,7 @@ bg_err bg_buf_append(bg_buf *b, const void *p, size_t n) {
 
 void bg_buf_consume(bg_buf *b, size_t n) {
   assert(n <= b->len);
+  if (n == 0) return; /* also: an empty buffer has no data pointer to offset */
   memmove(b->data, b->data + n, b->len - n);
   b->len -= n;
 }

@@ -78,7 +78,12 @@ bg_err bg_tls_conf_init(bg_tls_conf *c, const bg_tls_conf_opts *o, bg_rng *rng) 
     c->has_ticket = true;
     mbedtls_ssl_conf_session_tickets_cb(&c->ssl, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &c->ticket);
   } else {
-    /* a client always verifies the server against the organisation CA */
+    /* a client always verifies the server against the organisation CA - when
+     * enrolling, after the handshake, against the CA its code names */
+    if (o->enrol) {
+      mbedtls_ssl_conf_authmode(&c->ssl, MBEDTLS_SSL_VERIFY_OPTIONAL);
+      return BG_OK;
+    }
     if (!o->ca) {
       snprintf(c->error, sizeof c->error, "a client needs the organisation CA certificate");
       return BG_E_TLS;
@@ -224,6 +229,43 @@ void bg_tls_reason(const bg_tls *t, char *out, size_t len) {
   char e[160];
   mbedtls_strerror(t->last, e, sizeof e);
   snprintf(out, len, "%s", e);
+}
+
+bg_err bg_tls_enrol_verify(const bg_tls *t, const uint8_t *ca_fp, size_t fp_len, const char *hostname, bg_buf *ca,
+                           char *why, size_t whylen) {
+  const mbedtls_x509_crt *peer = bg_tls_peer(t);
+  if (peer == NULL || fp_len > 32) {
+    snprintf(why, whylen, "the server presented no certificate");
+    return BG_E_TLS;
+  }
+  const mbedtls_x509_crt *found = NULL;
+  for (const mbedtls_x509_crt *c = peer; c && !found; c = c->next) {
+    uint8_t fp[32];
+    if (c->raw.len == 0) continue;
+    bg_tls_fingerprint(c, fp);
+    if (memcmp(fp, ca_fp, fp_len) == 0) found = c;
+  }
+  if (found == NULL) {
+    snprintf(why, whylen, "the server's chain holds no CA with the fingerprint in the code: wrong server, or "
+                          "someone in between");
+    return BG_E_TLS;
+  }
+  mbedtls_x509_crt anchor;
+  mbedtls_x509_crt_init(&anchor);
+  uint32_t flags = 0;
+  int rc = mbedtls_x509_crt_parse_der(&anchor, found->raw.p, found->raw.len);
+  if (rc == 0) rc = mbedtls_x509_crt_verify((mbedtls_x509_crt *)peer, &anchor, NULL, hostname, &flags, NULL, NULL);
+  mbedtls_x509_crt_free(&anchor);
+  if (rc != 0) {
+    char v[200] = "";
+    if (flags) (void)mbedtls_x509_crt_verify_info(v, sizeof v, "", flags);
+    size_t n = strlen(v);
+    if (n && v[n - 1] == '\n') v[n - 1] = 0;
+    snprintf(why, whylen, "the server's certificate does not verify against the code's CA%s%s", v[0] ? ": " : "", v);
+    return BG_E_TLS;
+  }
+  bg_buf_reset(ca);
+  return bg_buf_append(ca, found->raw.p, found->raw.len);
 }
 
 void bg_tls_fingerprint(const mbedtls_x509_crt *crt, uint8_t out[32]) {

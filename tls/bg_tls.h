@@ -63,6 +63,7 @@ typedef struct bg_tls_conf_opts {
   const uint8_t *cert; size_t cert_len; /* own certificate; NULL: none */
   const uint8_t *key; size_t key_len;   /* its private key */
   bool require_peer_cert;               /* server: mutual TLS; client: always verifies */
+  bool enrol;                           /* client without CA yet: see bg_tls_enrol_verify */
   bg_tls_verify_cb verify;              /* optional */
   void *verify_arg;
   uint32_t ticket_lifetime_s;           /* server: 0 = one hour */
@@ -118,6 +119,14 @@ const mbedtls_x509_crt *bg_tls_peer(const bg_tls *t);
 /* A sentence on the last TLS failure ("certificate verification failed:
  * revoked", "peer offered no shared cipher suite", ...). */
 void bg_tls_reason(const bg_tls *t, char *out, size_t len);
+
+/* Enrolment, on the device: the connection was made without a CA to verify
+ * against (opts.ca NULL, enrol true). Accept it only when the server's chain
+ * holds a CA certificate whose fingerprint starts with `ca_fp` (the code's) and
+ * the server's certificate verifies against that CA for `hostname`; then copy
+ * the CA (DER) into *ca. BG_E_TLS otherwise, with a sentence in `why`. */
+bg_err bg_tls_enrol_verify(const bg_tls *t, const uint8_t *ca_fp, size_t fp_len, const char *hostname, bg_buf *ca,
+                           char *why, size_t whylen);
 
 /* SHA-256 over a DER certificate. */
 void bg_tls_fingerprint(const mbedtls_x509_crt *crt, uint8_t out[32]);

@@ -60,7 +60,7 @@ static const char k_usage[] =
     "Example: bgctl --home /srv/zorg-noord user add anna --role begeleider --team noord\n"
     "Exit status: 0 success, 1 failure (the message says why), 2 usage error.\n";
 
-static int usage_error(const char *fmt, ...) {
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("bgctl: ", stderr);

@@ -188,7 +188,7 @@ static void device_edit(device *d, const char *client, uint32_t field, const cha
   assert_int_equal(bg_engine_context_for(&d->e, w), BG_OK);
   uint32_t n = w->ctx.n;
   assert_true(n <= 64);
-  memcpy(h->ctx, w->ctx.e, n * sizeof *h->ctx);
+  if (n) memcpy(h->ctx, w->ctx.e, n * sizeof *h->ctx);
   bg_vv_free(&w->ctx);
   w->ctx = (bg_vv){h->ctx, n, 0};
   w->dot = (bg_dot){d->who.device, ++d->counter};

@@ -87,15 +87,17 @@ static int revocation_check(void *arg, mbedtls_x509_crt *crt, int depth, uint32_
 }
 
 static void server_conf(bg_tls_conf *c, const pki *k, bool mutual) {
-  bg_tls_conf_opts o = {true, k->ca.cert_pem.data, k->ca.cert_pem.len, k->server.cert_pem.data, k->server.cert_pem.len,
-                        k->server.key_pem.data, k->server.key_pem.len, mutual, revocation_check, NULL, 0};
+  bg_tls_conf_opts o = {.server = true, .ca = k->ca.cert_pem.data, .ca_len = k->ca.cert_pem.len,
+                        .cert = k->server.cert_pem.data, .cert_len = k->server.cert_pem.len,
+                        .key = k->server.key_pem.data, .key_len = k->server.key_pem.len,
+                        .require_peer_cert = mutual, .verify = revocation_check};
   assert_int_equal(bg_tls_conf_init(c, &o, &g_rng), BG_OK);
 }
 
 static void client_conf(bg_tls_conf *c, const pki *trust, const party *me) {
-  bg_tls_conf_opts o = {false, trust->ca.cert_pem.data, trust->ca.cert_pem.len,
-                        me ? me->cert_pem.data : NULL, me ? me->cert_pem.len : 0,
-                        me ? me->key_pem.data : NULL, me ? me->key_pem.len : 0, true, NULL, NULL, 0};
+  bg_tls_conf_opts o = {.ca = trust->ca.cert_pem.data, .ca_len = trust->ca.cert_pem.len,
+                        .cert = me ? me->cert_pem.data : NULL, .cert_len = me ? me->cert_pem.len : 0,
+                        .key = me ? me->key_pem.data : NULL, .key_len = me ? me->key_pem.len : 0};
   bg_err e = bg_tls_conf_init(c, &o, &g_rng);
   if (e != BG_OK) fail_msg("client conf: %s", c->error);
 }
