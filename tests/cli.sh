@@ -7,6 +7,10 @@ build=$1
 src=$2
 bgframe=$build/tools/bgframe
 bgsim=$build/tools/bgsim
+bgctl=$build/tools/bgctl
+bgsyncd=$build/daemon/bgsyncd
+home=$(mktemp -d)/org
+trap 'rm -rf "$(dirname "$home")"' EXIT
 v=$src/tests/vectors
 failed=0
 n=0
@@ -19,7 +23,7 @@ expect() {
   out=$("$@" 2>&1)
   rc=$?
   n=$((n + 1))
-  if [ "$rc" -ne "$code" ] || ! grep -qE "$pattern" <<<"$out"; then
+  if [ "$rc" -ne "$code" ] || ! grep -qE -e "$pattern" <<<"$out"; then
     echo "FAIL: $* -> exit $rc (want $code), output:"
     sed 's/^/    /' <<<"$out" | head -n 8
     failed=$((failed + 1))
@@ -41,6 +45,39 @@ expect 2 "needs a value" -- "$bgsim" --seeds
 expect 2 "is not a number" -- "$bgsim" --seeds many
 expect 2 "out of range" -- "$bgsim" --devices 99
 expect 0 "^bgsim: 3 passed, 0 failed$" -- "$bgsim" --seeds 3 --start 7 --ops 200
+
+expect 2 "none of memory, sqlite, mixed" -- "$bgsim" --store paper --seeds 1
+
+expect 0 "Example:" -- "$bgctl" --help
+expect 2 "--home DIR is required" -- "$bgctl" team add x
+expect 2 "unknown command 'nope'" -- "$bgctl" --home "$home" nope
+expect 1 "not an organisation directory.*bgctl --home .* init" -- "$bgctl" --home "$home" user list
+expect 2 "init needs --org NAME and --host HOST" -- "$bgctl" --home "$home" init --org X
+expect 0 "CA fingerprint" -- "$bgctl" --home "$home" init --org "Zorg Test" --host localhost
+expect 1 "initialised already" -- "$bgctl" --home "$home" init --org "Zorg Test" --host localhost
+expect 0 "team noord added" -- "$bgctl" --home "$home" team add noord
+expect 1 "team 'noord' exists" -- "$bgctl" --home "$home" team add noord
+expect 2 "usage: bgctl --home DIR user add" -- "$bgctl" --home "$home" user add anna --role boss
+expect 1 "no team 'zuid' .*bgctl team add zuid" -- "$bgctl" --home "$home" user add anna --role begeleider --team zuid
+expect 0 "user anna added" -- "$bgctl" --home "$home" user add anna --role begeleider --team noord
+expect 0 "client C-1 added" -- "$bgctl" --home "$home" client add C-1 --team noord --begeleider anna
+expect 0 '^[0-9A-Z]{7}(-[0-9A-Z]{7}){7}$' -- bash -c "'$bgctl' --home '$home' device enroll anna | tail -n 1"
+expect 1 "no user 'nobody'" -- "$bgctl" --home "$home" device enroll nobody
+expect 0 '^\[\]$' -- "$bgctl" --home "$home" device list --json
+expect 1 "no device 42" -- "$bgctl" --home "$home" device revoke 42
+expect 0 "audit chain intact" -- "$bgctl" --home "$home" audit verify
+expect 0 '"login":"anna"' -- "$bgctl" --home "$home" user list --json
+[ "$(stat -c %a "$home/ca.key")" = 600 ] || { echo "FAIL: ca.key is not mode 0600"; failed=$((failed + 1)); }
+[ "$(stat -c %a "$home/store.db")" = 600 ] || { echo "FAIL: store.db is not mode 0600"; failed=$((failed + 1)); }
+
+expect 0 "Example:" -- "$bgsyncd" --help
+expect 0 "^bgsyncd [0-9]" -- "$bgsyncd" --version
+expect 2 "--home DIR is required" -- "$bgsyncd"
+expect 2 "unknown option" -- "$bgsyncd" --home "$home" --fast
+expect 1 "no configuration" -- "$bgsyncd" --home /nonexistent
+expect 2 "is not HOST:PORT" -- "$bgsyncd" --home "$home" --listen nowhere
+printf 'max_frame = lots\n' > "$home/bad.conf"
+expect 1 "bad.conf:1: max_frame must be a whole number" -- "$bgsyncd" --home "$home" --config "$home/bad.conf"
 
 echo "cli: $((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]
