@@ -304,8 +304,10 @@ static int setup(void **state) {
   snprintf(conf, sizeof conf, "%s/bgsyncd.conf", g_home);
   FILE *f = fopen(conf, "a");
   if (f == NULL) return -1;
-  fprintf(f, "listen = 127.0.0.1:%d\nenrol_listen = 127.0.0.1:%d\nconn_buffer = 262144\nlog_level = debug\n", g_port,
-          g_enrol_port);
+  fprintf(f,
+          "listen = 127.0.0.1:%d\nenrol_listen = 127.0.0.1:%d\nconn_buffer = 262144\nlog_level = debug\n"
+          "idle_timeout_ms = 4000\nhandshake_timeout_ms = 2000\nmax_connections = 48\n",
+          g_port, g_enrol_port);
   fclose(f);
   const char *cmds[] = {"team add noord", "team add zuid", "user add anna --role begeleider --team noord",
                         "user add carla --role begeleider --team noord", "user add bert --role begeleider --team zuid",
@@ -709,6 +711,102 @@ static void enrolment_guessing_is_rate_limited(void **state) {
   identity_free(&id);
 }
 
+/* HELLO with other version ranges or schema: a code the app can show. */
+static void an_old_or_new_app_gets_a_clear_error(void **state) {
+  (void)state;
+  device d;
+  device_new(&d, "anna", BG_ROLE_BEGELEIDER);
+  struct { uint32_t lo, hi, schema; bg_err want; } cases[] = {
+      {2, 5, BG_SCHEMA_VERSION, BG_E_PROTOCOL_VERSION},
+      {1, 1, BG_SCHEMA_VERSION + 1, BG_E_SCHEMA_VERSION},
+      {1, 9, BG_SCHEMA_VERSION, BG_OK}, /* a newer app that also speaks 1 */
+  };
+  for (size_t i = 0; i < 3; i++) {
+    peer p;
+    assert_int_equal(peer_connect(&p, &g_rng, g_port, &d.id, NULL), BG_OK);
+    bg_msg m, r;
+    memset(&m, 0, sizeof m);
+    m.type = BG_MSG_HELLO;
+    m.u.hello = (bg_msg_hello){cases[i].lo, cases[i].hi, cases[i].schema, BG_STR("peer/test"), 0, 0};
+    assert_int_equal(peer_send(&p, &m), BG_OK);
+    assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
+    if (cases[i].want == BG_OK) {
+      assert_int_equal(r.type, BG_MSG_WELCOME);
+      assert_int_equal(r.u.welcome.proto, 1);
+    } else {
+      assert_int_equal(r.type, BG_MSG_ERROR);
+      assert_int_equal(r.u.error.code, cases[i].want);
+      assert_false(r.u.error.retryable);
+    }
+    bg_msg_free(&r);
+    peer_close(&p);
+  }
+  device_free(&d);
+}
+
+/* Idle sessions, silent connections and connections past the limit. */
+static void idle_silent_and_surplus_connections_are_closed(void **state) {
+  (void)state;
+  device d;
+  device_new(&d, "anna", BG_ROLE_BEGELEIDER);
+  peer p;
+  assert_int_equal(hello(&p, &d), BG_OK);
+  bg_msg r;
+  assert_int_equal(peer_recv(&p, &r, 8000), BG_OK); /* idle_timeout_ms = 4000 */
+  assert_int_equal(r.type, BG_MSG_BYE);
+  assert_int_equal(r.u.bye.code, BG_E_TIMEOUT);
+  bg_msg_free(&r);
+  peer_close(&p);
+  /* TCP connections that never start TLS: 60, past max_connections (48) */
+  int fds[60];
+  for (int i = 0; i < 60; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)g_port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+  }
+  sleep_ms(300);
+  int closed_at_once = 0;
+  for (int i = 0; i < 60; i++) {
+    char c;
+    ssize_t n = recv(fds[i], &c, 1, MSG_DONTWAIT);
+    closed_at_once += n == 0;
+  }
+  assert_true(closed_at_once >= 60 - 48);
+  /* meanwhile, and after the silent ones are dropped (handshake_timeout_ms = 2000), a device syncs */
+  sleep_ms(2500);
+  int closed_later = 0;
+  for (int i = 0; i < 60; i++) {
+    char c;
+    closed_later += recv(fds[i], &c, 1, MSG_DONTWAIT) == 0;
+    close(fds[i]);
+  }
+  assert_int_equal(closed_later, 60);
+  device_sync(&d, 10, NULL);
+  device_free(&d);
+}
+
+/* SIGHUP rereads the configuration and certificates; sessions go on. */
+static void sighup_reloads_and_keeps_serving(void **state) {
+  (void)state;
+  kill(g_daemon, SIGHUP);
+  sleep_ms(300);
+  char log[96], line[512];
+  snprintf(log, sizeof log, "%s.log", g_home);
+  FILE *f = fopen(log, "r");
+  bool reloaded = false;
+  while (f && fgets(line, sizeof line, f)) reloaded |= strstr(line, "SIGHUP: configuration and certificates reloaded") != NULL;
+  if (f) fclose(f);
+  assert_true(reloaded);
+  device d;
+  device_new(&d, "carla", BG_ROLE_BEGELEIDER);
+  device_sync(&d, 10, NULL);
+  device_free(&d);
+}
+
 static void the_audit_chain_verifies(void **state) {
   (void)state;
   char last[256];
@@ -727,6 +825,9 @@ int main(void) {
       cmocka_unit_test(hostile_frames_get_an_error_while_others_keep_syncing),
       cmocka_unit_test(sigterm_during_a_large_push_loses_nothing),
       cmocka_unit_test(a_device_that_never_reads_costs_bounded_memory),
+      cmocka_unit_test(an_old_or_new_app_gets_a_clear_error),
+      cmocka_unit_test(idle_silent_and_surplus_connections_are_closed),
+      cmocka_unit_test(sighup_reloads_and_keeps_serving),
       cmocka_unit_test(a_client_moved_away_is_purged_until_acknowledged),
       cmocka_unit_test(enrolment_guessing_is_rate_limited),
       cmocka_unit_test(the_audit_chain_verifies),
