@@ -423,6 +423,7 @@ static bool bg__is_default(const void *base, const bg__field *f) {
 }
 
 static bg_err bg__encode_struct(bg_mp_out *o, const bg__desc *d, const void *base, int type);
+static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w);
 
 static bg_err bg__check_len(uint64_t len, const bg__field *f) {
   if (len > f->max) return BG_E_LIMIT;
@@ -497,7 +498,7 @@ static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *bas
   bg_mp_put_array(o, n);
   for (uint32_t i = 0; i < n && e == BG_OK; i++) {
     if (f->kind == BG__WRITES) {
-      e = bg__encode_struct(o, &bg__write_desc, &(*CMEMBER(bg__writes, base, f))[i], 0);
+      e = bg__write_encode_fast(o, &(*CMEMBER(bg__writes, base, f))[i]);
     } else if (f->kind == BG__REJECTS) {
       const bg_reject *r = &(*CMEMBER(bg__rejects, base, f))[i];
       if (r->index >= BG_MSG_MAX_WRITES || r->code == 0 || r->code > 0xffff) return BG_E_FIELD_RANGE;
@@ -569,7 +570,95 @@ bg_err bg_msg_encode_frame(const bg_msg *m, bg_buf *out, uint32_t max) {
   return bg_frame_end(out, mark, max);
 }
 
+/*
+ * The write, encoded without the descriptor walk: writes are encoded for every
+ * merge and in every PUSH and CHANGES, and walking bg__write_fields cost about
+ * 1,000 instructions a write (BENCHMARKS.md). Same keys, order, defaults and
+ * checks as the table above - bg__write_encode_table stays the reference, and
+ * test_msg checks that both give the same bytes and the same errors.
+ */
+static bg_err bg__id_put(bg_mp_out *o, unsigned key, bg_str s) {
+  if (s.len > BG_ID_MAX) return BG_E_LIMIT;
+  if (s.len == 0) return BG_E_FIELD_RANGE;
+  if (!bg_utf8_valid(s.p, s.len)) return BG_E_UTF8;
+  bg_mp_put_uint(o, key);
+  bg_mp_put_str(o, s.p, s.len);
+  return BG_OK;
+}
+
+static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w) {
+  bool has_value = w->value.type != BG_V_NIL, has_ctx = w->ctx.n > 0, has_cycle = w->cycle != 0, has_tb = w->tb;
+  bg_mp_put_map(o, 9u + has_value + has_ctx + has_cycle + has_tb);
+  bg_err e = bg__id_put(o, 1, w->client);
+  if (e != BG_OK) return e;
+  bg_mp_put_uint(o, 2);
+  bg_mp_put_uint(o, w->rtype);
+  if ((e = bg__id_put(o, 3, w->rid)) != BG_OK) return e;
+  bg_mp_put_uint(o, 4);
+  bg_mp_put_uint(o, w->field);
+  if (has_value) {
+    const bg_value *v = &w->value;
+    bg_mp_put_uint(o, 5);
+    switch (v->type) {
+      case BG_V_BOOL: bg_mp_put_bool(o, v->b); break;
+      case BG_V_INT: bg_mp_put_int(o, v->i); break;
+      case BG_V_STR:
+        if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
+        if (!bg_utf8_valid(v->s.p, v->s.len)) return BG_E_UTF8;
+        bg_mp_put_str(o, v->s.p, v->s.len);
+        break;
+      case BG_V_BIN:
+        if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
+        bg_mp_put_bin(o, v->s.p, v->s.len);
+        break;
+      default: return BG_E_FIELD_TYPE;
+    }
+  }
+  if (w->dot.device == 0 || w->dot.counter == 0) return BG_E_FIELD_RANGE;
+  bg_mp_put_uint(o, 6);
+  bg_mp_put_array(o, 2);
+  bg_mp_put_uint(o, w->dot.device);
+  bg_mp_put_uint(o, w->dot.counter);
+  if (has_ctx) {
+    if (!bg_vv_is_canonical(&w->ctx)) return BG_E_FIELD_RANGE;
+    bg_mp_put_uint(o, 7);
+    bg_mp_put_array(o, 2 * w->ctx.n);
+    for (uint32_t i = 0; i < w->ctx.n; i++) {
+      bg_mp_put_uint(o, w->ctx.e[i].device);
+      bg_mp_put_uint(o, w->ctx.e[i].counter);
+    }
+  }
+  if (has_cycle) {
+    bg_mp_put_uint(o, 8);
+    bg_mp_put_uint(o, w->cycle);
+  }
+  if (w->user == 0) return BG_E_FIELD_RANGE;
+  bg_mp_put_uint(o, 9);
+  bg_mp_put_uint(o, w->phase);
+  bg_mp_put_uint(o, 10);
+  bg_mp_put_uint(o, w->user);
+  bg_mp_put_uint(o, 11);
+  bg_mp_put_uint(o, w->role);
+  if (has_tb) {
+    bg_mp_put_uint(o, 12);
+    bg_mp_put_bool(o, true);
+  }
+  bg_mp_put_uint(o, 13);
+  bg_mp_put_uint(o, w->hlc);
+  return o->err;
+}
+
 bg_err bg_write_encode(const bg_write *w, bg_buf *out) {
+  size_t mark = out->len;
+  bg_mp_out o;
+  bg_mp_out_init(&o, out);
+  bg_err e = bg__write_encode_fast(&o, w);
+  if (e == BG_OK) e = o.err;
+  if (e != BG_OK) out->len = mark;
+  return e;
+}
+
+bg_err bg__write_encode_table(const bg_write *w, bg_buf *out) {
   size_t mark = out->len;
   bg_mp_out o;
   bg_mp_out_init(&o, out);

@@ -273,6 +273,10 @@ bg_err bg_write_encode(const bg_write *w, bg_buf *out);
 bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bg_buf *out,
                             uint32_t max);
 
+/* The same through the generic, table-driven encoder: the reference the fast
+ * write encoder is tested against (test_msg). Not for other uses. */
+bg_err bg__write_encode_table(const bg_write *w, bg_buf *out);
+
 /* Decode one encoded write (the whole of p..p+n). Strings borrow from `p`; the
  * causal context is allocated in `zone`. */
 bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg_write *w,

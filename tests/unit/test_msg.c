@@ -355,6 +355,46 @@ static void changes_from_encoded_writes_equal_the_encoder(void **state) {
   bg_gen_free(&g);
 }
 
+/* The fast write encoder gives the table-driven encoder's bytes and errors. */
+static void fast_write_encoder_equals_the_table(void **state) {
+  (void)state;
+  static bg_gen g;
+  uint64_t seed = bg_test_seed(41);
+  bg_gen_init(&g, seed);
+  bg_rand r = {seed};
+  static char big[BG_VALUE_MAX + 2];
+  memset(big, 'x', sizeof big);
+  bg_dot bad_ctx[2] = {{5, 1}, {3, 1}}; /* not sorted: not canonical */
+  for (int i = 0; i < 20000; i++) {
+    bg_dot ctx[8];
+    bg_write w;
+    bg_gen_write(&g, &w, ctx);
+    switch (bg_rand_below(&r, 16)) { /* one defect now and then */
+      case 0: w.client.len = 0; break;
+      case 1: w.rid = (bg_str){big, BG_ID_MAX + 1}; break;
+      case 2: w.client = (bg_str){"\xc3\x28", 2}; break;
+      case 3: w.value = (bg_value){BG_V_STR, false, 0, {big, BG_VALUE_MAX + 1}}; break;
+      case 4: w.value = (bg_value){BG_V_BIN, false, 0, {big, BG_VALUE_MAX + 1}}; break;
+      case 5: w.value = (bg_value){(bg_vtype)9, false, 0, {"", 0}}; break;
+      case 6: w.dot.counter = 0; break;
+      case 7: w.ctx = (bg_vv){bad_ctx, 2, 0}; break;
+      case 8: w.user = 0; break;
+      case 9: w.value = (bg_value){BG_V_STR, false, 0, {"\xed\xa0\x80", 3}}; break;
+      case 10: w.value = (bg_value){BG_V_NIL, false, 0, {"", 0}}; w.cycle = 0; w.tb = false; w.ctx.n = 0; break;
+      default: break;
+    }
+    bg_buf a = BG_BUF_INIT, b = BG_BUF_INIT;
+    bg_err ea = bg_write_encode(&w, &a), eb = bg__write_encode_table(&w, &b);
+    if (ea != eb || a.len != b.len || (a.len && memcmp(a.data, b.data, a.len) != 0)) BG_REPLAY(seed);
+    assert_int_equal(ea, eb);
+    assert_int_equal(a.len, b.len);
+    if (a.len) assert_memory_equal(a.data, b.data, a.len);
+    bg_buf_free(&a);
+    bg_buf_free(&b);
+  }
+  bg_gen_free(&g);
+}
+
 static void frame_encoding_respects_a_smaller_connection_maximum(void **state) {
   (void)state;
   bg_msg m;
@@ -380,6 +420,7 @@ int main(void) {
       cmocka_unit_test(encoded_size_of_a_write_matches_its_encoding),
       cmocka_unit_test(frame_encoding_respects_a_smaller_connection_maximum),
       cmocka_unit_test(changes_from_encoded_writes_equal_the_encoder),
+      cmocka_unit_test(fast_write_encoder_equals_the_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
