@@ -258,7 +258,7 @@ static bg__attempts *bg__attempts_of(bg_server *s, const char *peer) {
   /* the address without the port */
   char addr[48];
   snprintf(addr, sizeof addr, "%s", peer);
-  char *colon = strrchr(addr, ':');
+  char *colon = strrchr(addr, ':'); /* "[v6]:port" or "v4:port" */
   if (colon) *colon = 0;
   int64_t minute = bg__now_ms() / 60000;
   bg__attempts *free_slot = NULL, *oldest = &s->attempts[0];
@@ -478,7 +478,7 @@ static void bg__on_connection(uv_stream_t *l, int status) {
       uv_ip4_name((struct sockaddr_in *)&sa, ip, sizeof ip);
       port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
     }
-    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+    snprintf(c->peer, sizeof c->peer, sa.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
   }
   if (s->stopping || s->nconns > s->cfg.max_connections) {
     bg__close(c, s->stopping ? "shutting down" : "over max_connections");
