@@ -185,7 +185,7 @@ void bg_mp_put_int(bg_mp_out *o, int64_t v) {
 
 void bg_mp_put_array(bg_mp_out *o, uint32_t n) { bg__put_len(o, 0x90, 16, 0, 0xdc, 0xdd, n, NULL, 0); }
 void bg_mp_put_map(bg_mp_out *o, uint32_t n) { bg__put_len(o, 0x80, 16, 0, 0xde, 0xdf, n, NULL, 0); }
-void bg_mp_put_str(bg_mp_out *o, const void *p, uint32_t n) { bg__put_len(o, 0xa0, 32, 0xd9, 0xda, 0xdb, n, p, n); }
+void bg__mp_put_str(bg_mp_out *o, const void *p, uint32_t n) { bg__put_len(o, 0xa0, 32, 0xd9, 0xda, 0xdb, n, p, n); }
 /* bin has no fix form: with fixmax 0 the 8-bit form is the shortest. */
 void bg_mp_put_bin(bg_mp_out *o, const void *p, uint32_t n) { bg__put_len(o, 0, 0, 0xc4, 0xc5, 0xc6, n, p, n); }
 

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "bg_buf.h"
 #include "bg_error.h"
@@ -67,7 +68,18 @@ static inline void bg_mp_put_uint(bg_mp_out *o, uint64_t v) {
 void bg_mp_put_int(bg_mp_out *o, int64_t v);
 void bg_mp_put_array(bg_mp_out *o, uint32_t n);
 void bg_mp_put_map(bg_mp_out *o, uint32_t n);
-void bg_mp_put_str(bg_mp_out *o, const void *p, uint32_t n);
+void bg__mp_put_str(bg_mp_out *o, const void *p, uint32_t n);
+/* Ids and short texts (under 32 bytes, the fixstr form) take the inline path. */
+static inline void bg_mp_put_str(bg_mp_out *o, const void *p, uint32_t n) {
+  bg_buf *b = o->buf;
+  if (n < 32 && b->cap - b->len > n && o->err == BG_OK) {
+    b->data[b->len] = (uint8_t)(0xa0 | n);
+    if (n) memcpy(b->data + b->len + 1, p, n);
+    b->len += 1 + (size_t)n;
+  } else {
+    bg__mp_put_str(o, p, n);
+  }
+}
 void bg_mp_put_bin(bg_mp_out *o, const void *p, uint32_t n);
 
 /* --- reading the product's own stored values ------------------------------- */
