@@ -76,7 +76,7 @@ _Static_assert(sizeof bg__migrations / sizeof *bg__migrations == BG_STORE_VERSIO
 
 enum {
   Q_TEAM_ADD, Q_TEAM_ID, Q_USER_ADD, Q_USER_TEAM_ADD, Q_USER_BY_LOGIN, Q_USER_BY_ID, Q_USERS,
-  Q_CLIENT_ADD, Q_CLIENT_GET, Q_CLIENT_MOVE, Q_CLIENTS, Q_HISTORY_ADD, Q_HISTORY_HAS,
+  Q_CLIENT_ADD, Q_CLIENT_MOVE, Q_CLIENTS, Q_HISTORY_ADD, Q_HISTORY_HAS,
   Q_CODE_ADD, Q_CODE_GET, Q_CODE_SPEND, Q_DEVICE_ADD, Q_DEVICE_GET, Q_DEVICES, Q_DEVICE_REVOKE,
   Q_DEVICE_SEEN, Q_DEVICE_COUNTER,
   Q_BATCH_GET, Q_BATCH_ADD, Q_FEED_ADD, Q_HEAD, Q_IN_TEAM,
@@ -104,7 +104,6 @@ static const char *const bg__sql[Q_N] = {
         " (SELECT t.name FROM user_teams ut JOIN teams t ON t.id = ut.team WHERE ut.user = u.id ORDER BY t.name) t)"
         " FROM users u WHERE u.id != 1 ORDER BY u.login",
     [Q_CLIENT_ADD] = "INSERT INTO clients(id, team, begeleider, created) VALUES(?1, ?2, ?3, ?4)",
-    [Q_CLIENT_GET] = "SELECT team, begeleider FROM clients WHERE id = ?1",
     [Q_CLIENT_MOVE] = "UPDATE clients SET team = ?2, begeleider = ?3 WHERE id = ?1",
     [Q_CLIENTS] = "SELECT c.id, t.name, u.login, c.created FROM clients c JOIN teams t ON t.id = c.team"
                   " JOIN users u ON u.id = c.begeleider ORDER BY c.id",
@@ -196,8 +195,7 @@ __attribute__((format(printf, 3, 4))) static bg_err bg__fail(bg_store *s, bg_err
 
 /* A SQLite failure: its code as the product's error, its message as detail. */
 static bg_err bg__sqlfail(bg_store *s, int rc, const char *what) {
-  bg_err e = bg_sql_err(rc);
-  return bg__fail(s, e != BG_OK ? e : BG_E_STORAGE, "%s: %s", what, sqlite3_errmsg(s->db));
+  return bg__fail(s, bg_sql_fail(rc), "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
 /* Statement `id`, prepared on first use, reset, bindings cleared. */

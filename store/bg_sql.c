@@ -21,6 +21,11 @@ bg_err bg_sql_err(int rc) {
   }
 }
 
+bg_err bg_sql_fail(int rc) {
+  bg_err e = bg_sql_err(rc);
+  return e != BG_OK ? e : BG_E_STORAGE;
+}
+
 bg_err bg_sql_open(const char *path, bool create, int busy_ms, sqlite3 **db, char *why, size_t whylen) {
   int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
   *db = NULL;
@@ -40,8 +45,7 @@ bg_err bg_sql_open(const char *path, bool create, int busy_ms, sqlite3 **db, cha
   sqlite3_finalize(st);
   if (rc == SQLITE_OK) rc = sqlite3_exec(d, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
-    if (r == BG_OK) r = bg_sql_err(rc);
-    if (r == BG_OK) r = BG_E_STORAGE;
+    if (r == BG_OK) r = bg_sql_fail(rc);
     if (why && whylen) snprintf(why, whylen, "%s: %s", path, d ? sqlite3_errmsg(d) : "cannot open");
     sqlite3_close(d);
     return r;
@@ -196,7 +200,7 @@ static bg_err bg__change(bg_sqlkv *s, int space, int op, const uint8_t *key, siz
   if (rc == SQLITE_OK) rc = sqlite3_step(st);
   if (rc == SQLITE_DONE && changed) *changed = sqlite3_changes(s->db);
   sqlite3_reset(st);
-  return rc == SQLITE_DONE ? BG_OK : bg_sql_err(rc) ? bg_sql_err(rc) : BG_E_STORAGE;
+  return rc == SQLITE_DONE ? BG_OK : bg_sql_fail(rc);
 }
 
 static bg_err bg__sput(void *self, int space, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
@@ -251,7 +255,7 @@ static bg_err bg__sscan(void *self, int space, const uint8_t *prefix, size_t ple
     const uint8_t *v = bg__blob(st, 1, &vn);
     r = cb(arg, k, kn, v, vn);
   }
-  if (r == BG_OK && rc != SQLITE_OK) r = bg_sql_err(rc) ? bg_sql_err(rc) : BG_E_STORAGE;
+  if (r == BG_OK && rc != SQLITE_OK) r = bg_sql_fail(rc);
   if (own) sqlite3_finalize(own);
   else sqlite3_reset(st);
   free(hi);

@@ -23,6 +23,11 @@
  * BG_E_EXISTS, other failures BG_E_STORAGE; SQLITE_OK/ROW/DONE -> BG_OK. */
 bg_err bg_sql_err(int rc);
 
+/* The same for a result the caller knows is a failure (a statement that did not
+ * finish, a step that returned neither ROW nor DONE): never BG_OK - what maps
+ * to no specific error is BG_E_STORAGE. */
+bg_err bg_sql_fail(int rc);
+
 /* Open (creating when `create`) a database file in WAL mode with foreign keys
  * on, a busy timeout of `busy_ms`, and synchronous=FULL (a committed
  * transaction survives a power cut: an ACK promises exactly that). On failure
