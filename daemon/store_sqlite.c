@@ -260,6 +260,26 @@ static bg_err bg__row(bg_store *s, sqlite3_stmt *st, const char *what) {
   return rc == SQLITE_DONE ? BG_E_NOT_FOUND : bg__sqlfail(s, rc, what);
 }
 
+/* Step `st` through its rows, handing each to `fn`; stop at the first failure
+ * (fn's, or SQLite's as BG_E_*), reset the statement. */
+typedef bg_err (*bg__row_fn)(bg_store *s, sqlite3_stmt *st, void *arg);
+static bg_err bg__each(bg_store *s, sqlite3_stmt *st, const char *what, bg__row_fn fn, void *arg) {
+  if (st == NULL) return BG_E_STORAGE;
+  bg_err r = BG_OK;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && (r = fn(s, st, arg)) == BG_OK) {
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, what);
+  sqlite3_reset(st);
+  return r;
+}
+
+/* A row callback and its argument, for the listing calls. */
+typedef struct bg__cb {
+  void (*cb)(void); /* the caller's typed callback (function pointers convert among themselves) */
+  void *arg;
+} bg__cb;
+
 static const char *bg__col_text(sqlite3_stmt *st, int col) {
   const char *t = (const char *)sqlite3_column_text(st, col);
   return t ? t : "";
@@ -421,20 +441,17 @@ bg_err bg_store_user_by_id(bg_store *s, uint64_t id, bg_user_row *out) {
   return bg__user_get(s, Q_USER_BY_ID, NULL, (int64_t)id, out);
 }
 
+static bg_err bg__user_each(bg_store *s, sqlite3_stmt *st, void *arg) {
+  bg__cb *c = arg;
+  bg_user_row u;
+  bg__user_row(s, st, &u);
+  return ((bg_user_cb)c->cb)(c->arg, &u);
+}
+
 bg_err bg_store_users(bg_store *s, bg_user_cb cb, void *arg) {
   s->err[0] = 0;
-  sqlite3_stmt *st = bg__q(s, Q_USERS);
-  if (st == NULL) return BG_E_STORAGE;
-  bg_err r = BG_OK;
-  int rc;
-  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    bg_user_row u;
-    bg__user_row(s, st, &u);
-    r = cb(arg, &u);
-  }
-  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "users");
-  sqlite3_reset(st);
-  return r;
+  bg__cb c = {(void (*)(void))cb, arg};
+  return bg__each(s, bg__q(s, Q_USERS), "users", bg__user_each, &c);
 }
 
 /* The office's own write (bgctl): dot (BG_OFFICE_DEVICE, next counter), author
@@ -493,19 +510,17 @@ bg_err bg_store_client_move(bg_store *s, const char *client, const char *team, c
   return bg__end(s, r);
 }
 
+static bg_err bg__client_each(bg_store *s, sqlite3_stmt *st, void *arg) {
+  (void)s;
+  bg__cb *c = arg;
+  bg_client_row row = {bg__col_text(st, 0), bg__col_text(st, 1), bg__col_text(st, 2), sqlite3_column_int64(st, 3)};
+  return ((bg_client_cb)c->cb)(c->arg, &row);
+}
+
 bg_err bg_store_clients(bg_store *s, bg_client_cb cb, void *arg) {
   s->err[0] = 0;
-  sqlite3_stmt *st = bg__q(s, Q_CLIENTS);
-  if (st == NULL) return BG_E_STORAGE;
-  bg_err r = BG_OK;
-  int rc;
-  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    bg_client_row c = {bg__col_text(st, 0), bg__col_text(st, 1), bg__col_text(st, 2), sqlite3_column_int64(st, 3)};
-    r = cb(arg, &c);
-  }
-  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "clients");
-  sqlite3_reset(st);
-  return r;
+  bg__cb c = {(void (*)(void))cb, arg};
+  return bg__each(s, bg__q(s, Q_CLIENTS), "clients", bg__client_each, &c);
 }
 
 /* --- devices and enrolment ------------------------------------------------------------------ */
@@ -600,20 +615,17 @@ bg_err bg_store_device_get(bg_store *s, uint64_t id, bg_device_row *out) {
   return BG_OK;
 }
 
+static bg_err bg__device_each(bg_store *s, sqlite3_stmt *st, void *arg) {
+  bg__cb *c = arg;
+  bg_device_row d;
+  bg__device_row(s, st, &d);
+  return ((bg_device_cb)c->cb)(c->arg, &d);
+}
+
 bg_err bg_store_devices(bg_store *s, bg_device_cb cb, void *arg) {
   s->err[0] = 0;
-  sqlite3_stmt *st = bg__q(s, Q_DEVICES);
-  if (st == NULL) return BG_E_STORAGE;
-  bg_err r = BG_OK;
-  int rc;
-  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    bg_device_row d;
-    bg__device_row(s, st, &d);
-    r = cb(arg, &d);
-  }
-  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "devices");
-  sqlite3_reset(st);
-  return r;
+  bg__cb c = {(void (*)(void))cb, arg};
+  return bg__each(s, bg__q(s, Q_DEVICES), "devices", bg__device_each, &c);
 }
 
 bg_err bg_store_device_revoke(bg_store *s, uint64_t id, int64_t now) {
@@ -698,22 +710,22 @@ bg_err bg_store_audit(bg_store *s, int64_t now, uint64_t user, uint64_t device, 
   return own ? bg__end(s, r) : r;
 }
 
+static bg_err bg__audit_each(bg_store *s, sqlite3_stmt *st, void *arg) {
+  (void)s;
+  bg__cb *c = arg;
+  bg_audit_row a = {(uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                    (uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
+                    bg__col_text(st, 4), bg__col_text(st, 5), bg__col_text(st, 6), bg__col_text(st, 7)};
+  return ((bg_audit_cb)c->cb)(c->arg, &a);
+}
+
 bg_err bg_store_audit_query(bg_store *s, const bg_audit_filter *f, bg_audit_cb cb, void *arg) {
   s->err[0] = 0;
   sqlite3_stmt *st = bg__q(s, Q_AUDIT_QUERY);
   if (st == NULL || bg__bind(st, "tii", f->client, (int64_t)f->user, f->since) != SQLITE_OK)
     return bg__sqlfail(s, SQLITE_ERROR, "audit query");
-  bg_err r = BG_OK;
-  int rc;
-  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    bg_audit_row a = {(uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                      (uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
-                      bg__col_text(st, 4), bg__col_text(st, 5), bg__col_text(st, 6), bg__col_text(st, 7)};
-    r = cb(arg, &a);
-  }
-  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "audit query");
-  sqlite3_reset(st);
-  return r;
+  bg__cb c = {(void (*)(void))cb, arg};
+  return bg__each(s, st, "audit query", bg__audit_each, &c);
 }
 
 bg_err bg_store_audit_verify(bg_store *s, uint64_t *entries, uint64_t *bad) {
@@ -880,31 +892,29 @@ static void bg__scope_free(bg__scope *sc) {
   memset(sc, 0, sizeof *sc);
 }
 
+static bg_err bg__scope_add(bg_store *s, sqlite3_stmt *st, void *arg) {
+  (void)s;
+  bg__scope *sc = arg;
+  if (sc->n == sc->cap) {
+    size_t cap = sc->cap ? sc->cap * 2 : 32;
+    char **v = realloc(sc->v, cap * sizeof *v);
+    if (v == NULL) return BG_E_NOMEM;
+    sc->v = v;
+    sc->cap = cap;
+  }
+  const char *t = bg__col_text(st, 0);
+  if ((sc->v[sc->n] = bg__strndup((const uint8_t *)t, strlen(t))) == NULL) return BG_E_NOMEM;
+  sc->n++;
+  return BG_OK;
+}
+
 static bg_err bg__scope_load(bg_store *s, const bg_who *who, bg__scope *sc) {
   memset(sc, 0, sizeof *sc);
   bool all = who->role == BG_ROLE_OFFICE || who->role == BG_ROLE_ADMIN;
   sqlite3_stmt *st = bg__q(s, all ? Q_SCOPE_ALL : Q_SCOPE_USER);
   if (st == NULL || (!all && bg__bind(st, "i", (int64_t)who->user) != SQLITE_OK))
     return bg__sqlfail(s, SQLITE_ERROR, "scope");
-  int rc;
-  bg_err r = BG_OK;
-  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (sc->n == sc->cap) {
-      size_t cap = sc->cap ? sc->cap * 2 : 32;
-      char **v = realloc(sc->v, cap * sizeof *v);
-      if (v == NULL) {
-        r = BG_E_NOMEM;
-        break;
-      }
-      sc->v = v;
-      sc->cap = cap;
-    }
-    const char *t = bg__col_text(st, 0);
-    if ((sc->v[sc->n] = bg__strndup((const uint8_t *)t, strlen(t))) == NULL) r = BG_E_NOMEM;
-    else sc->n++;
-  }
-  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "scope");
-  sqlite3_reset(st);
+  bg_err r = bg__each(s, st, "scope", bg__scope_add, sc);
   if (r != BG_OK) bg__scope_free(sc);
   return r;
 }
