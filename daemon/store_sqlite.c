@@ -807,6 +807,10 @@ static bg_err bg__holding_purging(bg__holding *h, const char *client, size_t len
   return BG_OK;
 }
 
+static int bg__held_cmp(const void *a, const void *b) {
+  return strcmp(((const bg__held *)a)->client, ((const bg__held *)b)->client);
+}
+
 /* Stored form: [[client, pos, client, pos, ...], [purging client, ...]]. */
 static bg_err bg__holding_parse(const uint8_t *p, size_t n, bg__holding *h) {
   memset(h, 0, sizeof *h);
@@ -831,6 +835,9 @@ static bg_err bg__holding_parse(const uint8_t *p, size_t n, bg__holding *h) {
   }
   if (r == BG_OK && !bg_mp_in_done(&in)) r = BG_E_CORRUPT;
   if (r != BG_OK) bg__holding_free(h);
+  /* written sorted (from the sorted scope); sorted again here so that the
+   * binary search of bg__holding_find never depends on how a row was made */
+  if (r == BG_OK && h->n > 1) qsort(h->v, h->n, sizeof *h->v, bg__held_cmp);
   return r;
 }
 
@@ -849,10 +856,11 @@ static bg_err bg__holding_encode(const bg__holding *h, bg_buf *out) {
   return o.err;
 }
 
+/* A pull looks up every client of the scope (every client, for the office):
+ * the held list is sorted, so this is a binary search. */
 static const bg__held *bg__holding_find(const bg__holding *h, const char *client) {
-  for (size_t i = 0; i < h->n; i++)
-    if (strcmp(h->v[i].client, client) == 0) return &h->v[i];
-  return NULL;
+  const bg__held key = {(char *)(uintptr_t)client, 0};
+  return h->n ? bsearch(&key, h->v, h->n, sizeof *h->v, bg__held_cmp) : NULL;
 }
 
 static bool bg__holding_is_purging(const bg__holding *h, const char *client) {
@@ -1117,20 +1125,29 @@ bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_wr
       if (r == BG_OK) r = bg_store_audit(s, now, who->user, who->device, client, "write", obj, bg_err_name(refuse));
     }
   }
-  /* one audit entry per client written to */
-  for (uint32_t i = 0; i < n && r == BG_OK; i++) {
-    bool first = true, rejected = false;
-    for (uint32_t j = 0; j < i && first; j++) first = !bg_str_eq(writes[j].client, writes[i].client);
-    for (uint32_t k = 0; k < nrej; k++) rejected |= s->rej[k].index == i;
-    if (!first) continue;
-    uint32_t count = 0;
-    for (uint32_t j = i; j < n; j++) count += bg_str_eq(writes[j].client, writes[i].client);
-    if (rejected && count == 1) continue; /* its refusal is on record */
+  /* one audit entry per client written to, in the order they first appear:
+   * the distinct clients of a batch are few, so a list is searched */
+  typedef struct { bg_str client; uint32_t first, count; } bg__written;
+  bg__written *seen = r == BG_OK ? calloc(n ? n : 1, sizeof *seen) : NULL;
+  bool *refused = r == BG_OK ? calloc(n ? n : 1, sizeof *refused) : NULL;
+  uint32_t nseen = 0;
+  if (r == BG_OK && (seen == NULL || refused == NULL)) r = BG_E_NOMEM;
+  for (uint32_t k = 0; r == BG_OK && k < nrej; k++) refused[s->rej[k].index] = true;
+  for (uint32_t i = 0; r == BG_OK && i < n; i++) {
+    uint32_t j = 0;
+    while (j < nseen && !bg_str_eq(seen[j].client, writes[i].client)) j++;
+    if (j == nseen) seen[nseen++] = (bg__written){writes[i].client, i, 0};
+    seen[j].count++;
+  }
+  for (uint32_t j = 0; r == BG_OK && j < nseen; j++) {
+    if (seen[j].count == 1 && refused[seen[j].first]) continue; /* its refusal is on record */
     char obj[64];
-    snprintf(obj, sizeof obj, "batch %llu: %u writes", (unsigned long long)batch, count);
-    snprintf(client, sizeof client, "%.*s", (int)writes[i].client.len, writes[i].client.p);
+    snprintf(obj, sizeof obj, "batch %llu: %u writes", (unsigned long long)batch, seen[j].count);
+    snprintf(client, sizeof client, "%.*s", (int)seen[j].client.len, seen[j].client.p);
     r = bg_store_audit(s, now, who->user, who->device, client, "write", obj, "ok");
   }
+  free(seen);
+  free(refused);
   bg__scope_free(&sc);
   bg__holding_free(&held);
   if (r == BG_OK) r = bg_store_head(s, &out->seq);
