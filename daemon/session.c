@@ -196,14 +196,8 @@ static void bg__enrol(bg_session *s, const bg_msg_enroll *e, bg_buf *out) {
   bg_code code;
   if (bg_code_parse(text, &code) != BG_OK) return bg__error(s, out, BG_E_ENROLL_CODE, "enrolment code mistyped: check it", 0);
   /* Check the request before spending the code on it. */
-  bg_buf cert = BG_BUF_INIT;
-  bg_pki_cert probe = {"CN=0,OU=probe", 1, now / 1000, now / 1000 + 60, false};
-  bg_err r = bg_pki_sign_csr(env->rng, (const uint8_t *)e->csr.p, e->csr.len, env->ca, env->ca_key, &probe, &cert,
-                             why, sizeof why);
-  if (r != BG_OK) {
-    bg_buf_free(&cert);
-    return bg__error(s, out, BG_E_VALUE, why[0] ? why : "the certificate request was refused", 0);
-  }
+  bg_err r = bg_pki_csr_check((const uint8_t *)e->csr.p, e->csr.len, why, sizeof why);
+  if (r != BG_OK) return bg__error(s, out, BG_E_VALUE, why[0] ? why : "the certificate request was refused", 0);
   char id[2 * BG_CODE_ID_BYTES + 1], name[BG_TEXT_MAX + 1];
   uint8_t hash[32];
   bg_code_id_hex(&code, id);
@@ -211,20 +205,14 @@ static void bg__enrol(bg_session *s, const bg_msg_enroll *e, bg_buf *out) {
   snprintf(name, sizeof name, "%.*s", (int)e->name.len, e->name.p);
   uint64_t device = 0, user = 0;
   r = bg_store_code_use(env->store, id, hash, name, now, &device, &user);
-  if (r != BG_OK) {
-    bg_buf_free(&cert);
-    return bg__error(s, out, r, bg_store_errmsg(env->store), 0);
-  }
+  if (r != BG_OK) return bg__error(s, out, r, bg_store_errmsg(env->store), 0);
   bg_user_row u;
-  if ((r = bg_store_user_by_id(env->store, user, &u)) != BG_OK) {
-    bg_buf_free(&cert);
-    return bg__error(s, out, r, bg_store_errmsg(env->store), 0);
-  }
+  if ((r = bg_store_user_by_id(env->store, user, &u)) != BG_OK) return bg__error(s, out, r, bg_store_errmsg(env->store), 0);
   snprintf(s->login, sizeof s->login, "%s", u.login);
   char subject[BG_ID_MAX + 48];
   snprintf(subject, sizeof subject, "CN=%llu,OU=%s", (unsigned long long)device, s->login);
   bg_pki_cert c = {subject, device, now / 1000 - 300, now / 1000 + (int64_t)env->device_cert_days * 86400, false};
-  bg_buf_reset(&cert);
+  bg_buf cert = BG_BUF_INIT;
   r = bg_pki_sign_csr(env->rng, (const uint8_t *)e->csr.p, e->csr.len, env->ca, env->ca_key, &c, &cert, why, sizeof why);
   if (r != BG_OK) {
     bg_buf_free(&cert);

@@ -121,29 +121,40 @@ bg_err bg_pki_issue(bg_rng *rng, mbedtls_pk_context *subject_key, const mbedtls_
   return e;
 }
 
+/* Parse and check a request into `csr` (initialised by the caller). */
+static bg_err bg__csr_load(mbedtls_x509_csr *csr, const uint8_t *der, size_t len, char *why, size_t whylen) {
+  if (mbedtls_x509_csr_parse_der(csr, der, len) != 0) {
+    snprintf(why, whylen, "the certificate request is not a DER PKCS#10 request");
+    return BG_E_VALUE;
+  }
+  if (mbedtls_pk_get_type(&csr->pk) != MBEDTLS_PK_ECKEY || mbedtls_pk_ec(csr->pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+    snprintf(why, whylen, "the certificate request's key is not an EC P-256 key");
+    return BG_E_VALUE;
+  }
+  /* proof of possession: the request is signed by the key it carries */
+  unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+  const mbedtls_md_info_t *md = mbedtls_md_info_from_type(csr->sig_md);
+  if (md == NULL || mbedtls_md(md, csr->cri.p, csr->cri.len, hash) != 0 ||
+      mbedtls_pk_verify(&csr->pk, csr->sig_md, hash, mbedtls_md_get_size(md), csr->sig.p, csr->sig.len) != 0) {
+    snprintf(why, whylen, "the certificate request's signature does not verify");
+    return BG_E_VALUE;
+  }
+  return BG_OK;
+}
+
+bg_err bg_pki_csr_check(const uint8_t *der, size_t len, char *why, size_t whylen) {
+  mbedtls_x509_csr csr;
+  mbedtls_x509_csr_init(&csr);
+  bg_err e = bg__csr_load(&csr, der, len, why, whylen);
+  mbedtls_x509_csr_free(&csr);
+  return e;
+}
+
 bg_err bg_pki_sign_csr(bg_rng *rng, const uint8_t *der, size_t len, const mbedtls_x509_crt *ca,
                        mbedtls_pk_context *ca_key, const bg_pki_cert *c, bg_buf *out, char *why, size_t whylen) {
   mbedtls_x509_csr csr;
   mbedtls_x509_csr_init(&csr);
-  bg_err e = BG_OK;
-  int rc = mbedtls_x509_csr_parse_der(&csr, der, len);
-  if (rc != 0) {
-    snprintf(why, whylen, "the certificate request is not a DER PKCS#10 request");
-    e = BG_E_VALUE;
-  } else if (mbedtls_pk_get_type(&csr.pk) != MBEDTLS_PK_ECKEY ||
-             mbedtls_pk_ec(csr.pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
-    snprintf(why, whylen, "the certificate request's key is not an EC P-256 key");
-    e = BG_E_VALUE;
-  } else {
-    /* proof of possession: the request is signed by the key it carries */
-    unsigned char hash[MBEDTLS_MD_MAX_SIZE];
-    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(csr.sig_md);
-    if (md == NULL || mbedtls_md(md, csr.cri.p, csr.cri.len, hash) != 0 ||
-        mbedtls_pk_verify(&csr.pk, csr.sig_md, hash, mbedtls_md_get_size(md), csr.sig.p, csr.sig.len) != 0) {
-      snprintf(why, whylen, "the certificate request's signature does not verify");
-      e = BG_E_VALUE;
-    }
-  }
+  bg_err e = bg__csr_load(&csr, der, len, why, whylen);
   if (e == BG_OK) e = bg_pki_issue(rng, &csr.pk, ca, ca_key, c, out);
   mbedtls_x509_csr_free(&csr);
   return e;

@@ -44,9 +44,11 @@ typedef struct bg_pki_cert {
 bg_err bg_pki_issue(bg_rng *rng, mbedtls_pk_context *subject_key, const mbedtls_x509_crt *issuer,
                     mbedtls_pk_context *issuer_key, const bg_pki_cert *c, bg_buf *out);
 
-/* Check a certificate request (well-formed, an EC P-256 key, signed by that
- * key: the requester holds it) and issue a certificate for its key. BG_E_VALUE
- * with `why` for a bad request. */
+/* Check a certificate request: well-formed, an EC P-256 key, signed by that
+ * key (the requester holds it). BG_E_VALUE with `why` for a bad request. */
+bg_err bg_pki_csr_check(const uint8_t *csr, size_t len, char *why, size_t whylen);
+
+/* bg_pki_csr_check, then issue a certificate for the request's key. */
 bg_err bg_pki_sign_csr(bg_rng *rng, const uint8_t *csr, size_t len, const mbedtls_x509_crt *ca,
                        mbedtls_pk_context *ca_key, const bg_pki_cert *c, bg_buf *out, char *why, size_t whylen);
 

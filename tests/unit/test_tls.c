@@ -278,8 +278,11 @@ static void a_request_not_signed_by_its_key_is_refused(void **state) {
   assert_int_equal(bg_pki_key_new(&g_rng, &key), BG_OK);
   bg_buf csr = BG_BUF_INIT, out = BG_BUF_INIT;
   assert_int_equal(bg_pki_csr(&g_rng, &key, "CN=12,OU=carla", &csr), BG_OK);
-  csr.data[csr.len - 5] ^= 0x40; /* damage the signature */
   char why[128] = "";
+  assert_int_equal(bg_pki_csr_check(csr.data, csr.len, why, sizeof why), BG_OK);
+  csr.data[csr.len - 5] ^= 0x40; /* damage the signature */
+  assert_int_equal(bg_pki_csr_check(csr.data, csr.len, why, sizeof why), BG_E_VALUE);
+  assert_non_null(strstr(why, "signature"));
   bg_pki_cert c = {"CN=12,OU=carla", 12, 0, 4102444800, false};
   assert_int_equal(bg_pki_sign_csr(&g_rng, csr.data, csr.len, &k.ca_crt, &k.ca.key, &c, &out, why, sizeof why),
                    BG_E_VALUE);
