@@ -49,7 +49,8 @@ static const char k_usage[] =
     "                                     register a client; its traject opens in aanmelding\n"
     "  client move CLIENT_ID --team TEAM --begeleider LOGIN\n"
     "  client list [--json]\n"
-    "  device enroll LOGIN [--name NAME]  print a one-time enrolment code (last line)\n"
+    "  device enroll LOGIN                print a one-time enrolment code (last line);\n"
+    "                                     the device names itself when it enrols\n"
     "  device list [--json]\n"
     "  device revoke DEVICE_ID            refused at its next handshake; an open\n"
     "                                     session is closed within a second\n"
@@ -85,7 +86,7 @@ static int64_t now_ms(void) {
 typedef struct opts {
   const char *pos[4];
   int npos;
-  const char *team, *role, *begeleider, *name, *org, *host, *client, *user, *since;
+  const char *team, *role, *begeleider, *org, *host, *client, *user, *since;
   bool help;
 } opts;
 
@@ -105,7 +106,6 @@ static int parse_opts(int argc, char **argv, opts *o) {
     if (strcmp(a, "--team") == 0) slot = &o->team;
     else if (strcmp(a, "--role") == 0) slot = &o->role;
     else if (strcmp(a, "--begeleider") == 0) slot = &o->begeleider;
-    else if (strcmp(a, "--name") == 0) slot = &o->name;
     else if (strcmp(a, "--org") == 0) slot = &o->org;
     else if (strcmp(a, "--host") == 0) slot = &o->host;
     else if (strcmp(a, "--client") == 0) slot = &o->client;
@@ -381,8 +381,7 @@ static int parse_role(const char *r) {
 
 /* --- enrolment ----------------------------------------------------------------------------------- */
 
-static int cmd_enroll(bg_store *s, const bg_config *cfg, const char *login, const char *name) {
-  (void)name;
+static int cmd_enroll(bg_store *s, const bg_config *cfg, const char *login) {
   bg_user_row u;
   bg_err e = bg_store_user_by_login(s, login, &u);
   if (e != BG_OK) return failed(e, bg_store_errmsg(s));
@@ -475,7 +474,7 @@ static int run(int argc, char **argv) {
     if ((e = bg_store_clients(s, print_client, &n)) == BG_OK) end_list(n);
   } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "enroll") == 0) {
     if (o.npos != 1) status = usage_error("usage: bgctl --home DIR device enroll LOGIN");
-    else status = cmd_enroll(s, &cfg, o.pos[0], o.name);
+    else status = cmd_enroll(s, &cfg, o.pos[0]);
   } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "list") == 0) {
     if ((e = bg_store_devices(s, print_device, &n)) == BG_OK) end_list(n);
   } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "revoke") == 0) {
