@@ -93,6 +93,9 @@ static const bg_group_def bg__groups[BG_GROUP_MAX + 1] = {
     [BG_G_RAPPORTAGE] = {BG_G_RAPPORTAGE, "rapportage", UNTIL_CLOSED, false, false},
     [BG_G_REVIEW] = {BG_G_REVIEW, "beoordeling", UNTIL_CLOSED | PH(BG_PH_GESLOTEN), false, false},
     [BG_G_ORG] = {BG_G_ORG, "organisatie", 0x3ff, false, true},
+    /* Any phase, none and closed included: the office (re)assigns a client
+     * whenever it must, and a device must learn it whatever it saw. */
+    [BG_G_ASSIGN] = {BG_G_ASSIGN, "toewijzing", 0x3ff, false, true},
 };
 
 const bg_group_def *bg_group(int id) {
@@ -118,6 +121,7 @@ static const bg_field_def bg__client[] = {
 };
 static const bg_field_def bg__traject[] = {
     {1, "positie", BG_FT_POS, BG_G_TRAJECT, BG_RULE_R5, NULL, 0, 0},
+    INT(2, "begeleider", BG_G_ASSIGN, 1, INT64_MAX), /* user id of the trajectbegeleider */
 };
 static const bg_field_def bg__aanmelding[] = {
     DATE(1, "datum", BG_G_AANMELDING),

@@ -21,6 +21,13 @@
  *
  * Ids and numbers here are stable: a field id is never reused or renumbered;
  * BG_SCHEMA_VERSION goes up whenever the table changes, and HELLO carries it.
+ *
+ * Versions: 1 the first table. 2 adds traject.begeleider (field 2) in the new
+ * group BG_G_ASSIGN: the user id of the client's trajectbegeleider, written by
+ * the office (an administrator) when it registers or moves a client, so that a
+ * device learns from the data whether its user leads the traject - the author
+ * flag `tb` that R2 ranks by. A device on schema 1 would refuse the field as
+ * unknown, hence the bump.
  */
 #ifndef BG_SCHEMA_H
 #define BG_SCHEMA_H
@@ -32,7 +39,7 @@
 #include "bg_error.h"
 #include "bg_msg.h"
 
-#define BG_SCHEMA_VERSION 1u
+#define BG_SCHEMA_VERSION 2u
 
 /* The client id under which organisation-wide records (leefgebieden) live. Client
  * ids starting with '_' are reserved. */
@@ -107,8 +114,9 @@ typedef enum bg_group_id {
   BG_G_RAPPORTAGE,     /* any phase until closed; written once */
   BG_G_REVIEW,         /* decisions on proposals and conflicts: any phase */
   BG_G_ORG,            /* organisation data: administrators, any time */
+  BG_G_ASSIGN,         /* who leads the traject (toewijzing): administrators, any time */
 } bg_group_id;
-#define BG_GROUP_MAX BG_G_ORG
+#define BG_GROUP_MAX BG_G_ASSIGN
 
 typedef struct bg_group_def {
   uint8_t id;
