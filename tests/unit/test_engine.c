@@ -1715,6 +1715,14 @@ static void invalid_writes_are_refused_and_nothing_is_stored(void **state) {
        BG_ROLE_ADMIN, BG_E_UNKNOWN_RECORD},
       {"leefgebied under a client", CLIENT, BG_RT_LEEFGEBIED, "wonen", 1, V_TEXT("Wonen"), 0, 0, BG_ROLE_ADMIN,
        BG_E_UNKNOWN_RECORD},
+      /* who leads the traject is the office's to say (an administrator's write) */
+      {"trajectbegeleider by a begeleider", CLIENT, BG_RT_TRAJECT, "t", 2, V_INT(102), 1, 6, BG_ROLE_BEGELEIDER,
+       BG_E_FORBIDDEN},
+      {"trajectbegeleider by the office role", CLIENT, BG_RT_TRAJECT, "t", 2, V_INT(102), 1, 6, BG_ROLE_OFFICE,
+       BG_E_FORBIDDEN},
+      {"trajectbegeleider user 0", CLIENT, BG_RT_TRAJECT, "t", 2, V_INT(0), 1, 6, BG_ROLE_ADMIN, BG_E_VALUE},
+      {"trajectbegeleider as a login", CLIENT, BG_RT_TRAJECT, "t", 2, V_TEXT("anna"), 1, 6, BG_ROLE_ADMIN,
+       BG_E_VALUE},
   };
   /* A replica with some state already, so that "unchanged" means something. */
   replica *r = replica_new();
@@ -1754,6 +1762,37 @@ static void organisation_data_by_an_administrator_is_applied(void **state) {
   apply_expect(r, &t, BG_APPLIED, BG_OK);
   assert_visible(r, &t);
   replica_free(r);
+}
+
+/* traject.begeleider: an administrator assigns the trajectbegeleider whatever
+ * position the writer saw - none yet, any phase, closed - and a reassignment
+ * that had seen the assignment supersedes it, with no conflict entry. */
+static void trajectbegeleider_is_assigned_by_an_administrator_in_every_phase(void **state) {
+  (void)state;
+  static const struct {
+    uint32_t cycle;
+    uint8_t phase;
+  } seen[] = {{0, BG_PH_NONE}, {0, BG_PH_AANMELDING}, {0, BG_PH_INTAKE}, {1, BG_PH_PLANNING},
+              {2, BG_PH_UITVOERING}, {2, BG_PH_UITSTROOM}, {2, BG_PH_GESLOTEN}};
+  for (size_t i = 0; i < N_ELEMS(seen); i++) {
+    snprintf(g_context, sizeof g_context, "assignment seen %s", bg_phase_name(seen[i].phase));
+    replica *r = replica_new();
+    tw first, second;
+    tw_make(&first, &(wspec){.rtype = BG_RT_TRAJECT, .rid = "t", .field = "begeleider", .value = vint(101),
+                             .dot = {1, 1}, .cycle = seen[i].cycle, .phase = seen[i].phase, .user = 1,
+                             .role = BG_ROLE_ADMIN, .hlc = 1000});
+    apply_expect(r, &first, BG_APPLIED, BG_OK);
+    assert_visible(r, &first);
+    tw_make(&second, &(wspec){.rtype = BG_RT_TRAJECT, .rid = "t", .field = "begeleider", .value = vint(102),
+                              .dot = {1, 2}, .seen = {{1, 1}}, .cycle = seen[i].cycle, .phase = seen[i].phase,
+                              .user = 1, .role = BG_ROLE_ADMIN, .hlc = 900 /* clock behind: context decides */});
+    apply_expect(r, &second, BG_APPLIED, BG_OK);
+    assert_visible(r, &second);
+    assert_fate(r, &first, BG_FATE_SUPERSEDED);
+    assert_no_entries(r);
+    replica_free(r);
+  }
+  g_context[0] = 0;
 }
 
 /* ---- main ---------------------------------------------------------------------- */
@@ -1946,6 +1985,7 @@ int main(void) {
       T(plan_writes_and_signatures_in_any_order_give_one_digest),
       T(invalid_writes_are_refused_and_nothing_is_stored),
       T(organisation_data_by_an_administrator_is_applied),
+      T(trajectbegeleider_is_assigned_by_an_administrator_in_every_phase),
       T(concurrent_removals_together_remove_the_record),
       T(reused_dot_with_other_content_is_refused),
       T(context_claiming_the_writes_own_dot_is_refused),
