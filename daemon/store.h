@@ -94,12 +94,14 @@ typedef bg_err (*bg_user_cb)(void *arg, const bg_user_row *u);
 bg_err bg_store_users(bg_store *s, bg_user_cb cb, void *arg);
 
 /* Register a client in `team` with trajectbegeleider `begeleider` (a login),
- * and open its traject in aanmelding: the office's write of the traject
- * position, applied through the engine and fed to devices like any other. */
+ * and open its traject in aanmelding: the office's writes of the traject
+ * position and of traject.begeleider (the begeleider's user id), applied
+ * through the engine and fed to devices like any other. */
 bg_err bg_store_client_add(bg_store *s, const char *client, const char *team, const char *begeleider,
                            int64_t now);
-/* Move a client to another team and trajectbegeleider. Devices that lose
- * access get a PURGE on their next pull (after their own pending pushes). */
+/* Move a client to another team and trajectbegeleider: the office writes the
+ * new traject.begeleider, superseding the old one. Devices that lose access
+ * get a PURGE on their next pull (after their own pending pushes). */
 bg_err bg_store_client_move(bg_store *s, const char *client, const char *team, const char *begeleider,
                             int64_t now);
 typedef bg_err (*bg_client_cb)(void *arg, const bg_client_row *c);

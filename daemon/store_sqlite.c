@@ -459,6 +459,15 @@ bg_err bg_store_users(bg_store *s, bg_user_cb cb, void *arg) {
 static bg_err bg__office_write(bg_store *s, bg_str client, uint32_t rtype, bg_str rid, uint32_t field, bg_value v,
                                int64_t now);
 
+/* The office's write of traject.begeleider: the user id of the client's
+ * trajectbegeleider, so that devices learn their R2 standing (the `tb` flag)
+ * from the data. Its context is what the store has applied of the traject, so
+ * a move supersedes the previous assignment. */
+static bg_err bg__assign_begeleider(bg_store *s, const char *client, uint64_t user, int64_t now) {
+  bg_value v = {BG_V_INT, false, (int64_t)user, {"", 0}};
+  return bg__office_write(s, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 2, v, now);
+}
+
 bg_err bg_store_client_add(bg_store *s, const char *client, const char *team, const char *begeleider,
                            int64_t now) {
   if (!bg__name_ok(client) || client[0] == '_')
@@ -483,6 +492,7 @@ bg_err bg_store_client_add(bg_store *s, const char *client, const char *team, co
     bg_value pos = {BG_V_INT, false, bg_pos_encode((bg_pos){0, BG_PH_AANMELDING}), {"", 0}};
     r = bg__office_write(s, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 1, pos, now);
   }
+  if (r == BG_OK) r = bg__assign_begeleider(s, client, u.id, now);
   if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, client, "client-add", team, "ok");
   return bg__end(s, r);
 }
@@ -504,6 +514,7 @@ bg_err bg_store_client_move(bg_store *s, const char *client, const char *team, c
     st = bg__q(s, Q_HISTORY_ADD);
     r = st && bg__bind(st, "tii", client, (int64_t)u.id, now) == SQLITE_OK ? bg__run(s, st, "history") : BG_E_STORAGE;
   }
+  if (r == BG_OK) r = bg__assign_begeleider(s, client, u.id, now);
   char obj[160];
   snprintf(obj, sizeof obj, "to team %s, begeleider %s", team, begeleider);
   if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, client, "client-move", obj, "ok");

@@ -464,6 +464,109 @@ static void devices_converge_with_the_store_within_their_scope(void **state) {
   }
 }
 
+/* Pull the whole feed as `who` from the start, and return the last write of
+ * traject.begeleider of `client` in it (*n: how many there were). */
+static int64_t fed_begeleider(bg_store *s, const bg_who *who, const char *client, int *n) {
+  uint64_t cursor = 0;
+  int64_t last = 0;
+  *n = 0;
+  for (int guard = 0; guard < 1000; guard++) {
+    bg_pull_page p;
+    assert_int_equal(bg_store_pull(s, who, cursor, 1 << 20, 1000, T0, &p), BG_OK);
+    msgpack_zone *z = msgpack_zone_new(4096);
+    for (uint32_t i = 0; i < p.n; i++) {
+      bg_write w;
+      assert_int_equal(bg_write_decode((const uint8_t *)p.writes[i].p, p.writes[i].len, z, &w, NULL), BG_OK);
+      if (!bg_str_eq(w.client, bg_str_c(client)) || w.rtype != BG_RT_TRAJECT || w.field != 2) continue;
+      /* the office's own write, as bgctl makes it */
+      assert_true(w.dot.device == BG_OFFICE_DEVICE && w.user == BG_OFFICE_USER);
+      assert_int_equal(w.role, BG_ROLE_ADMIN);
+      assert_int_equal(w.value.type, BG_V_INT);
+      last = w.value.i;
+      (*n)++;
+    }
+    msgpack_zone_free(z);
+    cursor = p.next;
+    if (!p.more) return last;
+  }
+  fail_msg("pull did not finish");
+  return 0;
+}
+
+/* The visible traject.begeleider of `client` on a device's replica; 0 when none. */
+static int64_t visible_begeleider(device *d, const char *client) {
+  bg_field_view v;
+  assert_int_equal(bg_engine_field(&d->e, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 2, &v), BG_OK);
+  if (v.winner == NULL) return 0;
+  assert_int_equal(v.winner->value.type, BG_V_INT);
+  return v.winner->value.i;
+}
+
+static bg_err count_entry(void *arg, const bg_entry *en) {
+  (void)en;
+  (*(int *)arg)++;
+  return BG_OK;
+}
+
+/* Devices learn who leads a traject (and so whether to claim tb) from the data:
+ * registering and moving a client feed the office's write of traject.begeleider,
+ * and the move's write supersedes the first on every replica. A begeleider
+ * cannot write it. */
+static void client_add_and_move_feed_the_trajectbegeleider_to_devices(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {3};
+  device office, a;
+  device_init(&office, enrol(s, "otto", "ko"), o.otto, BG_ROLE_OFFICE);
+  device_init(&a, enrol(s, "anna", "ka"), o.anna, BG_ROLE_BEGELEIDER);
+  int n;
+  assert_true(fed_begeleider(s, &office.who, "N-1", &n) == (int64_t)o.anna);
+  assert_int_equal(n, 1);
+  assert_true(fed_begeleider(s, &office.who, "Z-1", &n) == (int64_t)o.bert);
+  assert_int_equal(n, 1);
+  device_pull(s, &office, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  device_pull(s, &a, &r, (const char *const[]){"N-1", "N-2", BG_ORG_CLIENT, NULL}, 0, T0 + 10, NULL, NULL, NULL);
+  assert_true(visible_begeleider(&office, "N-1") == (int64_t)o.anna);
+  assert_true(visible_begeleider(&a, "N-1") == (int64_t)o.anna);
+  assert_true(visible_begeleider(&a, "N-2") == (int64_t)o.carla);
+  /* N-1 passes to carla, in the same team: both replicas show her, no conflict */
+  assert_int_equal(bg_store_client_move(s, "N-1", "noord", "carla", T0 + 20), BG_OK);
+  assert_true(fed_begeleider(s, &office.who, "N-1", &n) == (int64_t)o.carla);
+  assert_int_equal(n, 2);
+  device_pull(s, &office, &r, NULL, 0, T0 + 30, NULL, NULL, NULL);
+  device_pull(s, &a, &r, (const char *const[]){"N-1", "N-2", BG_ORG_CLIENT, NULL}, 0, T0 + 30, NULL, NULL, NULL);
+  assert_true(visible_begeleider(&office, "N-1") == (int64_t)o.carla);
+  assert_true(visible_begeleider(&a, "N-1") == (int64_t)o.carla);
+  int entries = 0;
+  assert_int_equal(bg_engine_entries(&a.e, BG_STR("N-1"), count_entry, &entries), BG_OK);
+  assert_int_equal(entries, 0);
+  assert_same_as_store(s, &a, "N-1");
+  assert_same_as_store(s, &office, "N-1");
+  /* anna would take N-1 back herself: refused, the assignment is the office's */
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = BG_STR("N-1");
+  w.rtype = BG_RT_TRAJECT;
+  w.rid = BG_STR("t");
+  w.field = 2;
+  w.value = (bg_value){BG_V_INT, false, (int64_t)o.anna, {"", 0}};
+  assert_int_equal(bg_engine_context_for(&a.e, &w), BG_OK);
+  w.dot = (bg_dot){a.who.device, ++a.counter};
+  w.user = a.who.user;
+  w.role = a.who.role;
+  w.hlc = bg_hlc_now(&a.hlc, (uint64_t)T0 + 40);
+  bg_push_result res;
+  assert_int_equal(bg_store_push(s, &a.who, 1, &w, 1, T0 + 40, &res), BG_OK);
+  bg_vv_free(&w.ctx);
+  assert_int_equal(res.n_rejected, 1);
+  assert_int_equal(res.rejected[0].code, BG_E_FORBIDDEN);
+  assert_true(fed_begeleider(s, &office.who, "N-1", &n) == (int64_t)o.carla);
+  device_free(&office);
+  device_free(&a);
+  remove_store(s);
+}
+
 static void audit_chain_detects_a_changed_byte(void **state) {
   (void)state;
   bg_store *s = open_fresh();
@@ -521,6 +624,7 @@ int main(void) {
       cmocka_unit_test(enrolment_codes_are_single_use_and_expire),
       cmocka_unit_test(push_checks_authorship_and_access_and_resends_are_idempotent),
       cmocka_unit_test(a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged),
+      cmocka_unit_test(client_add_and_move_feed_the_trajectbegeleider_to_devices),
       cmocka_unit_test(devices_converge_with_the_store_within_their_scope),
       cmocka_unit_test(audit_chain_detects_a_changed_byte),
       cmocka_unit_test(a_store_from_newer_software_is_refused),
