@@ -5,8 +5,10 @@
  *   bgsim --seeds N --start S [--devices D] [--clients C] [--ops K]
  *         [--store memory|sqlite|mixed] [--verbose]
  *
- * Per seed: an office device creates the clients; begeleiders (some with two
- * devices) and the office work on them through all phases and several cycles -
+ * Per seed: an office device creates the clients and names their
+ * trajectbegeleider (traject.begeleider; a device claims the R2 flag tb when its
+ * replica shows its user there); begeleiders (some with two devices) and the
+ * office work on them through all phases and several cycles - reassignments,
  * field edits, concurrent edits of one field, phase moves, decisions, plans with
  * doelen and acties, signatures, late edits after signing, removals, conflict
  * resolutions, decisions on proposals, rapportages - each on its own replica
@@ -141,7 +143,6 @@ typedef struct world {
   replica hub;
   wlist hublog;   /* the hub's log: writes in arrival order */
   wlist all;      /* every write made anywhere */
-  uint64_t tb[MAX_CLIENTS]; /* each client's trajectbegeleider (user id) */
   bg_str client[MAX_CLIENTS];
   uint64_t wall;  /* simulated wall clock, ms */
   bool verbose;
@@ -212,6 +213,14 @@ static const bg_write *keep(const bg_write *w) {
   return c;
 }
 
+/* Whether d's user leads client c's traject, as d's replica knows it: the
+ * visible traject.begeleider (the tb flag the client library sets). */
+static bool is_tb(device *d, bg_str client) {
+  bg_field_view v;
+  check(bg_engine_field(&d->r.eng, client, BG_RT_TRAJECT, BG_STR("t"), 2, &v), "begeleider");
+  return v.winner != NULL && v.winner->value.type == BG_V_INT && v.winner->value.i == (int64_t)d->user;
+}
+
 /* Write `value` to a field as device d, with its replica's view as context.
  * `sig` selects the plan context (a signature). Returns the kept write. */
 static const bg_write *dwrite(world *W, device *d, int c, uint32_t rtype, bg_str rid, uint32_t field,
@@ -236,7 +245,7 @@ static const bg_write *dwrite(world *W, device *d, int c, uint32_t rtype, bg_str
   w.dot = (bg_dot){d->id, ++d->counter};
   w.user = d->user;
   w.role = d->role;
-  w.tb = d->user == W->tb[c];
+  w.tb = is_tb(d, w.client);
   w.hlc = bg_hlc_now(&d->hlc, W->wall + (uint64_t)d->skew_ms);
   const bg_write *k = keep(&w);
   bg_vv_free(&ctx);
@@ -460,6 +469,7 @@ static void resolve_conflict(world *W, device *d, int c) {
   probe.cycle = pos.cycle;
   probe.phase = pos.phase;
   if (!bg_write_in_window(&probe, f, &rid) || f->type == BG_FT_POS || f->rule == BG_RULE_ONCE) return;
+  if (bg_group(f->group)->admin_only && d->role != BG_ROLE_ADMIN) return; /* not this user's to write */
   dwrite(W, d, c, l->rtype, l->rid, l->field, v, false, 0);
   W->resolutions++;
 }
@@ -476,6 +486,13 @@ static void decide_proposal(world *W, device *d, int c) {
   if (pos.phase == BG_PH_NONE) return;
   bg_str rid = afmt("%" PRIu64 ".%" PRIu64, p.copy.dot.device, p.copy.dot.counter);
   dwrite(W, d, c, BG_RT_VOORSTEL, rid, 1, enum_value(&bg_enum_voorstelstatus, 1 + (int)below(2)), false, 0);
+}
+
+/* The office hands client c to another begeleider: a new traject.begeleider
+ * that supersedes what its replica shows. Devices claim tb once they have it. */
+static void reassign(world *W, device *d, int c) {
+  uint64_t to = W->dev[1 + below((unsigned)(W->ndev - 1))].user;
+  dwrite(W, d, c, BG_RT_TRAJECT, BG_STR("t"), fid(BG_RT_TRAJECT, "begeleider"), vint((int64_t)to), false, 0);
 }
 
 static void local_step(world *W, device *d) {
@@ -513,7 +530,8 @@ static void local_step(world *W, device *d) {
     }
   } else if (what < 82) late_plan_edit(W, d, c, p);
   else if (what < 92) resolve_conflict(W, d, c);
-  else decide_proposal(W, d, c);
+  else if (what < 99 || d->role != BG_ROLE_ADMIN) decide_proposal(W, d, c);
+  else reassign(W, d, c);
 }
 
 /* --- the network -------------------------------------------------------------------- */
@@ -824,7 +842,7 @@ static bool run_seed(uint64_t seed, int ndev, int nclients, int ops, bool verbos
     d->id = (uint64_t)i + 1;
     if (i == 0) {
       d->user = 1;
-      d->role = BG_ROLE_OFFICE;
+      d->role = BG_ROLE_ADMIN; /* as bgctl writes: it assigns trajectbegeleiders */
     } else if (i >= 2 && chance(40) && W->dev[i - 1].role == BG_ROLE_BEGELEIDER) {
       d->user = W->dev[i - 1].user; /* a second device of the same begeleider */
       d->role = BG_ROLE_BEGELEIDER;
@@ -838,10 +856,11 @@ static bool run_seed(uint64_t seed, int ndev, int nclients, int ops, bool verbos
   }
   for (int c = 0; c < nclients; c++) {
     W->client[c] = afmt("C-%02d", c + 1);
-    W->tb[c] = W->dev[1 + below((unsigned)(ndev - 1))].user;
-    /* The office registers the client: a traject in aanmelding. */
+    uint64_t tb = W->dev[1 + below((unsigned)(ndev - 1))].user;
+    /* The office registers the client: a traject in aanmelding, and who leads it. */
     device *o = &W->dev[0];
     dwrite(W, o, c, BG_RT_TRAJECT, BG_STR("t"), 1, vint(bg_pos_encode((bg_pos){0, BG_PH_AANMELDING})), false, 0);
+    dwrite(W, o, c, BG_RT_TRAJECT, BG_STR("t"), fid(BG_RT_TRAJECT, "begeleider"), vint((int64_t)tb), false, 0);
     dwrite(W, o, c, BG_RT_CLIENT, BG_STR("c"), 1, vstr(afmt("Client %d", c + 1)), false, 0);
   }
   for (int step = 0; step < ops; step++) {
