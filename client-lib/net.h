@@ -1,0 +1,66 @@
+/*
+ * net.h - one TLS connection to the daemon on a libuv loop, carrying frames
+ * (client-lib internal). Resolves the host, connects, does the handshake
+ * (bg_tls over memory buffers), then hands every received frame body to the
+ * owner and sends messages as frames. A timer ends the connection when the
+ * peer stays silent too long. The owner learns the end once, in on_closed,
+ * after every libuv handle is closed: then it may free the connection.
+ */
+#ifndef BGSYNC_NET_H
+#define BGSYNC_NET_H
+
+#include <uv.h>
+
+#include "bg_msg.h"
+#include "bg_tls.h"
+
+typedef struct bgs_conn bgs_conn;
+
+typedef struct bgs_conn_cbs {
+  void (*on_ready)(bgs_conn *c);                                       /* handshake done */
+  void (*on_frame)(bgs_conn *c, const uint8_t *body, size_t len);      /* one frame body */
+  void (*on_closed)(bgs_conn *c);                                      /* the end; c->result */
+} bgs_conn_cbs;
+
+struct bgs_conn {
+  uv_loop_t *loop;
+  uv_getaddrinfo_t gai;
+  uv_connect_t creq;
+  uv_shutdown_t sreq;
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  int open_handles;
+  bool tcp_open, connected, closing, ended;
+  bg_rng rng;
+  bg_tls_conf conf;
+  bg_tls tls;
+  bool has_rng, has_conf, has_tls;
+  const char *hostname;        /* expected in the server's certificate */
+  int port;
+  int timeout_ms;
+  bg_buf plain;                /* decrypted bytes not yet taken as frames */
+  uint64_t sent, received;     /* bytes on the wire */
+  bgs_conn_cbs cbs;
+  void *data;                  /* the owner's */
+  bg_err result;               /* why it ended (BG_OK: an orderly end) */
+  char why[384];
+  char rbuf[65536];            /* bytes read from the socket */
+};
+
+/* Start connecting to host:port. `o` is the TLS configuration (copied where
+ * needed); on error nothing was started and c->why says why. */
+bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, const bg_tls_conf_opts *o,
+                      int timeout_ms, const bgs_conn_cbs *cbs, void *data);
+
+/* Send one message as a frame. */
+bg_err bgs_conn_send(bgs_conn *c, const bg_msg *m);
+
+/* End the connection: with `e` BG_OK in order (close_notify, the bytes queued
+ * before it are delivered), else at once. `why` may be NULL. Only the first
+ * call counts; on_closed follows. */
+void bgs_conn_end(bgs_conn *c, bg_err e, const char *why);
+
+/* Split "host:port" / "[v6]:port" / "host" (port `def`). */
+bg_err bgs_split_server(const char *server, char *host, size_t hostlen, int *port, int def);
+
+#endif /* BGSYNC_NET_H */

@@ -1,0 +1,1440 @@
+/*
+ * replica.c - the replica file: migrations, the record tables derived from the
+ * schema, capture of plain SQL writes, local writes, the visible state written
+ * into the record tables, conflicts and status (bgsync.h, internal.h).
+ *
+ * The engine's tables (engine_*) are the truth; the record tables are the
+ * engine's visible state, kept up to date after every write applied - a local
+ * one or a received one - so that an app reads them with plain SQL.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* --- errors and small helpers ---------------------------------------------------------- */
+
+bg_err bgs_fail(bgsync *r, bg_err e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->err, sizeof r->err, fmt, ap);
+  va_end(ap);
+  return e;
+}
+
+bg_err bgs_sqlfail(bgsync *r, int rc, const char *what) {
+  return bgs_fail(r, bg_sql_fail(rc), "%s: %s", what, sqlite3_errmsg(r->db));
+}
+
+const char *bgsync_errmsg(const bgsync *r) { return r ? r->err : "out of memory"; }
+
+struct sqlite3 *bgsync_db(bgsync *r) { return r->db; }
+
+char *bgs_path(const bgsync *r, const char *suffix) {
+  size_t n = strlen(r->path) + strlen(suffix) + 1;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s%s", r->path, suffix);
+  return p;
+}
+
+static bg_err bgs_exec(bgsync *r, const char *sql) {
+  char *msg = NULL;
+  int rc = sqlite3_exec(r->db, sql, NULL, NULL, &msg);
+  if (rc == SQLITE_OK) return BG_OK;
+  bg_err e = bgs_fail(r, bg_sql_fail(rc), "%s", msg ? msg : sqlite3_errstr(rc));
+  sqlite3_free(msg);
+  return e;
+}
+
+bg_err bgs_begin(bgsync *r) { return bgs_exec(r, "BEGIN IMMEDIATE"); }
+bg_err bgs_commit(bgsync *r) { return bgs_exec(r, "COMMIT"); }
+void bgs_rollback(bgsync *r) {
+  if (!sqlite3_get_autocommit(r->db)) (void)sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Step a statement that returns no row, then reset it. */
+static bg_err bgs_done(bgsync *r, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? BG_OK : bgs_sqlfail(r, rc, what);
+}
+
+static bg_str bgs_str(const char *s) { return s ? bg_str_c(s) : (bg_str){"", 0}; }
+
+/* --- meta ----------------------------------------------------------------------------------- */
+
+static bg_err bgs_meta_step(bgsync *r, const char *k, sqlite3_stmt **out) {
+  sqlite3_stmt *st = r->q[Q_META_GET];
+  sqlite3_reset(st);
+  int rc = sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *out = st;
+    return BG_OK;
+  }
+  sqlite3_reset(st);
+  *out = NULL;
+  return rc == SQLITE_DONE ? BG_OK : bgs_sqlfail(r, rc, "reading the replica's settings");
+}
+
+bg_err bgs_meta_int(bgsync *r, const char *k, int64_t *v) {
+  sqlite3_stmt *st;
+  bg_err e = bgs_meta_step(r, k, &st);
+  *v = st ? sqlite3_column_int64(st, 0) : 0;
+  if (st) sqlite3_reset(st);
+  return e;
+}
+
+bg_err bgs_meta_text(bgsync *r, const char *k, char *out, size_t len) {
+  sqlite3_stmt *st;
+  bg_err e = bgs_meta_step(r, k, &st);
+  const unsigned char *t = st ? sqlite3_column_text(st, 0) : NULL;
+  snprintf(out, len, "%s", t ? (const char *)t : "");
+  if (st) sqlite3_reset(st);
+  return e;
+}
+
+bg_err bgs_meta_set_int(bgsync *r, const char *k, int64_t v) {
+  sqlite3_stmt *st = r->q[Q_META_SET];
+  if (sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_bind_int64(st, 2, v) != SQLITE_OK)
+    return bgs_sqlfail(r, sqlite3_errcode(r->db), "binding a setting");
+  return bgs_done(r, st, "writing the replica's settings");
+}
+
+bg_err bgs_meta_set_text(bgsync *r, const char *k, const char *v) {
+  sqlite3_stmt *st = r->q[Q_META_SET];
+  if (sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_text(st, 2, v, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+    return bgs_sqlfail(r, sqlite3_errcode(r->db), "binding a setting");
+  return bgs_done(r, st, "writing the replica's settings");
+}
+
+/* --- migrations and the record tables ------------------------------------------------------- */
+
+/* Migration 1: sync bookkeeping and the engine's tables. The record tables are
+ * derived from the schema at every open (bgs_tables): they follow the schema
+ * table, which only ever adds types and fields. */
+static const char bgs_m1[] =
+    "CREATE TABLE bgsync_meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+    /* writes made here and not yet acknowledged; batch is set when they are
+     * first sent, and a resent batch keeps its id and its writes */
+    "CREATE TABLE bgsync_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, client TEXT NOT NULL,"
+    "  batch INTEGER, w BLOB NOT NULL);"
+    "CREATE INDEX bgsync_outbox_batch ON bgsync_outbox(batch);"
+    "CREATE INDEX bgsync_outbox_client ON bgsync_outbox(client);"
+    /* writes the office refused: kept for the user, never pushed again */
+    "CREATE TABLE bgsync_rejected(seq INTEGER PRIMARY KEY, client TEXT NOT NULL, w BLOB NOT NULL,"
+    "  code INTEGER NOT NULL, at INTEGER NOT NULL);";
+
+#define BGS_MIGRATIONS 2
+
+static const char *bgs_type_sql(const bg_field_def *f) {
+  return f->type == BG_FT_INT || f->type == BG_FT_BOOL || f->type == BG_FT_POS ? "INTEGER" : "TEXT";
+}
+
+/* Columns every table has beyond its fields: generated from the record id (or
+ * the position), so they never disagree with it. */
+static const char *bgs_derived_sql(const bg_rtype_def *rt) {
+  switch (rt->keying) {
+    case BG_KEY_CYCLE: return ", cycle INTEGER GENERATED ALWAYS AS (CAST(rid AS INTEGER)) VIRTUAL";
+    case BG_KEY_CYCLE_LG:
+      return ", cycle INTEGER GENERATED ALWAYS AS (CAST(substr(rid, 1, instr(rid, '/') - 1) AS INTEGER)) VIRTUAL"
+             ", leefgebied TEXT GENERATED ALWAYS AS (substr(rid, instr(rid, '/') + 1)) VIRTUAL";
+    case BG_KEY_CYCLE_DOT:
+      return ", cycle INTEGER GENERATED ALWAYS AS (CAST(substr(rid, 1, instr(rid, ':') - 1) AS INTEGER)) VIRTUAL";
+    default:
+      if (rt->id == BG_RT_TRAJECT)
+        return ", cycle INTEGER GENERATED ALWAYS AS (positie >> 4) VIRTUAL"
+               ", phase TEXT GENERATED ALWAYS AS (CASE positie & 15 WHEN 1 THEN 'aanmelding' WHEN 2 THEN 'intake'"
+               " WHEN 3 THEN 'opstart' WHEN 4 THEN 'analyse' WHEN 5 THEN 'planning' WHEN 6 THEN 'uitvoering'"
+               " WHEN 7 THEN 'evaluatie' WHEN 8 THEN 'uitstroom' WHEN 9 THEN 'gesloten' END) VIRTUAL";
+      return "";
+  }
+}
+
+static const bg_field_def *bgs_deleted_field(const bg_rtype_def *rt) {
+  return bg_field_by_name(rt, BG_FIELD_DELETED_NAME, strlen(BG_FIELD_DELETED_NAME));
+}
+
+/* Append to a growing SQL text. */
+typedef struct bgs_sql {
+  char *p;
+  size_t len, cap;
+  bool oom;
+} bgs_sql;
+
+static void bgs_cat(bgs_sql *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bgs_cat(bgs_sql *s, const char *fmt, ...) {
+  if (s->oom) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? s->cap - s->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      s->oom = true;
+      return;
+    }
+    if (s->p && s->len + (size_t)n < s->cap) {
+      s->len += (size_t)n;
+      return;
+    }
+    size_t cap = (s->cap ? s->cap * 2 : 4096) + (size_t)n;
+    char *p = realloc(s->p, cap);
+    if (!p) {
+      s->oom = true;
+      return;
+    }
+    s->p = p;
+    s->cap = cap;
+  }
+}
+
+/* Whether table `t` has column `c`. */
+static bg_err bgs_has_column(bgsync *r, const char *t, const char *c, bool *has) {
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(r->db, "SELECT 1 FROM pragma_table_xinfo(?1) WHERE name = ?2", -1, &st, NULL);
+  if (rc != SQLITE_OK) return bgs_sqlfail(r, rc, "reading the table layout");
+  rc = sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 2, c, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  *has = rc == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? BG_OK : bgs_sqlfail(r, rc, "reading the table layout");
+}
+
+/*
+ * The record tables, from the schema: one per record type, a column per field
+ * (added when a newer schema brought the field), and the triggers that capture
+ * plain SQL writes. Idempotent; runs in one transaction at every open.
+ */
+static bg_err bgs_tables(bgsync *r) {
+  bg_err e = BG_OK;
+  bgs_sql s = {0};
+  for (uint32_t t = 1; t <= BG_RTYPE_MAX && e == BG_OK; t++) {
+    const bg_rtype_def *rt = bg_rtype(t);
+    s.len = 0;
+    bgs_cat(&s, "CREATE TABLE IF NOT EXISTS \"%s\"(client TEXT NOT NULL, rid TEXT NOT NULL", rt->name);
+    for (uint16_t i = 0; i < rt->n_fields; i++) {
+      if (&rt->fields[i] == bgs_deleted_field(rt)) continue;
+      bgs_cat(&s, ", \"%s\" %s", rt->fields[i].name, bgs_type_sql(&rt->fields[i]));
+    }
+    bgs_cat(&s, "%s, PRIMARY KEY(client, rid)) WITHOUT ROWID", bgs_derived_sql(rt));
+    if (s.oom) return bgs_fail(r, BG_E_NOMEM, "out of memory");
+    if ((e = bgs_exec(r, s.p)) != BG_OK) break;
+    /* fields a newer schema added */
+    for (uint16_t i = 0; i < rt->n_fields && e == BG_OK; i++) {
+      const bg_field_def *f = &rt->fields[i];
+      if (f == bgs_deleted_field(rt)) continue;
+      bool has = false;
+      if ((e = bgs_has_column(r, rt->name, f->name, &has)) != BG_OK || has) continue;
+      s.len = 0;
+      bgs_cat(&s, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", rt->name, f->name, bgs_type_sql(f));
+      if (s.oom) e = bgs_fail(r, BG_E_NOMEM, "out of memory");
+      else e = bgs_exec(r, s.p);
+    }
+    if (e != BG_OK) break;
+    /* capture: a write to a field column is a write of that field */
+    s.len = 0;
+    bgs_cat(&s,
+            "DROP TRIGGER IF EXISTS \"bgsync_%1$s_ins\"; DROP TRIGGER IF EXISTS \"bgsync_%1$s_upd\";"
+            "DROP TRIGGER IF EXISTS \"bgsync_%1$s_del\"; DROP TRIGGER IF EXISTS \"bgsync_%1$s_key\";"
+            "CREATE TRIGGER \"bgsync_%1$s_ins\" AFTER INSERT ON \"%1$s\" BEGIN ",
+            rt->name);
+    for (uint16_t i = 0; i < rt->n_fields; i++) {
+      const bg_field_def *f = &rt->fields[i];
+      if (f == bgs_deleted_field(rt)) continue;
+      bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, %u, NEW.\"%s\") WHERE NEW.\"%s\" IS NOT NULL; ",
+              t, f->id, f->name, f->name);
+    }
+    bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, 0, NULL); END;", t); /* a row of no fields */
+    bgs_cat(&s, "CREATE TRIGGER \"bgsync_%s_upd\" AFTER UPDATE ON \"%s\" BEGIN ", rt->name, rt->name);
+    for (uint16_t i = 0; i < rt->n_fields; i++) {
+      const bg_field_def *f = &rt->fields[i];
+      if (f == bgs_deleted_field(rt)) continue;
+      bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, %u, NEW.\"%s\") WHERE NEW.\"%s\" IS NOT OLD.\"%s\"; ",
+              t, f->id, f->name, f->name, f->name);
+    }
+    bgs_cat(&s, "END;");
+    bgs_cat(&s,
+            "CREATE TRIGGER \"bgsync_%1$s_key\" BEFORE UPDATE OF client, rid ON \"%1$s\" "
+            "WHEN NEW.client IS NOT OLD.client OR NEW.rid IS NOT OLD.rid BEGIN "
+            "SELECT RAISE(ABORT, 'bgsync: the client and rid of a record cannot change; add a new record'); END;",
+            rt->name);
+    const bg_field_def *del = bgs_deleted_field(rt);
+    if (del)
+      bgs_cat(&s,
+              "CREATE TRIGGER \"bgsync_%s_del\" AFTER DELETE ON \"%s\" BEGIN "
+              "SELECT bgsync_capture(%u, OLD.client, OLD.rid, %u, 1); END;",
+              rt->name, rt->name, t, del->id);
+    else
+      bgs_cat(&s,
+              "CREATE TRIGGER \"bgsync_%1$s_del\" BEFORE DELETE ON \"%1$s\" WHEN bgsync_local() BEGIN "
+              "SELECT RAISE(ABORT, 'bgsync: records of type %1$s cannot be removed; change their fields'); END;",
+              rt->name);
+    if (s.oom) e = bgs_fail(r, BG_E_NOMEM, "out of memory");
+    else e = bgs_exec(r, s.p);
+  }
+  free(s.p);
+  return e;
+}
+
+/* Statements for writing the visible state of one record type. */
+static bg_err bgs_prepare_rtype(bgsync *r, uint32_t t) {
+  const bg_rtype_def *rt = bg_rtype(t);
+  const bg_field_def *del = bgs_deleted_field(rt);
+  bgs_sql s = {0};
+  bgs_cat(&s, "INSERT INTO \"%s\"(client, rid", rt->name);
+  for (uint16_t i = 0; i < rt->n_fields; i++)
+    if (&rt->fields[i] != del) bgs_cat(&s, ", \"%s\"", rt->fields[i].name);
+  bgs_cat(&s, ") VALUES(?1, ?2");
+  for (uint16_t i = 0, k = 3; i < rt->n_fields; i++)
+    if (&rt->fields[i] != del) bgs_cat(&s, ", ?%u", k++);
+  bgs_cat(&s, ") ON CONFLICT(client, rid) DO UPDATE SET client = excluded.client");
+  for (uint16_t i = 0; i < rt->n_fields; i++)
+    if (&rt->fields[i] != del) bgs_cat(&s, ", \"%1$s\" = excluded.\"%1$s\"", rt->fields[i].name);
+  if (s.oom) return bgs_fail(r, BG_E_NOMEM, "out of memory");
+  int rc = sqlite3_prepare_v3(r->db, s.p, -1, SQLITE_PREPARE_PERSISTENT, &r->upsert[t], NULL);
+  s.len = 0;
+  bgs_cat(&s, "DELETE FROM \"%s\" WHERE client = ?1 AND rid = ?2", rt->name);
+  if (s.oom) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v3(r->db, s.p, -1, SQLITE_PREPARE_PERSISTENT, &r->remove[t], NULL);
+  free(s.p);
+  return rc == SQLITE_OK ? BG_OK : bgs_sqlfail(r, rc, "preparing the record tables' statements");
+}
+
+static const char *const bgs_queries[Q_MAX] = {
+    [Q_META_GET] = "SELECT v FROM bgsync_meta WHERE k = ?1",
+    [Q_META_SET] = "INSERT INTO bgsync_meta(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+    [Q_OUTBOX_ADD] = "INSERT INTO bgsync_outbox(client, w) VALUES(?1, ?2)",
+    [Q_OUTBOX_CLIENT] = "SELECT 1 FROM bgsync_outbox WHERE client = ?1 LIMIT 1",
+    [Q_OUTBOX_COUNT] = "SELECT count(*) FROM bgsync_outbox",
+    [Q_REJECTED_COUNT] = "SELECT count(*) FROM bgsync_rejected",
+};
+
+/* --- capture of plain SQL writes --------------------------------------------------------- */
+
+static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose);
+static bg_err bgs_materialise(bgsync *r, bg_str client, uint32_t rtype, bg_str rid);
+
+/* bgsync_local(): 1 inside an app's statement, 0 while the library itself
+ * writes the record tables. */
+static void bgs_fn_local(sqlite3_context *cx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  (void)argv;
+  bgsync *r = sqlite3_user_data(cx);
+  sqlite3_result_int(cx, r->applying == 0);
+}
+
+/* A column value as the field's value; BG_E_VALUE with a message otherwise. */
+static bg_err bgs_sql_value(bgsync *r, const bg_rtype_def *rt, const bg_field_def *f, sqlite3_value *v,
+                            bg_value *out) {
+  int t = sqlite3_value_type(v);
+  memset(out, 0, sizeof *out);
+  if (t == SQLITE_NULL) return BG_OK;
+  bool want_int = f->type == BG_FT_INT || f->type == BG_FT_BOOL || f->type == BG_FT_POS;
+  if (want_int && t == SQLITE_INTEGER) {
+    int64_t i = sqlite3_value_int64(v);
+    if (f->type == BG_FT_BOOL) {
+      if (i != 0 && i != 1) return bgs_fail(r, BG_E_VALUE, "%s.%s takes 0 or 1", rt->name, f->name);
+      out->type = BG_V_BOOL;
+      out->b = i == 1;
+    } else {
+      out->type = BG_V_INT;
+      out->i = i;
+    }
+    return BG_OK;
+  }
+  if (!want_int && t == SQLITE_TEXT) {
+    out->type = BG_V_STR;
+    out->s.p = (const char *)sqlite3_value_text(v);
+    out->s.len = (uint32_t)sqlite3_value_bytes(v);
+    return out->s.p ? BG_OK : bgs_fail(r, BG_E_NOMEM, "out of memory");
+  }
+  return bgs_fail(r, BG_E_VALUE, "%s.%s takes %s, not %s", rt->name, f->name, want_int ? "an integer" : "text",
+                  t == SQLITE_INTEGER ? "an integer" : t == SQLITE_FLOAT ? "a real number" : t == SQLITE_TEXT ? "text" : "a blob");
+}
+
+/* bgsync_capture(rtype, client, rid, field, value): a plain SQL write of one
+ * field, made a write of the replica (checked, applied, queued). */
+static void bgs_fn_capture(sqlite3_context *cx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  bgsync *r = sqlite3_user_data(cx);
+  if (r->applying) return; /* the library's own writes of the visible state */
+  const bg_rtype_def *rt = bg_rtype((uint32_t)sqlite3_value_int64(argv[0]));
+  const char *client = (const char *)sqlite3_value_text(argv[1]);
+  const char *rid = (const char *)sqlite3_value_text(argv[2]);
+  uint32_t fid = (uint32_t)sqlite3_value_int64(argv[3]);
+  bg_err e = BG_OK;
+  if (!rt) e = bgs_fail(r, BG_E_UNKNOWN_RECORD, "unknown record type");
+  else if (!client || !rid) e = bgs_fail(r, BG_E_USAGE, "%s: client and rid must be given", rt->name);
+  else if (fid == 0) {
+    /* a row without any field: a record nobody wrote anything in */
+    e = bgs_fail(r, BG_E_USAGE, "%s: a new record needs at least one field", rt->name);
+  } else {
+    const bg_field_def *f = bg_field(rt, fid);
+    bg_write w;
+    memset(&w, 0, sizeof w);
+    w.client = bg_str_c(client);
+    w.rtype = rt->id;
+    w.rid = bg_str_c(rid);
+    w.field = fid;
+    e = f ? bgs_sql_value(r, rt, f, argv[4], &w.value) : bgs_fail(r, BG_E_UNKNOWN_FIELD, "unknown field");
+    if (e == BG_OK) {
+      r->in_capture = true;
+      e = bgs_local_write(r, &w, false);
+      r->in_capture = false;
+      bg_vv_free(&w.ctx);
+    }
+  }
+  if (e != BG_OK) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "bgsync: %s (%s)", r->err, bg_err_name(e));
+    sqlite3_result_error(cx, msg, -1);
+    sqlite3_result_error_code(cx, e == BG_E_NOMEM ? SQLITE_NOMEM : SQLITE_CONSTRAINT);
+  }
+}
+
+/* bgsync_new_rid(type, client): a new record id for a record of `type`. */
+static bg_err bgs_new_rid(bgsync *r, const bg_rtype_def *rt, bg_str client, char out[BG_ID_MAX + 1]);
+
+static void bgs_fn_new_rid(sqlite3_context *cx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  bgsync *r = sqlite3_user_data(cx);
+  const char *type = (const char *)sqlite3_value_text(argv[0]);
+  const char *client = (const char *)sqlite3_value_text(argv[1]);
+  const bg_rtype_def *rt = type ? bg_rtype_by_name(type, strlen(type)) : NULL;
+  char rid[BG_ID_MAX + 1];
+  bg_err e = rt ? bgs_new_rid(r, rt, bgs_str(client), rid)
+                : bgs_fail(r, BG_E_UNKNOWN_RECORD, "bgsync_new_rid: unknown record type '%s'", type ? type : "");
+  if (e != BG_OK) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "bgsync: %s (%s)", r->err, bg_err_name(e));
+    sqlite3_result_error(cx, msg, -1);
+    return;
+  }
+  sqlite3_result_text(cx, rid, -1, SQLITE_TRANSIENT);
+}
+
+/* --- open and close ------------------------------------------------------------------------- */
+
+/* A new replica file is made readable by its owner only (it holds care data);
+ * SQLite gives its -wal and -shm files the same mode. */
+static bg_err bgs_create_private(bgsync *r, const char *path) {
+  uv_fs_t req;
+  uv_file f = uv_fs_open(NULL, &req, path, UV_FS_O_RDWR | UV_FS_O_CREAT, 0600, NULL);
+  uv_fs_req_cleanup(&req);
+  if (f < 0) return bgs_fail(r, BG_E_IO, "cannot open the replica %s: %s", path, uv_strerror(f));
+  (void)uv_fs_close(NULL, &req, f, NULL);
+  uv_fs_req_cleanup(&req);
+  return BG_OK;
+}
+
+static bg_err bgs_open(bgsync *r, const char *path) {
+  char why[256] = "";
+  bg_err e = bgs_create_private(r, path);
+  if (e != BG_OK) return e;
+  e = bg_sql_open(path, true, 5000, &r->db, why, sizeof why);
+  if (e != BG_OK) return bgs_fail(r, e, "cannot open the replica %s: %s", path, why);
+  /* used by the record tables' triggers (so not SQLITE_DIRECTONLY); with
+   * PRAGMA trusted_schema=OFF the triggers cannot call them and every write to
+   * a record table fails: refused, never silently kept */
+  int rc = sqlite3_create_function(r->db, "bgsync_capture", 5, SQLITE_UTF8, r, bgs_fn_capture, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(r->db, "bgsync_local", 0, SQLITE_UTF8, r, bgs_fn_local, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(r->db, "bgsync_new_rid", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, r, bgs_fn_new_rid,
+                                 NULL, NULL);
+  if (rc != SQLITE_OK) return bgs_sqlfail(r, rc, "registering the capture functions");
+
+  static const char *const steps[BGS_MIGRATIONS] = {bgs_m1, bg_sqlkv_schema};
+  int from = 0;
+  e = bg_sql_migrate(r->db, steps, BGS_MIGRATIONS, &from);
+  if (e == BG_E_NEWER_SCHEMA)
+    return bgs_fail(r, e, "the replica %s was written by a newer bgsync (version %d; this one knows %d): update the app",
+                    path, from, BGS_MIGRATIONS);
+  if (e != BG_OK) return bgs_fail(r, e, "cannot bring the replica %s up to date: %s", path, sqlite3_errmsg(r->db));
+
+  if ((e = bgs_begin(r)) != BG_OK) return e;
+  e = bgs_tables(r);
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) {
+    bgs_rollback(r);
+    return e;
+  }
+  for (int i = 0; i < Q_MAX; i++) {
+    rc = sqlite3_prepare_v3(r->db, bgs_queries[i], -1, SQLITE_PREPARE_PERSISTENT, &r->q[i], NULL);
+    if (rc != SQLITE_OK) return bgs_sqlfail(r, rc, "preparing the replica's statements");
+  }
+  for (uint32_t t = 1; t <= BG_RTYPE_MAX; t++)
+    if ((e = bgs_prepare_rtype(r, t)) != BG_OK) return e;
+  if ((e = bg_sqlkv_new(r->db, &r->kv)) != BG_OK) return bgs_fail(r, e, "cannot use the replica's engine tables");
+  if ((e = bg_engine_init(&r->eng, bg_sqlkv_kv(r->kv))) != BG_OK) return bgs_fail(r, e, "out of memory");
+  r->has_engine = true;
+  return BG_OK;
+}
+
+bg_err bgsync_open(const char *path, bgsync **out) {
+  *out = NULL;
+  if (!path || !*path) return BG_E_USAGE;
+  bgsync *r = calloc(1, sizeof *r);
+  if (!r) return BG_E_NOMEM;
+  *out = r;
+  if (uv_mutex_init(&r->lock) != 0) {
+    free(r);
+    *out = NULL;
+    return BG_E_NOMEM;
+  }
+  r->jitter = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)r;
+  if (!(r->path = strdup(path))) return bgs_fail(r, BG_E_NOMEM, "out of memory");
+  bg_err e = bgs_open(r, path);
+  if (e == BG_OK) r->err[0] = 0;
+  return e;
+}
+
+void bgsync_close(bgsync *r) {
+  if (!r) return;
+  if (r->has_engine) bg_engine_free(&r->eng);
+  bg_sqlkv_free(r->kv);
+  for (int i = 0; i < Q_MAX; i++) sqlite3_finalize(r->q[i]);
+  for (int t = 0; t <= BG_RTYPE_MAX; t++) {
+    sqlite3_finalize(r->upsert[t]);
+    sqlite3_finalize(r->remove[t]);
+  }
+  if (r->db) sqlite3_close_v2(r->db);
+  uv_mutex_destroy(&r->lock);
+  free(r->path);
+  free(r);
+}
+
+/* --- identity ------------------------------------------------------------------------------------ */
+
+bg_err bgsync_identity_get(bgsync *r, bgsync_identity *out) {
+  memset(out, 0, sizeof *out);
+  int64_t dev = 0, user = 0;
+  bg_err e = bgs_meta_int(r, "device", &dev);
+  if (e == BG_OK) e = bgs_meta_int(r, "user", &user);
+  if (e == BG_OK) e = bgs_meta_text(r, "login", out->login, sizeof out->login);
+  if (e == BG_OK) e = bgs_meta_text(r, "role", out->role, sizeof out->role);
+  if (e == BG_OK) e = bgs_meta_text(r, "server", out->server, sizeof out->server);
+  out->device = (uint64_t)dev;
+  out->user = (uint64_t)user;
+  out->enrolled = dev > 0;
+  return e;
+}
+
+/* --- visible state into the record tables --------------------------------------------------- */
+
+static bg_err bgs_bind_value(bgsync *r, sqlite3_stmt *st, int col, const bg_value *v) {
+  int rc;
+  switch (v ? v->type : BG_V_NIL) {
+    case BG_V_BOOL: rc = sqlite3_bind_int(st, col, v->b); break;
+    case BG_V_INT: rc = sqlite3_bind_int64(st, col, v->i); break;
+    case BG_V_STR: rc = sqlite3_bind_text(st, col, v->s.p, (int)v->s.len, SQLITE_TRANSIENT); break;
+    case BG_V_BIN: rc = sqlite3_bind_blob(st, col, v->s.p, (int)v->s.len, SQLITE_TRANSIENT); break;
+    default: rc = sqlite3_bind_null(st, col); break;
+  }
+  return rc == SQLITE_OK ? BG_OK : bgs_sqlfail(r, rc, "binding a value");
+}
+
+/* Write the engine's visible state of one record into its table: the row with
+ * every field's visible value, or no row when the record is removed or holds
+ * no applied write. */
+static bg_err bgs_materialise(bgsync *r, bg_str client, uint32_t rtype, bg_str rid) {
+  const bg_rtype_def *rt = bg_rtype(rtype);
+  const bg_field_def *del = bgs_deleted_field(rt);
+  sqlite3_stmt *up = r->upsert[rtype];
+  bg_err e = BG_OK;
+  bool exists = false;
+  sqlite3_reset(up);
+  for (uint16_t i = 0, col = 3; i < rt->n_fields && e == BG_OK; i++) {
+    const bg_field_def *f = &rt->fields[i];
+    bg_field_view fv;
+    if ((e = bg_engine_field(&r->eng, client, rtype, rid, f->id, &fv)) != BG_OK) break;
+    if (fv.n_current > 0) exists = true;
+    if (f != del) e = bgs_bind_value(r, up, col++, fv.winner ? &fv.winner->value : NULL);
+  }
+  if (e == BG_OK && exists && del) {
+    bool deleted = false, edit_won = false;
+    e = bg_engine_deleted(&r->eng, client, rtype, rid, &deleted, &edit_won);
+    if (deleted) exists = false;
+  }
+  if (e != BG_OK) return bgs_fail(r, e, "reading the merged state of %s %.*s", rt->name, (int)rid.len, rid.p);
+  sqlite3_stmt *st = exists ? up : r->remove[rtype];
+  if (sqlite3_bind_text(st, 1, client.p, (int)client.len, SQLITE_TRANSIENT) != SQLITE_OK ||
+      sqlite3_bind_text(st, 2, rid.p, (int)rid.len, SQLITE_TRANSIENT) != SQLITE_OK)
+    return bgs_sqlfail(r, sqlite3_errcode(r->db), "binding a record key");
+  r->applying++;
+  e = bgs_done(r, st, "writing the visible state");
+  r->applying--;
+  sqlite3_clear_bindings(up);
+  return e;
+}
+
+/* Every record id of `rtype` the engine holds for a client (for a
+ * signature: the plan's records are reclassified). */
+typedef struct bgs_rids {
+  char (*v)[BG_ID_MAX + 1];
+  size_t n, cap;
+  size_t prefix;
+  bool oom;
+} bgs_rids;
+
+static bg_err bgs_rids_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  (void)val;
+  (void)vlen;
+  bgs_rids *l = arg;
+  if (klen < l->prefix + 1 || klen - l->prefix - 1 > BG_ID_MAX) return BG_OK;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    void *p = realloc(l->v, cap * sizeof *l->v);
+    if (!p) return BG_E_NOMEM;
+    l->v = p;
+    l->cap = cap;
+  }
+  size_t n = klen - l->prefix - 1; /* record key = prefix rid 0x00 */
+  memcpy(l->v[l->n], key + l->prefix, n);
+  l->v[l->n++][n] = 0;
+  return BG_OK;
+}
+
+static bg_err bgs_rematerialise_type(bgsync *r, bg_str client, uint32_t rtype) {
+  uint8_t prefix[BG_ID_MAX + 3];
+  if (client.len > BG_ID_MAX) return BG_E_USAGE;
+  memcpy(prefix, client.p, client.len);
+  prefix[client.len] = 0;
+  prefix[client.len + 1] = (uint8_t)(rtype >> 8);
+  prefix[client.len + 2] = (uint8_t)rtype;
+  bgs_rids l = {.prefix = client.len + 3};
+  bg_kv kv = bg_sqlkv_kv(r->kv);
+  bg_err e = kv.ops->scan(kv.self, BG_KV_RECORD, prefix, client.len + 3, bgs_rids_cb, &l);
+  for (size_t i = 0; i < l.n && e == BG_OK; i++) e = bgs_materialise(r, client, rtype, bg_str_c(l.v[i]));
+  free(l.v);
+  return e;
+}
+
+/* --- local writes ------------------------------------------------------------------------------- */
+
+/* Whether this replica's user is the client's trajectbegeleider (traject.begeleider). */
+static bg_err bgs_is_tb(bgsync *r, bg_str client, uint64_t user, bool *tb) {
+  *tb = false;
+  const bg_field_def *f = bg_field_by_name(bg_rtype(BG_RT_TRAJECT), "begeleider", 10);
+  if (!f) return BG_OK;
+  bg_field_view fv;
+  bg_err e = bg_engine_field(&r->eng, client, BG_RT_TRAJECT, BG_STR("t"), f->id, &fv);
+  if (e == BG_OK && fv.winner && fv.winner->value.type == BG_V_INT) *tb = (uint64_t)fv.winner->value.i == user;
+  return e;
+}
+
+/* The next dot counter and HLC time of this device, persisted with the write. */
+static bg_err bgs_next_dot(bgsync *r, uint64_t *counter, uint64_t *hlc) {
+  int64_t c = 0, h = 0;
+  bg_err e = bgs_meta_int(r, "counter", &c);
+  if (e == BG_OK) e = bgs_meta_int(r, "hlc", &h);
+  if (e != BG_OK) return e;
+  bg_hlc clock;
+  bg_hlc_init(&clock, 0);
+  clock.last = (uint64_t)h;
+  *hlc = bg_hlc_now(&clock, bg_wall_ms());
+  *counter = (uint64_t)c + 1;
+  e = bgs_meta_set_int(r, "counter", (int64_t)*counter);
+  return e == BG_OK ? bgs_meta_set_int(r, "hlc", (int64_t)*hlc) : e;
+}
+
+static const char *bgs_field_label(const bg_write *w, char *buf, size_t len) {
+  const bg_rtype_def *rt = bg_rtype(w->rtype);
+  const bg_field_def *f = rt ? bg_field(rt, w->field) : NULL;
+  snprintf(buf, len, "%s %.*s field %s of client %.*s", rt ? rt->name : "?", (int)w->rid.len, w->rid.p,
+           f ? f->name : "?", (int)w->client.len, w->client.p);
+  return buf;
+}
+
+/*
+ * Make, check, apply and queue one write of this device. The caller set
+ * client, rtype, rid, field and value; everything else comes from the replica:
+ * the dot, the causal context and the position seen, the author. Refused
+ * locally, with the code the office would give: what the engine refuses, an
+ * edit outside its window, a plan edit after signing (unless `propose`), a
+ * second write of a written-once field. Runs inside the caller's transaction
+ * (or the SQL statement being captured).
+ */
+static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose) {
+  char label[200];
+  bgsync_identity id;
+  bg_err e = bgsync_identity_get(r, &id);
+  if (e != BG_OK) return e;
+  if (!id.enrolled || !id.role[0])
+    return bgs_fail(r, BG_E_USAGE, "this replica has no caseload yet: enrol it and sync once first");
+  bg_pos pos;
+  if (!bg_str_eq(w->client, BG_STR(BG_ORG_CLIENT))) {
+    if ((e = bg_engine_position(&r->eng, w->client, &pos)) != BG_OK)
+      return bgs_fail(r, e, "reading the traject of client %.*s", (int)w->client.len, w->client.p);
+    if (pos.phase == BG_PH_NONE)
+      return bgs_fail(r, BG_E_NOT_FOUND, "client %.*s is not in this replica (sync, or ask the office for access)",
+                      (int)w->client.len, w->client.p);
+  }
+  if ((e = bg_engine_context_for(&r->eng, w)) != BG_OK)
+    return bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
+  w->user = id.user;
+  w->role = (uint8_t)bg_role_by_name(id.role, strlen(id.role));
+  if ((e = bgs_is_tb(r, w->client, id.user, &w->tb)) != BG_OK) return bgs_fail(r, e, "reading the traject");
+  const bg_rtype_def *rt;
+  const bg_field_def *f;
+  bg_rid_info ri;
+  /* the dot now: the check wants the context below it (a refusal rolls it back) */
+  w->dot.device = id.device;
+  if ((e = bgs_next_dot(r, &w->dot.counter, &w->hlc)) != BG_OK) return e;
+  if ((e = bg_write_check(w, &rt, &f, &ri)) != BG_OK)
+    return bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
+  bool in_window = bg_write_in_window(w, f, &ri);
+  bool is_signed = false;
+  if (ri.has_cycle && (f->group == BG_G_PLAN || f->group == BG_G_SIGN) &&
+      (e = bg_engine_plan_signed(&r->eng, w->client, ri.cycle, &is_signed)) != BG_OK)
+    return bgs_fail(r, e, "reading the plan");
+  bool held = !in_window || (is_signed && (f->group == BG_G_PLAN || f->group == BG_G_SIGN));
+  if (propose && !held)
+    return bgs_fail(r, BG_E_USAGE, "%s may be edited now: set it instead of proposing",
+                    bgs_field_label(w, label, sizeof label));
+  if (!propose && !in_window) {
+    if (w->phase == BG_PH_GESLOTEN)
+      return bgs_fail(r, BG_E_TRAJECT_CLOSED, "%s: the traject is closed", bgs_field_label(w, label, sizeof label));
+    return bgs_fail(r, BG_E_WINDOW, "%s cannot be edited in phase %s (cycle %u)%s",
+                    bgs_field_label(w, label, sizeof label), bg_phase_name(w->phase), w->cycle,
+                    f->group == BG_G_PLAN || f->group == BG_G_PB ? ": propose the change instead" : "");
+  }
+  if (!propose && held)
+    return bgs_fail(r, BG_E_PLAN_SIGNED,
+                    "%s: the client signed the plan of cycle %u; propose the change (bgsync_propose) for the next "
+                    "evaluation",
+                    bgs_field_label(w, label, sizeof label), ri.cycle);
+  if (f->rule == BG_RULE_ONCE) {
+    bg_field_view fv;
+    if ((e = bg_engine_field(&r->eng, w->client, w->rtype, w->rid, w->field, &fv)) != BG_OK) return e;
+    if (fv.n_current > 0)
+      return bgs_fail(r, BG_E_IMMUTABLE, "%s was written before: a rapportage is never changed; add a correction",
+                      bgs_field_label(w, label, sizeof label));
+  }
+  bg_apply_result res;
+  if ((e = bg_engine_apply(&r->eng, w, &res)) != BG_OK)
+    return bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
+  if (res.outcome == BG_PROPOSAL && !propose)
+    return bgs_fail(r, res.reason, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(res.reason));
+  bg_buf enc = BG_BUF_INIT;
+  e = bg_write_encode(w, &enc);
+  sqlite3_stmt *st = r->q[Q_OUTBOX_ADD];
+  if (e == BG_OK && (sqlite3_bind_text(st, 1, w->client.p, (int)w->client.len, SQLITE_TRANSIENT) != SQLITE_OK ||
+                     sqlite3_bind_blob(st, 2, enc.data, (int)enc.len, SQLITE_TRANSIENT) != SQLITE_OK))
+    e = bgs_sqlfail(r, sqlite3_errcode(r->db), "queueing the write");
+  else if (e == BG_OK)
+    e = bgs_done(r, st, "queueing the write");
+  else
+    e = bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
+  bg_buf_free(&enc);
+  /* a plain SQL write already shows its value; the library's own go into the table */
+  if (e == BG_OK && !r->in_capture) e = bgs_materialise(r, w->client, w->rtype, w->rid);
+  return e;
+}
+
+/* One local write in its own transaction. */
+static bg_err bgs_write1(bgsync *r, bg_write *w, bool propose) {
+  bg_err e = bgs_begin(r);
+  if (e != BG_OK) return e;
+  e = bgs_local_write(r, w, propose);
+  bg_vv_free(&w->ctx);
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) bgs_rollback(r);
+  else r->err[0] = 0;
+  return e;
+}
+
+/* --- names, paths and values from text ------------------------------------------------------- */
+
+static const bg_rtype_def *bgs_rtype_named(const char *name, size_t len) {
+  if (len == 4 && memcmp(name, "plan", 4) == 0) return bg_rtype(BG_RT_PLAN);
+  if (len == 7 && memcmp(name, "voorstel", 7) == 0) return bg_rtype(BG_RT_VOORSTEL);
+  return bg_rtype_by_name(name, len);
+}
+
+/* The current cycle of a client (0 before analyse). */
+static bg_err bgs_cycle(bgsync *r, bg_str client, uint32_t *cycle) {
+  bg_pos p;
+  bg_err e = bg_engine_position(&r->eng, client, &p);
+  *cycle = p.cycle;
+  return e == BG_OK ? BG_OK : bgs_fail(r, e, "reading the traject");
+}
+
+/* Parse TYPE.FIELD / TYPE:RID.FIELD (see bgsync_set) into w's rtype, rid, field;
+ * `rid` is w->rid's storage. */
+static bg_err bgs_parse_path(bgsync *r, const char *path, bg_write *w, char rid[BG_ID_MAX + 1]) {
+  const char *dot = strrchr(path, '.');
+  const char *colon = strchr(path, ':');
+  size_t tlen = colon && (!dot || colon < dot) ? (size_t)(colon - path) : dot ? (size_t)(dot - path) : strlen(path);
+  if (!dot)
+    return bgs_fail(r, BG_E_UNKNOWN_FIELD, "'%s' names no field: write TYPE.FIELD, e.g. plan.einddoel", path);
+  const bg_rtype_def *rt = bgs_rtype_named(path, tlen);
+  if (!rt) return bgs_fail(r, BG_E_UNKNOWN_RECORD, "'%.*s' is no record type (see docs/RULES.md)", (int)tlen, path);
+  const bg_field_def *f = bg_field_by_name(rt, dot + 1, strlen(dot + 1));
+  if (!f) return bgs_fail(r, BG_E_UNKNOWN_FIELD, "%s has no field '%s'", rt->name, dot + 1);
+  w->rtype = rt->id;
+  w->field = f->id;
+  uint32_t cycle = 0;
+  if (colon && colon < dot) {
+    size_t n = (size_t)(dot - colon - 1);
+    if (n == 0 || n > BG_ID_MAX) return bgs_fail(r, BG_E_UNKNOWN_RECORD, "'%s': the record id is empty or too long", path);
+    memcpy(rid, colon + 1, n);
+    rid[n] = 0;
+    if (rt->keying == BG_KEY_CYCLE_LG && !memchr(rid, '/', n)) {
+      bg_err e = bgs_cycle(r, w->client, &cycle);
+      if (e != BG_OK) return e;
+      char lg[BG_ID_MAX + 1];
+      snprintf(lg, sizeof lg, "%s", rid);
+      if (snprintf(rid, BG_ID_MAX + 1, "%u/%s", cycle, lg) > (int)BG_ID_MAX)
+        return bgs_fail(r, BG_E_UNKNOWN_RECORD, "'%s': the record id is too long", path);
+    }
+  } else if (rt->keying == BG_KEY_SINGLETON) {
+    snprintf(rid, BG_ID_MAX + 1, "%s", rt->key);
+  } else if (rt->keying == BG_KEY_CYCLE) {
+    bg_err e = bgs_cycle(r, w->client, &cycle);
+    if (e != BG_OK) return e;
+    if (cycle == 0)
+      return bgs_fail(r, BG_E_WINDOW, "client %.*s has no cycle yet (the traject is before analyse)",
+                      (int)w->client.len, w->client.p);
+    snprintf(rid, BG_ID_MAX + 1, "%u", cycle);
+  } else {
+    return bgs_fail(r, BG_E_UNKNOWN_RECORD, "%s records are named by id: write %s:RID.%s", rt->name, rt->name, f->name);
+  }
+  w->rid = bg_str_c(rid);
+  return BG_OK;
+}
+
+static bool bgs_streq_ci(const char *a, const char *b) {
+  for (; *a && *b; a++, b++)
+    if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return false;
+  return *a == *b;
+}
+
+/* A value from text by the field's type; NULL clears. */
+static bg_err bgs_parse_value(bgsync *r, const bg_write *w, const char *text, bg_value *v) {
+  const bg_rtype_def *rt = bg_rtype(w->rtype);
+  const bg_field_def *f = bg_field(rt, w->field);
+  memset(v, 0, sizeof *v);
+  if (!text) return BG_OK;
+  switch (f->type) {
+    case BG_FT_INT: {
+      char *end;
+      errno = 0;
+      long long i = strtoll(text, &end, 10);
+      if (errno || end == text || *end)
+        return bgs_fail(r, BG_E_VALUE, "%s.%s takes a whole number (%" PRId64 "..%" PRId64 "), not '%s'", rt->name,
+                        f->name, f->min, f->max, text);
+      v->type = BG_V_INT;
+      v->i = i;
+      return BG_OK;
+    }
+    case BG_FT_BOOL:
+      v->type = BG_V_BOOL;
+      if (bgs_streq_ci(text, "ja") || bgs_streq_ci(text, "true") || strcmp(text, "1") == 0) v->b = true;
+      else if (bgs_streq_ci(text, "nee") || bgs_streq_ci(text, "false") || strcmp(text, "0") == 0) v->b = false;
+      else return bgs_fail(r, BG_E_VALUE, "%s.%s takes ja or nee, not '%s'", rt->name, f->name, text);
+      return BG_OK;
+    case BG_FT_POS:
+      return bgs_fail(r, BG_E_USAGE, "the traject's position is moved with `phase`, not set");
+    default:
+      v->type = BG_V_STR;
+      v->s = bg_str_c(text);
+      if (f->type == BG_FT_ENUM && bg_enum_rank(f->enm, text, strlen(text)) < 0) {
+        char opts[400] = "";
+        for (uint8_t i = 0; i < f->enm->n; i++) {
+          size_t l = strlen(opts);
+          snprintf(opts + l, sizeof opts - l, "%s%s", i ? ", " : "", f->enm->values[i]);
+        }
+        return bgs_fail(r, BG_E_VALUE, "%s.%s takes one of: %s (not '%s')", rt->name, f->name, opts, text);
+      }
+      if (f->type == BG_FT_DATE && bg_value_check(f, v) != BG_OK)
+        return bgs_fail(r, BG_E_VALUE, "%s.%s takes a date YYYY-MM-DD, not '%s'", rt->name, f->name, text);
+      return BG_OK;
+  }
+}
+
+static bg_err bgs_set(bgsync *r, const char *client, const char *path, const char *text, bool propose) {
+  if (!client || !path) return bgs_fail(r, BG_E_USAGE, "client and field must be given");
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = bg_str_c(client);
+  char rid[BG_ID_MAX + 1];
+  bg_err e = bgs_parse_path(r, path, &w, rid);
+  if (e == BG_OK) e = bgs_parse_value(r, &w, text, &w.value);
+  return e == BG_OK ? bgs_write1(r, &w, propose) : e;
+}
+
+bg_err bgsync_set(bgsync *r, const char *client, const char *path, const char *text) {
+  return bgs_set(r, client, path, text, false);
+}
+
+bg_err bgsync_propose(bgsync *r, const char *client, const char *path, const char *text) {
+  return bgs_set(r, client, path, text, true);
+}
+
+/* --- the typed functions ------------------------------------------------------------------------- */
+
+/* The decisions of a client as this replica sees them (for the phase machine). */
+typedef struct bgs_decisions {
+  bg_decisions d;
+  char a[40], i[40], ev[40];
+} bgs_decisions;
+
+static bg_err bgs_decision(bgsync *r, bg_str client, uint32_t rtype, bg_str rid, const char *field, char *out,
+                           size_t len, const char **set) {
+  const bg_field_def *f = bg_field_by_name(bg_rtype(rtype), field, strlen(field));
+  bg_field_view fv;
+  bg_err e = bg_engine_field(&r->eng, client, rtype, rid, f->id, &fv);
+  if (e == BG_OK && fv.winner && fv.winner->value.type == BG_V_STR) {
+    snprintf(out, len, "%.*s", (int)fv.winner->value.s.len, fv.winner->value.s.p);
+    *set = out;
+  }
+  return e;
+}
+
+bg_err bgsync_phase(bgsync *r, const char *client, const char *phase) {
+  if (!client || !phase) return bgs_fail(r, BG_E_USAGE, "client and phase must be given");
+  int to = bg_phase_by_name(phase, strlen(phase));
+  if (!to)
+    return bgs_fail(r, BG_E_USAGE,
+                    "'%s' is no phase: aanmelding, intake, opstart, analyse, planning, uitvoering, evaluatie, "
+                    "uitstroom, gesloten",
+                    phase);
+  bg_str c = bg_str_c(client);
+  bg_pos from;
+  bg_err e = bg_engine_position(&r->eng, c, &from);
+  if (e != BG_OK) return bgs_fail(r, e, "reading the traject");
+  if (from.phase == BG_PH_NONE) return bgs_fail(r, BG_E_NOT_FOUND, "client %s is not in this replica", client);
+  bgs_decisions d;
+  memset(&d, 0, sizeof d);
+  char cyc[16];
+  snprintf(cyc, sizeof cyc, "%u", from.cycle);
+  e = bgs_decision(r, c, BG_RT_AANMELDING, BG_STR("a"), "besluit", d.a, sizeof d.a, &d.d.aanmeldingsbesluit);
+  if (e == BG_OK) e = bgs_decision(r, c, BG_RT_INTAKE, BG_STR("i"), "besluit", d.i, sizeof d.i, &d.d.intakebesluit);
+  if (e == BG_OK)
+    e = bgs_decision(r, c, BG_RT_EVALUATIE, bg_str_c(cyc), "besluit", d.ev, sizeof d.ev, &d.d.evaluatiebesluit);
+  if (e == BG_OK) e = bg_engine_plan_signed(&r->eng, c, from.cycle, &d.d.plan_signed);
+  if (e != BG_OK) return bgs_fail(r, e, "reading the traject's decisions");
+  /* a move from evaluatie back into the core phases starts the next cycle; the
+   * first analyse starts cycle 1 */
+  bg_pos next = {from.cycle, (uint8_t)to};
+  if (to == BG_PH_ANALYSE || to == BG_PH_PLANNING) {
+    if (from.phase == BG_PH_EVALUATIE) next.cycle = from.cycle + 1;
+    else if (from.phase == BG_PH_OPSTART) next.cycle = 1;
+  }
+  char why[300];
+  if ((e = bg_phase_check(from, next, &d.d, why, sizeof why)) != BG_OK) return bgs_fail(r, e, "%s", why);
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = c;
+  w.rtype = BG_RT_TRAJECT;
+  w.rid = BG_STR("t");
+  w.field = 1;
+  w.value.type = BG_V_INT;
+  w.value.i = bg_pos_encode(next);
+  return bgs_write1(r, &w, false);
+}
+
+static void bgs_today(char out[11]) {
+  time_t t = time(NULL);
+  struct tm tm;
+  if (!localtime_r(&t, &tm) || strftime(out, 11, "%Y-%m-%d", &tm) != 10) snprintf(out, 11, "1970-01-01");
+}
+
+/* Several fields of one record in one transaction; fields[i] NULL are left out. */
+static bg_err bgs_record(bgsync *r, bg_str client, uint32_t rtype, bg_str rid, const char *const *names,
+                         const bg_value *vals, int n) {
+  bg_err e = bgs_begin(r);
+  const bg_rtype_def *rt = bg_rtype(rtype);
+  for (int i = 0; i < n && e == BG_OK; i++) {
+    if (vals[i].type == BG_V_NIL) continue;
+    const bg_field_def *f = bg_field_by_name(rt, names[i], strlen(names[i]));
+    bg_write w;
+    memset(&w, 0, sizeof w);
+    w.client = client;
+    w.rtype = rtype;
+    w.rid = rid;
+    w.field = f->id;
+    w.value = vals[i];
+    e = bgs_local_write(r, &w, false);
+    bg_vv_free(&w.ctx);
+  }
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) bgs_rollback(r);
+  else r->err[0] = 0;
+  return e;
+}
+
+bg_err bgsync_sign(bgsync *r, const char *client, const char *signature, const char *date) {
+  if (!client || !signature || !*signature) return bgs_fail(r, BG_E_USAGE, "client and signature must be given");
+  uint32_t cycle;
+  bg_err e = bgs_cycle(r, bg_str_c(client), &cycle);
+  if (e != BG_OK) return e;
+  char rid[16], today[11];
+  snprintf(rid, sizeof rid, "%u", cycle);
+  if (!date) bgs_today(today);
+  static const char *const names[] = {"getekend_op", "handtekening"};
+  bg_value v[2] = {{.type = BG_V_STR, .s = bg_str_c(date ? date : today)},
+                   {.type = BG_V_STR, .s = bg_str_c(signature)}};
+  /* the date first: the signature write must be the last plan write it covers */
+  return bgs_record(r, bg_str_c(client), BG_RT_PLAN, bg_str_c(rid), names, v, 2);
+}
+
+/* A new record id: "<device>.<counter>", prefixed by the current cycle for
+ * records made in a cycle. The counter is taken (a dot no write will carry). */
+static bg_err bgs_new_rid(bgsync *r, const bg_rtype_def *rt, bg_str client, char out[BG_ID_MAX + 1]) {
+  bgsync_identity id;
+  bg_err e = bgsync_identity_get(r, &id);
+  if (e != BG_OK) return e;
+  if (!id.enrolled) return bgs_fail(r, BG_E_USAGE, "this replica is not enrolled yet: enrol it first");
+  if (rt->keying != BG_KEY_DOT && rt->keying != BG_KEY_CYCLE_DOT)
+    return bgs_fail(r, BG_E_USAGE, "%s records have fixed ids; bgsync_new_rid is for doel, actie, netwerkcontact, "
+                    "rapportage", rt->name);
+  uint32_t cycle = 0;
+  if (rt->keying == BG_KEY_CYCLE_DOT && (e = bgs_cycle(r, client, &cycle)) != BG_OK) return e;
+  uint64_t counter, hlc;
+  if ((e = bgs_next_dot(r, &counter, &hlc)) != BG_OK) return e;
+  if (rt->keying == BG_KEY_CYCLE_DOT)
+    snprintf(out, BG_ID_MAX + 1, "%u:%" PRIu64 ".%" PRIu64, cycle, id.device, counter);
+  else
+    snprintf(out, BG_ID_MAX + 1, "%" PRIu64 ".%" PRIu64, id.device, counter);
+  return BG_OK;
+}
+
+static bg_err bgs_add(bgsync *r, const char *client, uint32_t rtype, const char *const *names, const bg_value *v,
+                      int n, char *rid_out) {
+  if (!client) return bgs_fail(r, BG_E_USAGE, "client must be given");
+  char rid[BG_ID_MAX + 1];
+  bg_err e = bgs_begin(r);
+  if (e == BG_OK) e = bgs_new_rid(r, bg_rtype(rtype), bg_str_c(client), rid);
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) {
+    bgs_rollback(r);
+    return e;
+  }
+  e = bgs_record(r, bg_str_c(client), rtype, bg_str_c(rid), names, v, n);
+  if (e == BG_OK && rid_out) snprintf(rid_out, BG_ID_MAX + 1, "%s", rid);
+  return e;
+}
+
+static bg_value bgs_text(const char *s) { return s ? (bg_value){.type = BG_V_STR, .s = bg_str_c(s)} : (bg_value){0}; }
+static bg_value bgs_int(int i) { return i ? (bg_value){.type = BG_V_INT, .i = i} : (bg_value){0}; }
+
+bg_err bgsync_doel_add(bgsync *r, const char *client, const char *leefgebied, const char *omschrijving,
+                       const char *termijn, int prioriteit, char *rid_out) {
+  static const char *const names[] = {"leefgebied", "omschrijving", "termijn", "prioriteit"};
+  bg_value v[] = {bgs_text(leefgebied), bgs_text(omschrijving), bgs_text(termijn), bgs_int(prioriteit)};
+  return bgs_add(r, client, BG_RT_DOEL, names, v, 4, rid_out);
+}
+
+bg_err bgsync_actie_add(bgsync *r, const char *client, const char *doel_rid, const char *omschrijving,
+                        const char *wie, const char *deadline, int prioriteit, char *rid_out) {
+  static const char *const names[] = {"doel", "omschrijving", "wie", "deadline", "prioriteit"};
+  bg_value v[] = {bgs_text(doel_rid), bgs_text(omschrijving), bgs_text(wie), bgs_text(deadline), bgs_int(prioriteit)};
+  return bgs_add(r, client, BG_RT_ACTIE, names, v, 5, rid_out);
+}
+
+bg_err bgsync_note(bgsync *r, const char *client, const char *soort, const char *text, const char *leefgebied,
+                   const char *corrects, char *rid_out) {
+  if (!text || !*text) return bgs_fail(r, BG_E_USAGE, "a rapportage needs a text");
+  char today[11];
+  bgs_today(today);
+  static const char *const names[] = {"soort", "datum", "tekst", "leefgebied", "corrigeert"};
+  bg_value v[] = {bgs_text(soort ? soort : "overig"), bgs_text(today), bgs_text(text), bgs_text(leefgebied),
+                  bgs_text(corrects)};
+  return bgs_add(r, client, BG_RT_RAPPORTAGE, names, v, 5, rid_out);
+}
+
+bg_err bgsync_remove(bgsync *r, const char *client, const char *type, const char *rid) {
+  if (!client || !type || !rid) return bgs_fail(r, BG_E_USAGE, "client, type and rid must be given");
+  const bg_rtype_def *rt = bgs_rtype_named(type, strlen(type));
+  if (!rt) return bgs_fail(r, BG_E_UNKNOWN_RECORD, "'%s' is no record type", type);
+  const bg_field_def *del = bgs_deleted_field(rt);
+  if (!del) return bgs_fail(r, BG_E_USAGE, "%s records cannot be removed; change their fields", rt->name);
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = bg_str_c(client);
+  w.rtype = rt->id;
+  w.rid = bg_str_c(rid);
+  w.field = del->id;
+  w.value.type = BG_V_BOOL;
+  w.value.b = true;
+  return bgs_write1(r, &w, false);
+}
+
+/* --- received writes ----------------------------------------------------------------------------- */
+
+typedef struct bgs_touch {
+  bg_str client, rid;
+  uint32_t rtype;
+} bgs_touch;
+
+static int bgs_touch_cmp(const void *a, const void *b) {
+  const bgs_touch *x = a, *y = b;
+  uint32_t n = x->client.len < y->client.len ? x->client.len : y->client.len;
+  int c = memcmp(x->client.p, y->client.p, n);
+  if (c || x->client.len != y->client.len) return c ? c : x->client.len < y->client.len ? -1 : 1;
+  if (x->rtype != y->rtype) return x->rtype < y->rtype ? -1 : 1;
+  n = x->rid.len < y->rid.len ? x->rid.len : y->rid.len;
+  c = memcmp(x->rid.p, y->rid.p, n);
+  return c ? c : x->rid.len < y->rid.len ? -1 : x->rid.len > y->rid.len;
+}
+
+bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
+  bgs_touch *t = n ? malloc(n * sizeof *t) : NULL;
+  if (n && !t) return bgs_fail(r, BG_E_NOMEM, "out of memory");
+  int64_t h = 0;
+  bg_err e = bgs_meta_int(r, "hlc", &h);
+  uint64_t hlc = (uint64_t)h;
+  uint32_t nt = 0;
+  for (uint32_t i = 0; i < n && e == BG_OK; i++) {
+    bg_apply_result res;
+    e = bg_engine_apply(&r->eng, &w[i], &res);
+    if (e != BG_OK) {
+      char label[200];
+      e = bgs_fail(r, e, "the server sent a write this replica cannot apply (%s, dot %" PRIu64 ".%" PRIu64 "): %s",
+                   bgs_field_label(&w[i], label, sizeof label), w[i].dot.device, w[i].dot.counter, bg_err_message(e));
+      break;
+    }
+    if (res.outcome == BG_DUPLICATE) continue;
+    /* the clock stays ahead of every write seen (a day's tolerance for a wrong clock) */
+    if (w[i].hlc > hlc && bg_hlc_physical(w[i].hlc) <= bg_wall_ms() + BG_HLC_MAX_AHEAD_LIMIT_MS) hlc = w[i].hlc;
+    t[nt++] = (bgs_touch){w[i].client, w[i].rid, w[i].rtype};
+  }
+  if (e == BG_OK && hlc != (uint64_t)h) e = bgs_meta_set_int(r, "hlc", (int64_t)hlc);
+  qsort(t, nt, sizeof *t, bgs_touch_cmp);
+  for (uint32_t i = 0; i < nt && e == BG_OK; i++) {
+    if (i > 0 && bgs_touch_cmp(&t[i - 1], &t[i]) == 0) continue;
+    if (t[i].rtype == BG_RT_PLAN) {
+      /* a signature may reclassify every record of its plan */
+      e = bgs_rematerialise_type(r, t[i].client, BG_RT_DOEL);
+      if (e == BG_OK) e = bgs_rematerialise_type(r, t[i].client, BG_RT_ACTIE);
+    }
+    if (e == BG_OK) e = bgs_materialise(r, t[i].client, t[i].rtype, t[i].rid);
+  }
+  free(t);
+  return e;
+}
+
+/* --- purge ----------------------------------------------------------------------------------------- */
+
+bg_err bgs_has_pending(bgsync *r, bg_str client, bool *has) {
+  sqlite3_stmt *st = r->q[Q_OUTBOX_CLIENT];
+  if (sqlite3_bind_text(st, 1, client.p, (int)client.len, SQLITE_TRANSIENT) != SQLITE_OK)
+    return bgs_sqlfail(r, sqlite3_errcode(r->db), "binding a client");
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  *has = rc == SQLITE_ROW;
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? BG_OK : bgs_sqlfail(r, rc, "reading the outbox");
+}
+
+bg_err bgs_purge_client(bgsync *r, bg_str client) {
+  bg_err e = BG_OK;
+  /* the engine's keys start with client 0x00: a range of each table */
+  static const char *const tables[] = {"engine_field", "engine_log", "engine_record", "engine_plan", "engine_proposal"};
+  uint8_t lo[BG_ID_MAX + 1], hi[BG_ID_MAX + 1];
+  if (client.len == 0 || client.len > BG_ID_MAX) return bgs_fail(r, BG_E_USAGE, "bad client id");
+  memcpy(lo, client.p, client.len);
+  memcpy(hi, client.p, client.len);
+  lo[client.len] = 0;
+  hi[client.len] = 1;
+  char sql[160];
+  r->applying++;
+  for (size_t i = 0; i < sizeof tables / sizeof tables[0] && e == BG_OK; i++) {
+    snprintf(sql, sizeof sql, "DELETE FROM %s WHERE k >= ?1 AND k < ?2", tables[i]);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_blob(st, 1, lo, (int)client.len + 1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_blob(st, 2, hi, (int)client.len + 1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "purging a client");
+    sqlite3_finalize(st);
+  }
+  for (uint32_t t = 1; t <= BG_RTYPE_MAX && e == BG_OK; t++) {
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE client = ?1", bg_rtype(t)->name);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, client.p, (int)client.len, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "purging a client");
+    sqlite3_finalize(st);
+  }
+  r->applying--;
+  return e;
+}
+
+/* --- conflicts -------------------------------------------------------------------------------------- */
+
+static void bgs_value_text(const bg_value *v, const bg_field_def *f, char *out, size_t len, bool *is_nil) {
+  *is_nil = false;
+  switch (v->type) {
+    case BG_V_BOOL: snprintf(out, len, "%s", v->b ? "ja" : "nee"); break;
+    case BG_V_INT:
+      if (f && f->type == BG_FT_POS) {
+        bg_pos p;
+        if (bg_pos_decode(v->i, &p)) {
+          snprintf(out, len, "%s (cycle %u)", bg_phase_name(p.phase), p.cycle);
+          break;
+        }
+      }
+      snprintf(out, len, "%" PRId64, v->i);
+      break;
+    case BG_V_STR: snprintf(out, len, "%.*s", (int)v->s.len, v->s.p); break;
+    case BG_V_BIN: snprintf(out, len, "(%u bytes)", v->s.len); break;
+    default: *is_nil = true; out[0] = 0; break;
+  }
+}
+
+/* One entry copied out of the engine (its memory lasts one callback). */
+typedef struct bgs_entry {
+  char id[48];
+  bool proposal;
+  bg_err reason;
+  uint8_t rule;
+  char client[BG_ID_MAX + 1], rid[BG_ID_MAX + 1];
+  uint32_t rtype, field;
+  char *a, *b; /* shown (winner) and other value; NULL = nil */
+  uint64_t a_user, a_dev, a_time, b_user, b_dev, b_time;
+} bgs_entry;
+
+typedef struct bgs_entries {
+  bgs_entry *v;
+  size_t n, cap;
+} bgs_entries;
+
+static char *bgs_value_dup(const bg_write *w) {
+  if (!w) return NULL;
+  const bg_rtype_def *rt = bg_rtype(w->rtype);
+  const bg_field_def *f = rt ? bg_field(rt, w->field) : NULL;
+  size_t len = (w->value.type == BG_V_STR || w->value.type == BG_V_BIN ? w->value.s.len : 0) + 64;
+  char *s = malloc(len);
+  bool nil;
+  if (!s) return NULL;
+  bgs_value_text(&w->value, f, s, len, &nil);
+  if (nil) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static bg_err bgs_entries_cb(void *arg, const bg_entry *en) {
+  bgs_entries *l = arg;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    void *p = realloc(l->v, cap * sizeof *l->v);
+    if (!p) return BG_E_NOMEM;
+    l->v = p;
+    l->cap = cap;
+  }
+  bgs_entry *x = &l->v[l->n];
+  memset(x, 0, sizeof *x);
+  const bg_write *w = en->write;
+  snprintf(x->id, sizeof x->id, "%c%" PRIu64 ".%" PRIu64, en->proposal ? 'p' : 'c', w->dot.device, w->dot.counter);
+  x->proposal = en->proposal;
+  x->reason = en->reason;
+  x->rule = en->rule;
+  snprintf(x->client, sizeof x->client, "%.*s", (int)w->client.len, w->client.p);
+  snprintf(x->rid, sizeof x->rid, "%.*s", (int)w->rid.len, w->rid.p);
+  x->rtype = w->rtype;
+  x->field = w->field;
+  x->b = bgs_value_dup(w);
+  x->b_user = w->user;
+  x->b_dev = w->dot.device;
+  x->b_time = bg_hlc_physical(w->hlc);
+  if (en->winner) {
+    x->a = bgs_value_dup(en->winner);
+    x->a_user = en->winner->user;
+    x->a_dev = en->winner->dot.device;
+    x->a_time = bg_hlc_physical(en->winner->hlc);
+  }
+  l->n++;
+  return BG_OK;
+}
+
+static void bgs_entries_free(bgs_entries *l) {
+  for (size_t i = 0; i < l->n; i++) {
+    free(l->v[i].a);
+    free(l->v[i].b);
+  }
+  free(l->v);
+}
+
+/* Whether a decision on the proposal with id "p<dot>" was recorded. */
+static bg_err bgs_proposal_decided(bgsync *r, const bgs_entry *x, bool *decided) {
+  bg_field_view fv;
+  bg_err e = bg_engine_field(&r->eng, bg_str_c(x->client), BG_RT_VOORSTEL, bg_str_c(x->id + 1), 1, &fv);
+  *decided = e == BG_OK && fv.winner && fv.winner->value.type == BG_V_STR &&
+             !bg_str_eq(fv.winner->value.s, BG_STR("open"));
+  return e;
+}
+
+/* The open entries: conflict entries, and proposals nobody decided on. */
+static bg_err bgs_load_entries(bgsync *r, const char *client, bgs_entries *l) {
+  memset(l, 0, sizeof *l);
+  bg_err e = bg_engine_entries(&r->eng, bgs_str(client), bgs_entries_cb, l);
+  size_t k = 0;
+  for (size_t i = 0; i < l->n && e == BG_OK; i++) {
+    bool decided = false;
+    if (l->v[i].proposal) e = bgs_proposal_decided(r, &l->v[i], &decided);
+    if (decided) {
+      free(l->v[i].a);
+      free(l->v[i].b);
+    } else {
+      l->v[k++] = l->v[i];
+    }
+  }
+  l->n = k;
+  if (e != BG_OK) return bgs_fail(r, e, "reading the conflicts");
+  return BG_OK;
+}
+
+bg_err bgsync_conflicts(bgsync *r, const char *client, bgsync_conflict_cb cb, void *arg) {
+  bgs_entries l;
+  bg_err e = bgs_load_entries(r, client, &l);
+  for (size_t i = 0; i < l.n && e == BG_OK; i++) {
+    const bgs_entry *x = &l.v[i];
+    const bg_rtype_def *rt = bg_rtype(x->rtype);
+    const bg_field_def *f = bg_field(rt, x->field);
+    char why[200];
+    if (x->proposal)
+      snprintf(why, sizeof why, "%s", x->reason == BG_E_PLAN_SIGNED
+                                          ? "made after or without seeing the client's signature: waits for the "
+                                            "next evaluation"
+                                          : "made outside the field's phase: waits for the next evaluation");
+    else
+      snprintf(why, sizeof why, "concurrent edits; %s chose the shown value",
+               x->rule == BG_RULE_R2   ? "R2 (the trajectbegeleider leads, then the later edit)"
+               : x->rule == BG_RULE_R3 ? "R3 (progress is monotone)"
+               : x->rule == BG_RULE_R4 ? "R4 (when in doubt, care continues)"
+               : x->rule == BG_RULE_R5 ? "R5 (the phase moves forward)"
+                                       : bg_rule_name(x->rule));
+    bgsync_conflict c = {.id = x->id,
+                         .proposal = x->proposal,
+                         .client = x->client,
+                         .type = rt->name,
+                         .rid = x->rid,
+                         .field = f ? f->name : "?",
+                         .rule = x->proposal ? "R1" : bg_rule_name(x->rule),
+                         .why = why,
+                         .shown = {x->a, x->a_user, x->a_dev, x->a_time},
+                         .other = {x->b, x->b_user, x->b_dev, x->b_time}};
+    if (x->proposal && x->reason == BG_E_WINDOW) c.rule = "window";
+    cb(arg, &c);
+  }
+  bgs_entries_free(&l);
+  if (e == BG_OK) r->err[0] = 0;
+  return e;
+}
+
+bg_err bgsync_resolve(bgsync *r, const char *id, char keep, const char *value) {
+  if (!id || (keep != 'A' && keep != 'B' && keep != 0) || (keep == 0 && !value))
+    return bgs_fail(r, BG_E_USAGE, "resolve takes an id and --keep A, --keep B or --value TEXT");
+  bgs_entries l;
+  bg_err e = bgs_load_entries(r, NULL, &l);
+  const bgs_entry *x = NULL;
+  for (size_t i = 0; i < l.n && e == BG_OK; i++)
+    if (strcmp(l.v[i].id, id) == 0) x = &l.v[i];
+  if (e == BG_OK && !x) e = bgs_fail(r, BG_E_NOT_FOUND, "no open conflict or proposal with id '%s' (see conflicts)", id);
+  if (e == BG_OK && x->proposal) {
+    if (keep == 0) {
+      e = bgs_fail(r, BG_E_USAGE, "a proposal is taken over (--keep B) or declined (--keep A)");
+    } else {
+      /* the decision, and for a take-over the value where it may be written now */
+      bg_write w;
+      memset(&w, 0, sizeof w);
+      w.client = bg_str_c(x->client);
+      w.rtype = BG_RT_VOORSTEL;
+      w.rid = bg_str_c(x->id + 1);
+      w.field = 1;
+      w.value = bgs_text(keep == 'B' ? "overgenomen" : "afgewezen");
+      e = bgs_begin(r);
+      if (e == BG_OK) e = bgs_local_write(r, &w, false);
+      bg_vv_free(&w.ctx);
+      if (e == BG_OK && keep == 'B') {
+        bg_write v;
+        memset(&v, 0, sizeof v);
+        v.client = bg_str_c(x->client);
+        v.rtype = x->rtype;
+        v.rid = bg_str_c(x->rid);
+        v.field = x->field;
+        v.value = bgs_text(x->b); /* text fields; others are parsed */
+        bg_err pe = bgs_parse_value(r, &v, x->b, &v.value);
+        if (pe == BG_OK) pe = bgs_local_write(r, &v, false);
+        bg_vv_free(&v.ctx);
+        /* a take-over of a field that cannot be edited now stays a decision only */
+        if (pe != BG_OK && pe != BG_E_WINDOW && pe != BG_E_PLAN_SIGNED) e = pe;
+      }
+      if (e == BG_OK) e = bgs_commit(r);
+      if (e != BG_OK) bgs_rollback(r);
+    }
+  } else if (e == BG_OK) {
+    /* a write that has seen both: the record's context covers them */
+    bg_write w;
+    memset(&w, 0, sizeof w);
+    w.client = bg_str_c(x->client);
+    w.rtype = x->rtype;
+    w.rid = bg_str_c(x->rid);
+    w.field = x->field;
+    const char *text = keep == 'A' ? x->a : keep == 'B' ? x->b : value;
+    e = bgs_parse_value(r, &w, text, &w.value);
+    if (e == BG_OK) e = bgs_write1(r, &w, false);
+  }
+  bgs_entries_free(&l);
+  if (e == BG_OK) r->err[0] = 0;
+  return e;
+}
+
+/* --- status and digest --------------------------------------------------------------------------- */
+
+static bg_err bgs_count(bgsync *r, sqlite3_stmt *st, uint64_t *out) {
+  int rc = sqlite3_step(st);
+  *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? BG_OK : bgs_sqlfail(r, rc, "counting");
+}
+
+bg_err bgsync_status_get(bgsync *r, bgsync_status *out) {
+  memset(out, 0, sizeof *out);
+  bg_err e = bgs_count(r, r->q[Q_OUTBOX_COUNT], &out->pending);
+  if (e == BG_OK) e = bgs_count(r, r->q[Q_REJECTED_COUNT], &out->rejected);
+  if (e == BG_OK) e = bgs_meta_int(r, "last_sync", &out->last_sync_ms);
+  if (e == BG_OK) e = bgs_meta_int(r, "last_error", &out->last_error);
+  bgs_entries l;
+  if (e == BG_OK && (e = bgs_load_entries(r, NULL, &l)) == BG_OK) {
+    for (size_t i = 0; i < l.n; i++) {
+      if (l.v[i].proposal) out->proposals++;
+      else out->conflicts++;
+    }
+    bgs_entries_free(&l);
+  }
+  if (e == BG_OK) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(r->db, "SELECT count(*) FROM traject", -1, &st, NULL);
+    if (rc != SQLITE_OK) e = bgs_sqlfail(r, rc, "counting clients");
+    else {
+      e = bgs_count(r, st, &out->clients);
+      sqlite3_finalize(st);
+    }
+  }
+  if (e == BG_OK) r->err[0] = 0;
+  return e;
+}
+
+bg_err bgsync_digest(bgsync *r, const char *client, char hex[65]) {
+  uint8_t d[32];
+  bg_err e = bg_engine_digest(&r->eng, bgs_str(client), d);
+  if (e != BG_OK) return bgs_fail(r, e, "computing the digest");
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  r->err[0] = 0;
+  return BG_OK;
+}

@@ -1,0 +1,845 @@
+/*
+ * sync.c - a sync session and an enrolment, on a libuv loop (bgsync.h; the
+ * protocol is docs/PROTOCOL.md section 6).
+ *
+ * A session: HELLO/WELCOME; the outbox's writes go out in batches (a batch's
+ * id and writes are fixed in the replica before it is first sent, so a resent
+ * batch is the same batch), at most BG_MAX_OUTSTANDING unacknowledged; each
+ * ACK removes its batch from the outbox (refused writes move to
+ * bgsync_rejected) in one transaction. Then PULL from the stored cursor: a
+ * PURGE drops clients that have no pending writes (then ACK); each CHANGES page
+ * is applied with its cursor in one transaction. BYE. A cut anywhere leaves
+ * the replica at the last commit, and the next session carries on from there.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "bg_code.h"
+#include "bg_pki.h"
+#include "internal.h"
+#include "net.h"
+
+#define BGS_BATCH_BYTES (512u * 1024u) /* encoded writes per PUSH */
+#define BGS_SOFTWARE "bgsync/" BGSYNC_VERSION
+
+struct bgsync_op {
+  bgsync *r;
+  uv_loop_t *loop;
+  uv_async_t wake; /* bgsync_cancel from another thread */
+  bgs_conn conn;
+  bool conn_started;
+  bgsync_options opts;
+  bgsync_done_cb done;
+  void *done_arg;
+  bool decided;    /* result below was set by the session (else the connection's) */
+  bg_err result;
+  bool enrol;
+  /* sync */
+  bg_buf key, cert, ca;
+  char host[256];
+  int port;
+  uint64_t *batches; /* batch ids to push, in order */
+  size_t n_batches, next_batch;
+  size_t outstanding;
+  bool pulling, finished;
+  uint64_t cursor;
+  bgsync_progress prog;
+  /* enrolment */
+  bg_code code;
+  char code_text[128], name[128];
+  mbedtls_pk_context pk;
+  bool has_pk;
+  bg_buf csr;
+};
+
+/* --- ending ---------------------------------------------------------------------------------- */
+
+static void bgs_decide(bgsync_op *op, bg_err e) {
+  if (op->decided) return;
+  op->decided = true;
+  op->result = e;
+}
+
+/* End the session with `e` (BG_OK: in order); r->err holds the message. */
+static void bgs_end(bgsync_op *op, bg_err e) {
+  bgs_decide(op, e);
+  bgs_conn_end(&op->conn, e, NULL);
+}
+
+static void bgs_op_free(bgsync_op *op) {
+  bg_buf_free(&op->key);
+  bg_buf_free(&op->cert);
+  bg_buf_free(&op->ca);
+  bg_buf_free(&op->csr);
+  if (op->has_pk) mbedtls_pk_free(&op->pk);
+  free(op->batches);
+  free(op);
+}
+
+static void bgs_on_wake_closed(uv_handle_t *h) {
+  bgsync_op *op = h->data;
+  bgsync *r = op->r;
+  bg_err e = op->result;
+  bgsync_done_cb done = op->done;
+  void *arg = op->done_arg;
+  bgs_op_free(op);
+  if (done) done(arg, e);
+  (void)r;
+}
+
+/* The connection is gone: settle the result, remember it for the backoff, and
+ * tell the app. */
+static void bgs_on_closed(bgs_conn *c) {
+  bgsync_op *op = c->data;
+  bgsync *r = op->r;
+  if (!op->decided) {
+    bg_err e = c->result != BG_OK ? c->result : op->finished ? BG_OK : BG_E_CONNECTION_LOST;
+    op->decided = true;
+    op->result = e;
+    snprintf(r->err, sizeof r->err, "%s", c->why[0] ? c->why : bg_err_message(e));
+  }
+  uv_mutex_lock(&r->lock);
+  r->op = NULL;
+  r->cancel = false;
+  uv_mutex_unlock(&r->lock);
+  if (!op->enrol) {
+    /* the backoff and the status; a failure to record them changes nothing else */
+    if (op->result == BG_OK) {
+      r->failures = 0;
+      r->retry_ms = 0;
+      if (bgs_begin(r) == BG_OK) {
+        if (bgs_meta_set_int(r, "last_sync", (int64_t)bg_wall_ms()) == BG_OK && bgs_meta_set_int(r, "last_error", 0) == BG_OK)
+          (void)bgs_commit(r);
+        bgs_rollback(r);
+      }
+    } else {
+      char keep[sizeof r->err];
+      memcpy(keep, r->err, sizeof keep);
+      if (bgs_begin(r) == BG_OK) {
+        if (bgs_meta_set_int(r, "last_error", op->result) == BG_OK) (void)bgs_commit(r);
+        bgs_rollback(r);
+      }
+      memcpy(r->err, keep, sizeof keep);
+      if (bg_err_retryable(op->result)) {
+        if (r->failures < 30) r->failures++;
+        uint64_t bound = 2000;
+        for (uint32_t i = 1; i < r->failures && bound < 300000; i++) bound *= 2;
+        if (bound > 300000) bound = 300000;
+        r->jitter ^= r->jitter << 13;
+        r->jitter ^= r->jitter >> 7;
+        r->jitter ^= r->jitter << 17;
+        r->retry_ms = r->jitter % (bound + 1);
+      } else {
+        r->retry_ms = 0;
+      }
+    }
+    if (op->opts.progress && op->result == BG_OK) {
+      op->prog.stage = BGSYNC_DONE;
+      op->prog.bytes_sent = c->sent;
+      op->prog.bytes_received = c->received;
+      op->opts.progress(op->opts.arg, &op->prog);
+    }
+  }
+  uv_close((uv_handle_t *)&op->wake, bgs_on_wake_closed);
+}
+
+static void bgs_on_wake(uv_async_t *a) {
+  bgsync_op *op = a->data;
+  bgsync *r = op->r;
+  uv_mutex_lock(&r->lock);
+  bool cancel = r->cancel;
+  uv_mutex_unlock(&r->lock);
+  if (cancel) {
+    bgs_fail(r, BG_E_CANCELLED, "the sync was cancelled; what was committed stays, the next sync carries on");
+    bgs_end(op, BG_E_CANCELLED);
+  }
+}
+
+void bgsync_cancel(bgsync *r) {
+  uv_mutex_lock(&r->lock);
+  if (r->op) {
+    r->cancel = true;
+    (void)uv_async_send(&r->op->wake);
+  }
+  uv_mutex_unlock(&r->lock);
+}
+
+uint64_t bgsync_retry_ms(bgsync *r) { return r->retry_ms; }
+
+static void bgs_progress(bgsync_op *op) {
+  if (!op->opts.progress) return;
+  op->prog.bytes_sent = op->conn.sent;
+  op->prog.bytes_received = op->conn.received;
+  op->opts.progress(op->opts.arg, &op->prog);
+}
+
+static bool bgs_send(bgsync_op *op, const bg_msg *m) {
+  bg_err e = bgs_conn_send(&op->conn, m);
+  if (e == BG_OK) return true;
+  bgs_fail(op->r, e, "sending %s failed: %s", bg_msg_type_name(m->type), bg_err_message(e));
+  bgs_end(op, e);
+  return false;
+}
+
+/* --- push ------------------------------------------------------------------------------------ */
+
+/* Give every unbatched write in the outbox a batch (ids from the replica's
+ * counter), BGS_BATCH_BYTES and BG_MSG_MAX_WRITES at most per batch; list
+ * every batch to push. */
+static bg_err bgs_plan_batches(bgsync_op *op) {
+  bgsync *r = op->r;
+  sqlite3_stmt *sel = NULL, *upd = NULL, *list = NULL;
+  bg_err e = bgs_begin(r);
+  int64_t batch = 0;
+  if (e == BG_OK) e = bgs_meta_int(r, "batch", &batch);
+  int rc = SQLITE_OK;
+  if (e == BG_OK) {
+    rc = sqlite3_prepare_v2(r->db, "SELECT seq, length(w) FROM bgsync_outbox WHERE batch IS NULL ORDER BY seq", -1, &sel, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(r->db, "UPDATE bgsync_outbox SET batch = ?2 WHERE seq = ?1", -1, &upd, NULL);
+    if (rc != SQLITE_OK) e = bgs_sqlfail(r, rc, "planning the push");
+  }
+  uint64_t bytes = 0, count = 0;
+  bool open = false;
+  while (e == BG_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+    uint64_t len = (uint64_t)sqlite3_column_int64(sel, 1);
+    if (!open || bytes + len > BGS_BATCH_BYTES || count == BG_MSG_MAX_WRITES) {
+      batch++;
+      open = true;
+      bytes = count = 0;
+    }
+    bytes += len;
+    count++;
+    if (sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0)) != SQLITE_OK ||
+        sqlite3_bind_int64(upd, 2, batch) != SQLITE_OK || sqlite3_step(upd) != SQLITE_DONE)
+      e = bgs_sqlfail(r, sqlite3_errcode(r->db), "planning the push");
+    sqlite3_reset(upd);
+  }
+  if (e == BG_OK && rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "planning the push");
+  if (e == BG_OK) e = bgs_meta_set_int(r, "batch", batch);
+  if (e == BG_OK) e = bgs_commit(r);
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  if (e != BG_OK) {
+    bgs_rollback(r);
+    return e;
+  }
+  rc = sqlite3_prepare_v2(r->db, "SELECT batch, count(*) FROM bgsync_outbox GROUP BY batch ORDER BY batch", -1, &list, NULL);
+  if (rc != SQLITE_OK) return bgs_sqlfail(r, rc, "planning the push");
+  while ((rc = sqlite3_step(list)) == SQLITE_ROW) {
+    uint64_t *p = realloc(op->batches, (op->n_batches + 1) * sizeof *p);
+    if (!p) {
+      e = bgs_fail(r, BG_E_NOMEM, "out of memory");
+      break;
+    }
+    op->batches = p;
+    op->batches[op->n_batches++] = (uint64_t)sqlite3_column_int64(list, 0);
+    op->prog.to_push += (uint64_t)sqlite3_column_int64(list, 1);
+  }
+  if (e == BG_OK && rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "planning the push");
+  sqlite3_finalize(list);
+  return e;
+}
+
+/* Send the PUSH of one batch, as stored. */
+static bg_err bgs_push_batch(bgsync_op *op, uint64_t batch) {
+  bgsync *r = op->r;
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(r->db, "SELECT w FROM bgsync_outbox WHERE batch = ?1 ORDER BY seq", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, (int64_t)batch);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return bgs_sqlfail(r, rc, "reading the outbox");
+  }
+  /* the encoded writes first (decoding borrows them), then decode */
+  bg_buf blobs = BG_BUF_INIT;
+  size_t *ends = NULL, n = 0;
+  bg_err e = BG_OK;
+  while (e == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    size_t *p = realloc(ends, (n + 1) * sizeof *p);
+    if (!p) {
+      e = BG_E_NOMEM;
+      break;
+    }
+    ends = p;
+    e = bg_buf_append(&blobs, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    ends[n++] = blobs.len;
+  }
+  if (e == BG_OK && rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "reading the outbox");
+  sqlite3_finalize(st);
+  msgpack_zone *zone = msgpack_zone_new(4096);
+  bg_write *w = n ? calloc(n, sizeof *w) : NULL;
+  if (e == BG_OK && (!zone || (n && !w))) e = BG_E_NOMEM;
+  for (size_t i = 0; i < n && e == BG_OK; i++) {
+    size_t start = i ? ends[i - 1] : 0;
+    bg_msg_why why;
+    if ((e = bg_write_decode(blobs.data + start, ends[i] - start, zone, &w[i], &why)) != BG_OK)
+      e = bgs_fail(r, BG_E_CORRUPT, "a queued write cannot be read (%s): the replica is damaged", why.text);
+  }
+  if (e == BG_OK && n > 0) {
+    bg_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = BG_MSG_PUSH;
+    m.u.push = (bg_msg_push){batch, w, (uint32_t)n};
+    if (!bgs_send(op, &m)) e = op->result;
+    else op->outstanding++;
+  }
+  if (e == BG_E_NOMEM) bgs_fail(r, e, "out of memory");
+  free(w);
+  if (zone) msgpack_zone_free(zone);
+  free(ends);
+  bg_buf_free(&blobs);
+  return e;
+}
+
+static void bgs_pull(bgsync_op *op) {
+  op->pulling = true;
+  op->prog.stage = BGSYNC_PULLING;
+  bgs_progress(op);
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_PULL;
+  m.u.pull = (bg_msg_pull){op->cursor, 0, 0};
+  (void)bgs_send(op, &m);
+}
+
+/* Keep up to BG_MAX_OUTSTANDING batches in flight; pull when all are acknowledged. */
+static void bgs_push_more(bgsync_op *op) {
+  while (!op->conn.ended && op->outstanding < BG_MAX_OUTSTANDING && op->next_batch < op->n_batches) {
+    bg_err e = bgs_push_batch(op, op->batches[op->next_batch++]);
+    if (e != BG_OK) {
+      bgs_end(op, e);
+      return;
+    }
+  }
+  if (!op->conn.ended && op->outstanding == 0 && op->next_batch == op->n_batches) bgs_pull(op);
+}
+
+/* ACK of a batch: refused writes to bgsync_rejected, the rest leave the outbox. */
+static bg_err bgs_acked(bgsync_op *op, const bg_msg_ack *a) {
+  bgsync *r = op->r;
+  if (op->outstanding == 0) return bgs_fail(r, BG_E_UNEXPECTED_MESSAGE, "the server acknowledged batch %" PRIu64 " that was not sent", a->id);
+  op->outstanding--;
+  bg_err e = bgs_begin(r);
+  sqlite3_stmt *st = NULL;
+  int rc = SQLITE_OK;
+  if (e == BG_OK && a->n_rejected > 0) {
+    rc = sqlite3_prepare_v2(r->db,
+                            "INSERT INTO bgsync_rejected(seq, client, w, code, at) SELECT seq, client, w, ?3, ?4 "
+                            "FROM bgsync_outbox WHERE batch = ?1 ORDER BY seq LIMIT 1 OFFSET ?2",
+                            -1, &st, NULL);
+    for (uint32_t i = 0; i < a->n_rejected && rc == SQLITE_OK; i++) {
+      sqlite3_reset(st);
+      rc = sqlite3_bind_int64(st, 1, (int64_t)a->id);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, a->rejected[i].index);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, a->rejected[i].code);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, (int64_t)bg_wall_ms());
+      if (rc == SQLITE_OK) rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(r->db);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_OK) e = bgs_sqlfail(r, rc, "recording refused writes");
+  }
+  if (e == BG_OK) {
+    rc = sqlite3_prepare_v2(r->db, "DELETE FROM bgsync_outbox WHERE batch = ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, (int64_t)a->id);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(r->db);
+    if (rc != SQLITE_OK) e = bgs_sqlfail(r, rc, "clearing the outbox");
+    else op->prog.pushed += (uint64_t)sqlite3_changes(r->db);
+    sqlite3_finalize(st);
+  }
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) bgs_rollback(r);
+  return e;
+}
+
+/* --- pull ------------------------------------------------------------------------------------ */
+
+static bg_err bgs_purge(bgsync_op *op, const bg_msg_purge *p) {
+  bgsync *r = op->r;
+  for (uint32_t i = 0; i < p->n; i++) {
+    bool has;
+    bg_err e = bgs_has_pending(r, p->clients[i], &has);
+    if (e != BG_OK) return e;
+    if (has) return BG_OK; /* push first; the server repeats the PURGE */
+  }
+  bg_err e = bgs_begin(r);
+  for (uint32_t i = 0; i < p->n && e == BG_OK; i++) e = bgs_purge_client(r, p->clients[i]);
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) {
+    bgs_rollback(r);
+    return e;
+  }
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_ACK;
+  m.u.ack.id = p->id;
+  return bgs_send(op, &m) ? BG_OK : op->result;
+}
+
+static bg_err bgs_changes(bgsync_op *op, const bg_msg_changes *ch) {
+  bgsync *r = op->r;
+  bg_err e = bgs_begin(r);
+  if (e == BG_OK) e = bgs_apply_remote(r, ch->writes, ch->n);
+  if (e == BG_OK) e = bgs_meta_set_int(r, "cursor", (int64_t)ch->next);
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) {
+    bgs_rollback(r);
+    return e;
+  }
+  op->cursor = ch->next;
+  op->prog.pulled += ch->n;
+  op->prog.more = ch->more;
+  bgs_progress(op);
+  if (ch->more) {
+    bgs_pull(op);
+    return BG_OK;
+  }
+  op->finished = true;
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_BYE;
+  if (bgs_send(op, &m)) bgs_end(op, BG_OK);
+  return BG_OK;
+}
+
+/* --- the session ------------------------------------------------------------------------------- */
+
+static void bgs_on_ready(bgs_conn *c) {
+  bgsync_op *op = c->data;
+  int64_t cursor = 0, device = 0;
+  bg_err e = bgs_meta_int(op->r, "cursor", &cursor);
+  if (e == BG_OK) e = bgs_meta_int(op->r, "device", &device);
+  if (e != BG_OK) {
+    bgs_end(op, e);
+    return;
+  }
+  op->cursor = (uint64_t)cursor;
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_HELLO;
+  m.u.hello = (bg_msg_hello){BG_PROTO_VERSION_MIN, BG_PROTO_VERSION_MAX, BG_SCHEMA_VERSION, BG_STR(BGS_SOFTWARE),
+                             (uint64_t)device, op->cursor};
+  (void)bgs_send(op, &m);
+}
+
+static void bgs_welcome(bgsync_op *op, const bg_msg_welcome *w) {
+  bgsync *r = op->r;
+  bgsync_identity id;
+  bg_err e = bgsync_identity_get(r, &id);
+  if (e != BG_OK) {
+    bgs_end(op, e);
+    return;
+  }
+  if (w->schema != BG_SCHEMA_VERSION) {
+    bgs_end(op, bgs_fail(r, BG_E_SCHEMA_VERSION, "the server has data schema %u, this app %u: update the app", w->schema,
+                         BG_SCHEMA_VERSION));
+    return;
+  }
+  if (w->device != id.device || w->user != id.user) {
+    bgs_end(op, bgs_fail(r, BG_E_AUTH, "the server knows this certificate as device %" PRIu64 " of user %" PRIu64
+                         ", the replica says device %" PRIu64 " of user %" PRIu64 ": enrol this replica anew",
+                         w->device, w->user, id.device, id.user));
+    return;
+  }
+  char login[BG_ID_MAX + 1];
+  snprintf(login, sizeof login, "%.*s", (int)w->login.len, w->login.p);
+  e = bgs_begin(r);
+  if (e == BG_OK) e = bgs_meta_set_text(r, "role", bg_role_name(w->role));
+  if (e == BG_OK) e = bgs_meta_set_text(r, "login", login);
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) {
+    bgs_rollback(r);
+    bgs_end(op, e);
+    return;
+  }
+  op->prog.stage = BGSYNC_PUSHING;
+  if ((e = bgs_plan_batches(op)) != BG_OK) {
+    bgs_end(op, e);
+    return;
+  }
+  bgs_progress(op);
+  bgs_push_more(op);
+}
+
+static void bgs_on_frame(bgs_conn *c, const uint8_t *body, size_t len) {
+  bgsync_op *op = c->data;
+  bgsync *r = op->r;
+  bg_msg m;
+  bg_msg_why why;
+  bg_err e = bg_msg_decode(body, len, &m, &why);
+  if (e != BG_OK) {
+    bgs_end(op, bgs_fail(r, e, "the server sent a message this app cannot read: %s", why.text));
+    return;
+  }
+  switch (m.type) {
+    case BG_MSG_WELCOME:
+      bgs_welcome(op, &m.u.welcome);
+      break;
+    case BG_MSG_ACK:
+      if ((e = bgs_acked(op, &m.u.ack)) != BG_OK) bgs_end(op, e);
+      else {
+        bgs_progress(op);
+        bgs_push_more(op);
+      }
+      break;
+    case BG_MSG_PURGE:
+      if ((e = bgs_purge(op, &m.u.purge)) != BG_OK) bgs_end(op, e);
+      break;
+    case BG_MSG_CHANGES:
+      if ((e = bgs_changes(op, &m.u.changes)) != BG_OK) bgs_end(op, e);
+      break;
+    case BG_MSG_PING: {
+      bg_msg p;
+      memset(&p, 0, sizeof p);
+      p.type = BG_MSG_PONG;
+      p.u.ping.nonce = m.u.ping.nonce;
+      (void)bgs_send(op, &p);
+      break;
+    }
+    case BG_MSG_PONG:
+      break;
+    case BG_MSG_ERROR:
+      bgs_fail(r, (bg_err)m.u.error.code, "the server refused: %.*s (%s)", (int)m.u.error.message.len,
+               m.u.error.message.p, bg_err_name((int)m.u.error.code));
+      if (m.u.error.message.len == 0)
+        bgs_fail(r, (bg_err)m.u.error.code, "the server refused: %s (%s)", bg_err_message((int)m.u.error.code),
+                 bg_err_name((int)m.u.error.code));
+      bgs_decide(op, (bg_err)m.u.error.code);
+      bgs_conn_end(&op->conn, (bg_err)m.u.error.code, NULL);
+      break;
+    case BG_MSG_BYE:
+      if (m.u.bye.code == 0 && op->finished) bgs_end(op, BG_OK);
+      else {
+        bg_err code = m.u.bye.code ? (bg_err)m.u.bye.code : BG_E_CONNECTION_LOST;
+        bgs_fail(r, code, "the server ended the session: %s", bg_err_message(code));
+        bgs_decide(op, code);
+        bgs_conn_end(&op->conn, code, NULL);
+      }
+      break;
+    case BG_MSG_ENROLLED:
+    default:
+      bgs_end(op, bgs_fail(r, BG_E_UNEXPECTED_MESSAGE, "the server sent %s where it may not", bg_msg_type_name(m.type)));
+      break;
+  }
+  bg_msg_free(&m);
+}
+
+/* A file beside the replica, whole, NUL-terminated (PEM). */
+static bg_err bgs_read_file(bgsync *r, const char *suffix, bg_buf *out) {
+  char *path = bgs_path(r, suffix);
+  if (!path) return bgs_fail(r, BG_E_NOMEM, "out of memory");
+  uv_fs_t req;
+  bg_err e = BG_OK;
+  uv_file f = uv_fs_open(NULL, &req, path, UV_FS_O_RDONLY, 0, NULL);
+  uv_fs_req_cleanup(&req);
+  if (f < 0) e = bgs_fail(r, BG_E_AUTH, "cannot read %s (%s): enrol this replica first", path, uv_strerror(f));
+  while (e == BG_OK) {
+    char chunk[4096];
+    uv_buf_t b = uv_buf_init(chunk, sizeof chunk);
+    int n = uv_fs_read(NULL, &req, f, &b, 1, -1, NULL);
+    uv_fs_req_cleanup(&req);
+    if (n < 0) e = bgs_fail(r, BG_E_IO, "cannot read %s: %s", path, uv_strerror(n));
+    else if (n == 0) break;
+    else if (out->len + (size_t)n > 64 * 1024) e = bgs_fail(r, BG_E_AUTH, "%s is too large to be a key or certificate", path);
+    else e = bg_buf_append(out, chunk, (size_t)n);
+  }
+  if (f >= 0) {
+    (void)uv_fs_close(NULL, &req, f, NULL);
+    uv_fs_req_cleanup(&req);
+  }
+  if (e == BG_OK) e = bg_buf_append(out, "", 1);
+  free(path);
+  return e;
+}
+
+static bg_err bgs_op_new(bgsync *r, uv_loop_t *loop, const bgsync_options *o, bgsync_done_cb done, void *arg,
+                         bgsync_op **out) {
+  uv_mutex_lock(&r->lock);
+  bool busy = r->op != NULL;
+  uv_mutex_unlock(&r->lock);
+  if (busy) return bgs_fail(r, BG_E_USAGE, "a sync or enrolment is already running on this replica");
+  bgsync_op *op = calloc(1, sizeof *op);
+  if (!op) return bgs_fail(r, BG_E_NOMEM, "out of memory");
+  op->r = r;
+  op->loop = loop;
+  if (o) op->opts = *o;
+  op->done = done;
+  op->done_arg = arg;
+  *out = op;
+  return BG_OK;
+}
+
+/* Start the connection of an op; on failure the op is freed. */
+static bg_err bgs_op_start(bgsync_op *op, const bg_tls_conf_opts *tls) {
+  bgsync *r = op->r;
+  int rc = uv_async_init(op->loop, &op->wake, bgs_on_wake);
+  if (rc < 0) {
+    bgs_op_free(op);
+    return bgs_fail(r, BG_E_INTERNAL, "libuv: %s", uv_strerror(rc));
+  }
+  op->wake.data = op;
+  bgs_conn_cbs cbs = {bgs_on_ready, bgs_on_frame, bgs_on_closed};
+  bg_err e = bgs_conn_start(&op->conn, op->loop, op->host, op->port, tls, op->opts.timeout_ms, &cbs, op);
+  if (e != BG_OK) {
+    bgs_fail(r, e, "%s", op->conn.why);
+    op->done = NULL;
+    op->decided = true;
+    op->result = e;
+    uv_close((uv_handle_t *)&op->wake, bgs_on_wake_closed);
+    return e;
+  }
+  uv_mutex_lock(&r->lock);
+  r->op = op;
+  r->cancel = false;
+  uv_mutex_unlock(&r->lock);
+  op->prog.stage = BGSYNC_CONNECTING;
+  bgs_progress(op);
+  return BG_OK;
+}
+
+bg_err bgsync_sync_start(bgsync *r, uv_loop_t *loop, const bgsync_options *o, bgsync_done_cb done, void *done_arg) {
+  bgsync_identity id;
+  bg_err e = bgsync_identity_get(r, &id);
+  if (e != BG_OK) return e;
+  if (!id.enrolled) return bgs_fail(r, BG_E_USAGE, "this replica is not enrolled: enrol it with a code from the office");
+  bgsync_op *op;
+  if ((e = bgs_op_new(r, loop, o, done, done_arg, &op)) != BG_OK) return e;
+  if (bgs_split_server(id.server, op->host, sizeof op->host, &op->port, BG_DEFAULT_PORT) != BG_OK) e = bgs_fail(r, BG_E_CONFIG, "the replica's server address '%s' is not HOST:PORT", id.server);
+  if (e == BG_OK) e = bgs_read_file(r, ".key", &op->key);
+  if (e == BG_OK) e = bgs_read_file(r, ".crt", &op->cert);
+  if (e == BG_OK) e = bgs_read_file(r, ".ca", &op->ca);
+  if (e != BG_OK) {
+    bgs_op_free(op);
+    return e;
+  }
+  bg_tls_conf_opts tls = {.ca = op->ca.data, .ca_len = op->ca.len, .cert = op->cert.data, .cert_len = op->cert.len,
+                          .key = op->key.data, .key_len = op->key.len};
+  return bgs_op_start(op, &tls);
+}
+
+typedef struct bgs_wait {
+  bool done;
+  bg_err result;
+} bgs_wait;
+
+static void bgs_wait_done(void *arg, bg_err result) {
+  bgs_wait *w = arg;
+  w->done = true;
+  w->result = result;
+}
+
+/* Run an operation to its end on a private loop. */
+static bg_err bgs_run(bgsync *r, bg_err (*start)(bgsync *, uv_loop_t *, void *, bgsync_done_cb, void *), void *arg) {
+  uv_loop_t loop;
+  int rc = uv_loop_init(&loop);
+  if (rc < 0) return bgs_fail(r, BG_E_INTERNAL, "libuv: %s", uv_strerror(rc));
+  bgs_wait w = {false, BG_OK};
+  bg_err e = start(r, &loop, arg, bgs_wait_done, &w);
+  (void)uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0) {
+    /* a handle left open is a bug; run once more to let closes finish */
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+  }
+  if (e != BG_OK) return e;
+  if (!w.done) return bgs_fail(r, BG_E_INTERNAL, "the sync ended without a result (a bug)");
+  if (w.result == BG_OK) r->err[0] = 0;
+  return w.result;
+}
+
+static bg_err bgs_sync_thunk(bgsync *r, uv_loop_t *loop, void *arg, bgsync_done_cb done, void *done_arg) {
+  return bgsync_sync_start(r, loop, arg, done, done_arg);
+}
+
+bg_err bgsync_sync(bgsync *r, const bgsync_options *o) {
+  return bgs_run(r, bgs_sync_thunk, (void *)o);
+}
+
+/* --- enrolment ------------------------------------------------------------------------------------ */
+
+/* Write a file beside the replica, readable by its owner only (replaced whole). */
+static bg_err bgs_write_private(bgsync *r, const char *suffix, const bg_buf *data) {
+  char *path = bgs_path(r, suffix), *tmp = bgs_path(r, ".tmp");
+  bg_err e = path && tmp ? BG_OK : bgs_fail(r, BG_E_NOMEM, "out of memory");
+  uv_fs_t req;
+  uv_file f = -1;
+  if (e == BG_OK) {
+    (void)uv_fs_unlink(NULL, &req, tmp, NULL);
+    uv_fs_req_cleanup(&req);
+    f = uv_fs_open(NULL, &req, tmp, UV_FS_O_WRONLY | UV_FS_O_CREAT | UV_FS_O_EXCL, 0600, NULL);
+    uv_fs_req_cleanup(&req);
+    if (f < 0) e = bgs_fail(r, BG_E_IO, "cannot create %s: %s", tmp, uv_strerror(f));
+  }
+  size_t len = data->len && data->data[data->len - 1] == 0 ? data->len - 1 : data->len; /* PEM without its NUL */
+  size_t off = 0;
+  while (e == BG_OK && off < len) {
+    uv_buf_t b = uv_buf_init((char *)data->data + off, (unsigned)(len - off));
+    int n = uv_fs_write(NULL, &req, f, &b, 1, -1, NULL);
+    uv_fs_req_cleanup(&req);
+    if (n <= 0) e = bgs_fail(r, BG_E_IO, "cannot write %s: %s", tmp, uv_strerror(n));
+    else off += (size_t)n;
+  }
+  if (e == BG_OK) {
+    int rc = uv_fs_fsync(NULL, &req, f, NULL);
+    uv_fs_req_cleanup(&req);
+    if (rc < 0) e = bgs_fail(r, BG_E_IO, "cannot write %s: %s", tmp, uv_strerror(rc));
+  }
+  if (f >= 0) {
+    (void)uv_fs_close(NULL, &req, f, NULL);
+    uv_fs_req_cleanup(&req);
+  }
+  if (e == BG_OK) {
+    int rc = uv_fs_rename(NULL, &req, tmp, path, NULL);
+    uv_fs_req_cleanup(&req);
+    if (rc < 0) e = bgs_fail(r, BG_E_IO, "cannot write %s: %s", path, uv_strerror(rc));
+  }
+  free(path);
+  free(tmp);
+  return e;
+}
+
+static void bgs_enrol_ready(bgs_conn *c) {
+  bgsync_op *op = c->data;
+  bgsync *r = op->r;
+  bg_buf ca = BG_BUF_INIT;
+  char why[256];
+  bg_err e = bg_tls_enrol_verify(&c->tls, op->code.ca, BG_CODE_CA_BYTES, op->host, &ca, why, sizeof why);
+  bg_buf_free(&ca);
+  if (e != BG_OK) {
+    bgs_end(op, bgs_fail(r, e, "this server is not the one the code was made for: %s", why));
+    return;
+  }
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_ENROLL;
+  m.u.enroll = (bg_msg_enroll){bg_str_c(op->code_text), {(const char *)op->csr.data, (uint32_t)op->csr.len},
+                               BG_STR(BGS_SOFTWARE), bg_str_c(op->name)};
+  (void)bgs_send(op, &m);
+}
+
+static void bgs_enrol_frame(bgs_conn *c, const uint8_t *body, size_t len) {
+  bgsync_op *op = c->data;
+  bgsync *r = op->r;
+  bg_msg m;
+  bg_msg_why why;
+  bg_err e = bg_msg_decode(body, len, &m, &why);
+  if (e != BG_OK) {
+    bgs_end(op, bgs_fail(r, e, "the server sent a message this app cannot read: %s", why.text));
+    return;
+  }
+  if (m.type == BG_MSG_ERROR) {
+    bg_err code = (bg_err)m.u.error.code;
+    bgs_fail(r, code, "enrolment refused: %s%s%.*s", bg_err_message(code), m.u.error.message.len ? " - " : "",
+             (int)m.u.error.message.len, m.u.error.message.p);
+    bgs_decide(op, code);
+    bgs_conn_end(&op->conn, code, NULL);
+  } else if (m.type == BG_MSG_ENROLLED) {
+    const bg_msg_enrolled *en = &m.u.enrolled;
+    bg_buf key = BG_BUF_INIT, cert = BG_BUF_INIT, ca = BG_BUF_INIT;
+    if (!bg_code_ca_matches(&op->code, (const uint8_t *)en->ca.p, en->ca.len))
+      e = bgs_fail(r, BG_E_TLS, "the server sent another CA than the code names: not enrolled");
+    if (e == BG_OK && (bg_pki_key_pem(&op->pk, &key) != BG_OK ||
+                       bg_pki_cert_pem((const uint8_t *)en->cert.p, en->cert.len, &cert) != BG_OK ||
+                       bg_pki_cert_pem((const uint8_t *)en->ca.p, en->ca.len, &ca) != BG_OK))
+      e = bgs_fail(r, BG_E_TLS, "the server's certificate cannot be read");
+    if (e == BG_OK) e = bgs_write_private(r, ".key", &key);
+    if (e == BG_OK) e = bgs_write_private(r, ".crt", &cert);
+    if (e == BG_OK) e = bgs_write_private(r, ".ca", &ca);
+    char login[BG_ID_MAX + 1], server[300];
+    snprintf(login, sizeof login, "%.*s", (int)en->login.len, en->login.p);
+    snprintf(server, sizeof server, strchr(op->host, ':') ? "[%s]:%d" : "%s:%d", op->host, op->port);
+    if (e == BG_OK) e = bgs_begin(r);
+    if (e == BG_OK) e = bgs_meta_set_int(r, "device", (int64_t)en->device);
+    if (e == BG_OK) e = bgs_meta_set_int(r, "user", (int64_t)en->user);
+    if (e == BG_OK) e = bgs_meta_set_text(r, "login", login);
+    if (e == BG_OK) e = bgs_meta_set_text(r, "server", server);
+    if (e == BG_OK) e = bgs_commit(r);
+    if (e != BG_OK) bgs_rollback(r);
+    bg_buf_free(&key);
+    bg_buf_free(&cert);
+    bg_buf_free(&ca);
+    op->finished = e == BG_OK;
+    bgs_end(op, e);
+  } else {
+    bgs_end(op, bgs_fail(r, BG_E_UNEXPECTED_MESSAGE, "the server sent %s during enrolment", bg_msg_type_name(m.type)));
+  }
+  bg_msg_free(&m);
+}
+
+typedef struct bgs_enrol_args {
+  const char *server, *code, *name;
+  int enrol_port;
+} bgs_enrol_args;
+
+static bg_err bgs_enrol_start(bgsync *r, uv_loop_t *loop, void *arg, bgsync_done_cb done, void *done_arg) {
+  const bgs_enrol_args *a = arg;
+  bgsync_op *op;
+  bg_err e = bgs_op_new(r, loop, NULL, done, done_arg, &op);
+  if (e != BG_OK) return e;
+  op->enrol = true;
+  int port;
+  if (bgs_split_server(a->server, op->host, sizeof op->host, &port, BG_DEFAULT_PORT) != BG_OK)
+    e = bgs_fail(r, BG_E_USAGE, "'%s' is not a server address: write HOST or HOST:PORT", a->server);
+  op->port = port;
+  if (e == BG_OK && bg_code_parse(a->code, &op->code) != BG_OK)
+    e = bgs_fail(r, BG_E_ENROLL_CODE, "the enrolment code is mistyped: check it against the one the office gave");
+  snprintf(op->code_text, sizeof op->code_text, "%s", a->code);
+  snprintf(op->name, sizeof op->name, "%s", a->name ? a->name : "");
+  bg_rng rng;
+  bool has_rng = false;
+  if (e == BG_OK) {
+    has_rng = (e = bg_rng_init(&rng, "bgsync enrol")) == BG_OK;
+    if (e != BG_OK) bgs_fail(r, e, "no randomness for a key");
+  }
+  if (e == BG_OK) {
+    mbedtls_pk_init(&op->pk);
+    op->has_pk = true;
+    e = bg_pki_key_new(&rng, &op->pk);
+    if (e == BG_OK) e = bg_pki_csr(&rng, &op->pk, "CN=new device", &op->csr);
+    if (e != BG_OK) bgs_fail(r, e, "cannot make the device's key pair");
+  }
+  if (has_rng) bg_rng_free(&rng);
+  if (e != BG_OK) {
+    bgs_op_free(op);
+    return e;
+  }
+  /* the enrolment port: PORT + 1 unless given */
+  int eport = a->enrol_port > 0 ? a->enrol_port : port + 1;
+  op->port = port; /* remembered as the sync address */
+  int uv_rc = uv_async_init(loop, &op->wake, bgs_on_wake);
+  if (uv_rc < 0) {
+    bgs_op_free(op);
+    return bgs_fail(r, BG_E_INTERNAL, "libuv: %s", uv_strerror(uv_rc));
+  }
+  op->wake.data = op;
+  bgs_conn_cbs cbs = {bgs_enrol_ready, bgs_enrol_frame, bgs_on_closed};
+  bg_tls_conf_opts tls = {.enrol = true};
+  e = bgs_conn_start(&op->conn, loop, op->host, eport, &tls, 15000, &cbs, op);
+  if (e != BG_OK) {
+    bgs_fail(r, e, "%s", op->conn.why);
+    op->done = NULL;
+    uv_close((uv_handle_t *)&op->wake, bgs_on_wake_closed);
+    return e;
+  }
+  uv_mutex_lock(&r->lock);
+  r->op = op;
+  uv_mutex_unlock(&r->lock);
+  return BG_OK;
+}
+
+bg_err bgsync_enroll(bgsync *r, const char *server, const char *code, const char *device_name, int enrol_port) {
+  if (!server || !code) return bgs_fail(r, BG_E_USAGE, "enrolment needs the server address and the code");
+  bgsync_identity id;
+  bg_err e = bgsync_identity_get(r, &id);
+  if (e != BG_OK) return e;
+  if (id.enrolled)
+    return bgs_fail(r, BG_E_EXISTS, "this replica is already enrolled as device %" PRIu64 " of %s; use a new replica file",
+                    id.device, id.login);
+  bgs_enrol_args a = {server, code, device_name, enrol_port};
+  return bgs_run(r, bgs_enrol_start, &a);
+}
