@@ -253,7 +253,11 @@ static bg_err bgs_tables(bgsync *r) {
       bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, %u, NEW.\"%s\") WHERE NEW.\"%s\" IS NOT NULL; ",
               t, f->id, f->name, f->name);
     }
-    bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, 0, NULL); END;", t); /* a row of no fields */
+    /* a row of no fields at all would be a record nobody wrote: refused */
+    bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, 0, NULL) WHERE 1", t);
+    for (uint16_t i = 0; i < rt->n_fields; i++)
+      if (&rt->fields[i] != bgs_deleted_field(rt)) bgs_cat(&s, " AND NEW.\"%s\" IS NULL", rt->fields[i].name);
+    bgs_cat(&s, "; END;");
     bgs_cat(&s, "CREATE TRIGGER \"bgsync_%s_upd\" AFTER UPDATE ON \"%s\" BEGIN ", rt->name, rt->name);
     for (uint16_t i = 0; i < rt->n_fields; i++) {
       const bg_field_def *f = &rt->fields[i];
@@ -1111,7 +1115,7 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
     t[nt++] = (bgs_touch){w[i].client, w[i].rid, w[i].rtype};
   }
   if (e == BG_OK && hlc != (uint64_t)h) e = bgs_meta_set_int(r, "hlc", (int64_t)hlc);
-  qsort(t, nt, sizeof *t, bgs_touch_cmp);
+  if (nt > 1) qsort(t, nt, sizeof *t, bgs_touch_cmp);
   for (uint32_t i = 0; i < nt && e == BG_OK; i++) {
     if (i > 0 && bgs_touch_cmp(&t[i - 1], &t[i]) == 0) continue;
     if (t[i].rtype == BG_RT_PLAN) {
