@@ -9,6 +9,7 @@ bgframe=$build/tools/bgframe
 bgsim=$build/tools/bgsim
 bgctl=$build/tools/bgctl
 bgsyncd=$build/daemon/bgsyncd
+bgsync=$build/tools/bgsync
 home=$(mktemp -d)/org
 trap 'rm -rf "$(dirname "$home")"' EXIT
 v=$src/tests/vectors
@@ -78,6 +79,29 @@ expect 1 "no configuration" -- "$bgsyncd" --home /nonexistent
 expect 2 "is not HOST:PORT" -- "$bgsyncd" --home "$home" --listen nowhere
 printf 'max_frame = lots\n' > "$home/bad.conf"
 expect 1 "bad.conf:1: max_frame must be a whole number" -- "$bgsyncd" --home "$home" --config "$home/bad.conf"
+
+replica=$(dirname "$home")/anna.db
+expect 0 "bgsync --replica FILE" -- "$bgsync" --help
+for c in enroll sync status clients show set propose phase sign doel actie note conflicts resolve; do
+  expect 0 "Example:" -- "$bgsync" "$c" --help
+done
+expect 2 "which replica" -- env -u BGSYNC_REPLICA "$bgsync" status
+expect 2 "unknown command 'nope'" -- "$bgsync" --replica "$replica" nope
+expect 2 "unknown option --fast" -- "$bgsync" --replica "$replica" sync --fast
+expect 2 "enroll needs --server" -- "$bgsync" --replica "$replica" enroll --code X
+expect 2 "usage: bgsync --replica FILE set" -- "$bgsync" --replica "$replica" set C-1 plan.einddoel
+expect 2 "resolve takes --keep A" -- "$bgsync" --replica "$replica" resolve c1.2 --keep C
+expect 0 "not enrolled" -- "$bgsync" --replica "$replica" status
+expect 0 '"enrolled":false' -- "$bgsync" --replica "$replica" --json status
+expect 1 "enrol it and sync once first" -- "$bgsync" --replica "$replica" set C-1 client.naam Jan
+expect 1 "not enrolled: enrol it with a code" -- "$bgsync" --replica "$replica" sync
+expect 1 "the enrolment code is mistyped" -- "$bgsync" --replica "$replica" enroll --server localhost:1 --code ABC
+expect 0 '^[0-9a-f]{64}$' -- "$bgsync" --replica "$replica" digest
+expect 0 "no open conflicts" -- "$bgsync" --replica "$replica" conflicts
+BGSYNC_REPLICA=$replica expect 0 "not enrolled" -- "$bgsync" status
+[ "$(stat -c %a "$replica")" = 600 ] || { echo "FAIL: the replica is not mode 0600"; failed=$((failed + 1)); }
+printf 'garbage' > "$(dirname "$home")/junk.db"
+expect 1 "cannot open the replica" -- "$bgsync" --replica "$(dirname "$home")/junk.db" status
 
 echo "cli: $((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -62,53 +62,53 @@ static const cmd_help k_help[] = {
      "HOST:PORT is the sync address (port 7443 when left out); enrolment goes to PORT + 1\n"
      "unless --enrol-port says otherwise. The key is made here and never leaves the device;\n"
      "it is stored beside the replica as FILE.key (mode 0600), with FILE.crt and FILE.ca.\n"
-     "example: bgsync --replica anna.db enroll --server office.example.nl:7443 --code K7QW3XB-...\n"},
+     "Example: bgsync --replica anna.db enroll --server office.example.nl:7443 --code K7QW3XB-...\n"},
     {"sync",
      "usage: bgsync --replica FILE sync\n"
      "Push every pending write, pull everything new, drop clients the office withdrew.\n"
      "A cut connection loses nothing: run it again. Exit 75 when it may succeed later.\n"
-     "example: bgsync --replica anna.db sync\n"},
-    {"status", "usage: bgsync --replica FILE [--json] status\nexample: bgsync --replica anna.db status\n"},
-    {"clients", "usage: bgsync --replica FILE [--json] clients\nexample: bgsync --replica anna.db clients\n"},
-    {"show", "usage: bgsync --replica FILE [--json] show CLIENT\nexample: bgsync --replica anna.db show c-0042\n"},
+     "Example: bgsync --replica anna.db sync\n"},
+    {"status", "usage: bgsync --replica FILE [--json] status\nExample: bgsync --replica anna.db status\n"},
+    {"clients", "usage: bgsync --replica FILE [--json] clients\nExample: bgsync --replica anna.db clients\n"},
+    {"show", "usage: bgsync --replica FILE [--json] show CLIENT\nExample: bgsync --replica anna.db show c-0042\n"},
     {"set",
      "usage: bgsync --replica FILE set CLIENT FIELD VALUE\n"
      "FIELD: TYPE.FIELD for a client's single records and the current cycle's plan and\n"
      "evaluatie (plan.einddoel, client.adres, intake.besluit); TYPE:RID.FIELD for others\n"
      "(actie:1:7.12.status, persoonsbeschrijving:wonen.situatie). VALUE '-' clears the field.\n"
      "Refused, with the reason, where the rules say no (wrong phase, signed plan).\n"
-     "example: bgsync --replica anna.db set c-0042 plan.einddoel 'Zelfstandig wonen'\n"},
+     "Example: bgsync --replica anna.db set c-0042 plan.einddoel 'Zelfstandig wonen'\n"},
     {"propose",
      "usage: bgsync --replica FILE propose CLIENT FIELD VALUE\n"
      "A wijzigingsvoorstel: a change to a signed plan, kept for the next evaluation.\n"
-     "example: bgsync --replica anna.db propose c-0042 plan.einddoel 'Zelfstandig wonen met hulp'\n"},
+     "Example: bgsync --replica anna.db propose c-0042 plan.einddoel 'Zelfstandig wonen met hulp'\n"},
     {"phase",
      "usage: bgsync --replica FILE phase CLIENT NEXT\n"
      "NEXT: aanmelding intake opstart analyse planning uitvoering evaluatie uitstroom gesloten.\n"
      "From evaluatie, analyse or planning starts the next cycle.\n"
-     "example: bgsync --replica anna.db phase c-0042 uitvoering\n"},
+     "Example: bgsync --replica anna.db phase c-0042 uitvoering\n"},
     {"sign",
      "usage: bgsync --replica FILE sign CLIENT SIGNATURE [--date YYYY-MM-DD]\n"
-     "example: bgsync --replica anna.db sign c-0042 'J. de Vries, Utrecht'\n"},
+     "Example: bgsync --replica anna.db sign c-0042 'J. de Vries, Utrecht'\n"},
     {"doel",
      "usage: bgsync --replica FILE doel CLIENT LEEFGEBIED TEXT [--termijn T] [--prioriteit 1-5]\n"
      "Prints the new doel's record id.\n"
-     "example: bgsync --replica anna.db doel c-0042 financien 'Schulden in beeld'\n"},
+     "Example: bgsync --replica anna.db doel c-0042 financien 'Schulden in beeld'\n"},
     {"actie",
      "usage: bgsync --replica FILE actie CLIENT DOEL_RID TEXT [--wie client|begeleider|netwerk] [--deadline D]\n"
      "Prints the new actie's record id.\n"
-     "example: bgsync --replica anna.db actie c-0042 1:7.3 'Post openen met Anna' --wie client\n"},
+     "Example: bgsync --replica anna.db actie c-0042 1:7.3 'Post openen met Anna' --wie client\n"},
     {"note",
      "usage: bgsync --replica FILE note CLIENT TEXT [--soort SOORT] [--leefgebied L] [--corrects RID]\n"
      "SOORT: begeleidingsgesprek voortgangsgesprek evaluatiegesprek exitgesprek overig.\n"
      "A rapportage is never changed; a correction is a new one naming the old (--corrects).\n"
-     "example: bgsync --replica anna.db note c-0042 'Huisbezoek, post samen geopend' --soort voortgangsgesprek\n"},
-    {"conflicts", "usage: bgsync --replica FILE [--json] conflicts\nexample: bgsync --replica anna.db conflicts\n"},
+     "Example: bgsync --replica anna.db note c-0042 'Huisbezoek, post samen geopend' --soort voortgangsgesprek\n"},
+    {"conflicts", "usage: bgsync --replica FILE [--json] conflicts\nExample: bgsync --replica anna.db conflicts\n"},
     {"resolve",
      "usage: bgsync --replica FILE resolve ID (--keep A|B | --value VALUE)\n"
      "A conflict: keep the shown value (A), the other (B), or write a new one.\n"
      "A wijzigingsvoorstel: --keep B takes it over, --keep A declines it.\n"
-     "example: bgsync --replica anna.db resolve c3.17 --keep B\n"},
+     "Example: bgsync --replica anna.db resolve c3.17 --keep B\n"},
     {"digest",
      "usage: bgsync --replica FILE digest [CLIENT]\n"
      "The SHA-256 of the visible state, conflict entries and proposals, in hex: replicas\n"
