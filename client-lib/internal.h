@@ -12,6 +12,7 @@
 #ifndef BGSYNC_INTERNAL_H
 #define BGSYNC_INTERNAL_H
 
+#include <mbedtls/ssl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <uv.h>
@@ -55,6 +56,8 @@ struct bgsync {
   uint32_t failures;       /* consecutive failed syncs, for the backoff */
   uint64_t retry_ms;
   uint64_t jitter;         /* xorshift state for the backoff's jitter */
+  mbedtls_ssl_session tls_session; /* the last sync's, offered to resume the next */
+  bool has_tls_session;
 };
 
 /* Set r->err from a format; returns e. */

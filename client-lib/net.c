@@ -129,11 +129,19 @@ static void bgs_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     if (e != BG_OK) {
       char r[256];
       bg_tls_reason(&c->tls, r, sizeof r);
+      if (c->tls.last == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+        snprintf(r, sizeof r, "the server refused this device's certificate (revoked, expired, or of another "
+                              "organisation): ask the office");
       bgs_fail(c, e == BG_E_TLS ? BG_E_TLS : e, "TLS handshake failed: ", r);
       bgs_close_handles(c);
       return;
     }
     if (!c->tls.handshake_done) return;
+    if (c->resume) {
+      mbedtls_ssl_session_free(c->resume);
+      mbedtls_ssl_session_init(c->resume);
+      *c->resume_has = bg_tls_session_save(&c->tls, c->resume) == BG_OK;
+    }
     c->cbs.on_ready(c);
     if (c->closing) return;
   }
@@ -232,7 +240,8 @@ bg_err bgs_split_server(const char *server, char *host, size_t hostlen, int *por
 }
 
 bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, const bg_tls_conf_opts *o,
-                      int timeout_ms, const bgs_conn_cbs *cbs, void *data) {
+                      int timeout_ms, mbedtls_ssl_session *resume, bool *resume_has, const bgs_conn_cbs *cbs,
+                      void *data) {
   memset(c, 0, sizeof *c);
   c->loop = loop;
   c->cbs = *cbs;
@@ -260,6 +269,10 @@ bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, 
     return e;
   }
   c->has_tls = true;
+  c->resume = resume;
+  c->resume_has = resume_has;
+  /* a session the server no longer knows just costs a full handshake */
+  if (resume && *resume_has && bg_tls_session_offer(&c->tls, resume) != BG_OK) *resume_has = false;
   int rc = uv_timer_init(loop, &c->timer);
   if (rc < 0) {
     snprintf(c->why, sizeof c->why, "timer: %s", uv_strerror(rc));

@@ -42,15 +42,21 @@ struct bgs_conn {
   uint64_t sent, received;     /* bytes on the wire */
   bgs_conn_cbs cbs;
   void *data;                  /* the owner's */
+  mbedtls_ssl_session *resume; /* the owner's session: offered, and replaced after a handshake */
+  bool *resume_has;
   bg_err result;               /* why it ended (BG_OK: an orderly end) */
   char why[384];
   char rbuf[65536];            /* bytes read from the socket */
 };
 
 /* Start connecting to host:port. `o` is the TLS configuration (copied where
- * needed); on error nothing was started and c->why says why. */
+ * needed). `resume` (may be NULL) is a TLS session kept by the owner: offered
+ * when *resume_has, so a resumed handshake skips the public-key work, and
+ * replaced by the new one after the handshake. On error nothing was started
+ * and c->why says why. */
 bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, const bg_tls_conf_opts *o,
-                      int timeout_ms, const bgs_conn_cbs *cbs, void *data);
+                      int timeout_ms, mbedtls_ssl_session *resume, bool *resume_has, const bgs_conn_cbs *cbs,
+                      void *data);
 
 /* Send one message as a frame. */
 bg_err bgs_conn_send(bgs_conn *c, const bg_msg *m);

@@ -496,6 +496,7 @@ bg_err bgsync_open(const char *path, bgsync **out) {
     return BG_E_NOMEM;
   }
   r->jitter = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)r;
+  mbedtls_ssl_session_init(&r->tls_session);
   if (!(r->path = strdup(path))) return bgs_fail(r, BG_E_NOMEM, "out of memory");
   bg_err e = bgs_open(r, path);
   if (e == BG_OK) r->err[0] = 0;
@@ -513,6 +514,7 @@ void bgsync_close(bgsync *r) {
   }
   if (r->db) sqlite3_close_v2(r->db);
   uv_mutex_destroy(&r->lock);
+  mbedtls_ssl_session_free(&r->tls_session);
   free(r->path);
   free(r);
 }

@@ -584,7 +584,8 @@ static bg_err bgs_op_start(bgsync_op *op, const bg_tls_conf_opts *tls) {
   }
   op->wake.data = op;
   bgs_conn_cbs cbs = {bgs_on_ready, bgs_on_frame, bgs_on_closed};
-  bg_err e = bgs_conn_start(&op->conn, op->loop, op->host, op->port, tls, op->opts.timeout_ms, &cbs, op);
+  bg_err e = bgs_conn_start(&op->conn, op->loop, op->host, op->port, tls, op->opts.timeout_ms, &r->tls_session,
+                            &r->has_tls_session, &cbs, op);
   if (e != BG_OK) {
     bgs_fail(r, e, "%s", op->conn.why);
     op->done = NULL;
@@ -819,7 +820,7 @@ static bg_err bgs_enrol_start(bgsync *r, uv_loop_t *loop, void *arg, bgsync_done
   op->wake.data = op;
   bgs_conn_cbs cbs = {bgs_enrol_ready, bgs_enrol_frame, bgs_on_closed};
   bg_tls_conf_opts tls = {.enrol = true};
-  e = bgs_conn_start(&op->conn, loop, op->host, eport, &tls, 15000, &cbs, op);
+  e = bgs_conn_start(&op->conn, loop, op->host, eport, &tls, 15000, NULL, NULL, &cbs, op);
   if (e != BG_OK) {
     bgs_fail(r, e, "%s", op->conn.why);
     op->done = NULL;
