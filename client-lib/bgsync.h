@@ -35,7 +35,8 @@
  * rows are the visible state: what the rules chose among every write received.
  * Removed records have no row. Leefgebieden are rows of the table leefgebied.
  * Sync bookkeeping lives in tables whose names start with `bgsync_` and
- * `engine_`: do not write those.
+ * `engine_`: do not write those. bgsync_purged lists the clients the replica
+ * dropped because the office withdrew access, with the time (ms).
  *
  * Plain SQL writes. On the connection bgsync_db() returns, INSERT, UPDATE and
  * DELETE on the record tables are captured as writes, exactly like the
@@ -223,6 +224,7 @@ typedef struct bgsync_progress {
   bgsync_stage stage;
   uint64_t pushed, to_push;   /* writes acknowledged / to push in this sync */
   uint64_t pulled;            /* writes received */
+  uint64_t purged;            /* clients dropped: the office withdrew access (table bgsync_purged) */
   bool more;                  /* the server has more to send */
   uint64_t bytes_sent, bytes_received;
 } bgsync_progress;

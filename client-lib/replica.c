@@ -132,7 +132,11 @@ static const char bgs_m1[] =
     "CREATE TABLE bgsync_rejected(seq INTEGER PRIMARY KEY, client TEXT NOT NULL, w BLOB NOT NULL,"
     "  code INTEGER NOT NULL, at INTEGER NOT NULL);";
 
-#define BGS_MIGRATIONS 2
+/* Migration 3: the clients this replica dropped because the office withdrew
+ * access (PURGE), so an app can tell its user where a client went. */
+static const char bgs_m3[] = "CREATE TABLE bgsync_purged(client TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;";
+
+#define BGS_MIGRATIONS 3
 
 static const char *bgs_type_sql(const bg_field_def *f) {
   return f->type == BG_FT_INT || f->type == BG_FT_BOOL || f->type == BG_FT_POS ? "INTEGER" : "TEXT";
@@ -457,7 +461,7 @@ static bg_err bgs_open(bgsync *r, const char *path) {
                                  NULL, NULL);
   if (rc != SQLITE_OK) return bgs_sqlfail(r, rc, "registering the capture functions");
 
-  static const char *const steps[BGS_MIGRATIONS] = {bgs_m1, bg_sqlkv_schema};
+  static const char *const steps[BGS_MIGRATIONS] = {bgs_m1, bg_sqlkv_schema, bgs_m3};
   int from = 0;
   e = bg_sql_migrate(r->db, steps, BGS_MIGRATIONS, &from);
   if (e == BG_E_NEWER_SCHEMA)
@@ -1175,6 +1179,15 @@ bg_err bgs_purge_client(bgsync *r, bg_str client) {
     sqlite3_finalize(st);
   }
   r->applying--;
+  if (e == BG_OK) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO bgsync_purged(client, at) VALUES(?1, ?2)", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, client.p, (int)client.len, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, (int64_t)bg_wall_ms());
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "recording a purge");
+    sqlite3_finalize(st);
+  }
   return e;
 }
 

@@ -374,6 +374,7 @@ static bg_err bgs_purge(bgsync_op *op, const bg_msg_purge *p) {
     bgs_rollback(r);
     return e;
   }
+  op->prog.purged += p->n;
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_ACK;

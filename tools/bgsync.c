@@ -205,15 +205,31 @@ static void on_progress(void *arg, const bgsync_progress *p) {
             p->bytes_received / 1000.0);
     if (p->stage == BGSYNC_DONE) fputc('\n', stderr);
   } else {
-    fprintf(stderr, "%s: pushed %" PRIu64 "/%" PRIu64 ", pulled %" PRIu64 "%s\n", stage[p->stage], p->pushed,
-            p->to_push, p->pulled, p->more ? " (more coming)" : "");
+    fprintf(stderr, "%s: pushed %" PRIu64 "/%" PRIu64 ", pulled %" PRIu64 "%s%s\n", stage[p->stage], p->pushed,
+            p->to_push, p->pulled, p->more ? " (more coming)" : "", p->purged ? ", clients removed" : "");
   }
+}
+
+/* The clients a sync dropped (bgsync_purged since `since`), one line each. */
+static void print_purged(bgsync *r, int64_t since) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(bgsync_db(r), "SELECT client FROM bgsync_purged WHERE at >= ?1 ORDER BY client", -1, &st, NULL) !=
+      SQLITE_OK)
+    return;
+  if (sqlite3_bind_int64(st, 1, since) == SQLITE_OK)
+    while (sqlite3_step(st) == SQLITE_ROW)
+      printf("client %s removed from this device: the office withdrew access (its writes from here were pushed first)\n",
+             (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
 }
 
 static int cmd_sync(bgsync *r) {
   bool tty = isatty(2);
   bgsync_options o = {.progress = on_progress, .arg = &tty};
+  struct timespec ts;
+  int64_t start = timespec_get(&ts, TIME_UTC) ? (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 : 0;
   bg_err e = bgsync_sync(r, &o);
+  print_purged(r, start);
   if (e == BG_OK) return 0;
   if (tty) fputc('\n', stderr);
   fprintf(stderr, "bgsync: %s\n", bgsync_errmsg(r));

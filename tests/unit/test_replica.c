@@ -200,7 +200,7 @@ static const char *text(bgsync *r, const char *sql) {
 static void open_migrates_and_refuses_a_newer_file(void **state) {
   (void)state;
   bgsync *r = fresh(false);
-  assert_int_equal(count(r, "PRAGMA user_version"), 2);
+  assert_int_equal(count(r, "PRAGMA user_version"), 3);
   char path[128];
   snprintf(path, sizeof path, "%s/r%d.db", g_dir, g_files - 1);
   struct stat sb;
@@ -233,7 +233,7 @@ static void open_migrates_and_refuses_a_newer_file(void **state) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
   assert_int_equal(bgsync_open(path, &again), BG_OK);
   bgsync_close(again);
@@ -524,6 +524,7 @@ static void purge_drops_everything_of_a_client(void **state) {
   assert_int_equal(bgsync_digest(r, "c-10", after), BG_OK);
   assert_string_equal(before, after);
   assert_string_equal(text(r, "SELECT einddoel FROM begeleidingsplan WHERE client = 'c-10'"), "Blijft");
+  assert_string_equal(text(r, "SELECT client FROM bgsync_purged"), "c-1");
   dev_free(&office);
   bgsync_close(r);
 }
