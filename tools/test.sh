@@ -5,7 +5,8 @@
 #      libFuzzer targets (build-asan/) and runs every test there, the fuzz
 #      targets for a fixed number of executions over their seed corpus;
 #   3. builds the normal optimised build (build/), runs the README's main job
-#      (tools/demo.sh) as a smoke test, and runs every test there.
+#      (tools/demo.sh: the organisation demonstration, which checks its own
+#      claims), and runs every test there.
 # Exits non-zero on the first failure. The output ends with ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
