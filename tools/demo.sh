@@ -36,8 +36,6 @@ say() { printf '\n== %s\n' "$*"; }
 
 say "The office sets up Zorg Noord (bgctl, store on embedded SQLite)"
 bgctl init --org "Zorg Noord (demo)" --host localhost | sed -n '1p'
-port=$((20000 + RANDOM % 10000))
-printf 'listen = 127.0.0.1:%d\nenrol_listen = 127.0.0.1:%d\n' "$port" $((port + 1)) >>"$dir/org/bgsyncd.conf"
 bgctl team add noord >/dev/null
 bgctl team add zuid >/dev/null
 for u in anna:noord bert:noord carla:zuid daan:zuid; do
@@ -61,11 +59,25 @@ for i in $(seq -w 1 40); do
 done
 echo "40 clients registered, each traject in aanmelding"
 
-say "bgsyncd starts on 127.0.0.1:$port; six devices enrol with one-time codes and sync"
-"$bin/daemon/bgsyncd" --home "$dir/org" 2>"$dir/bgsyncd.log" &
-daemon=$!
-for _ in $(seq 1 100); do grep -q "serving" "$dir/bgsyncd.log" 2>/dev/null && break; sleep 0.1; done
+# a free pair of loopback ports: the daemon says "serving" once it listens; else another pair
+cp "$dir/org/bgsyncd.conf" "$dir/org/bgsyncd.conf.base"
+for attempt in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 10000))
+  { cat "$dir/org/bgsyncd.conf.base"; printf 'listen = 127.0.0.1:%d\nenrol_listen = 127.0.0.1:%d\n' "$port" $((port + 1)); } \
+    >"$dir/org/bgsyncd.conf"
+  "$bin/daemon/bgsyncd" --home "$dir/org" 2>"$dir/bgsyncd.log" &
+  daemon=$!
+  for _ in $(seq 1 100); do
+    grep -q "serving" "$dir/bgsyncd.log" 2>/dev/null && break
+    kill -0 "$daemon" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q "serving" "$dir/bgsyncd.log" && break
+  cleanup
+  daemon=
+done
 grep -q "serving" "$dir/bgsyncd.log" || { cat "$dir/bgsyncd.log"; fail "bgsyncd did not start"; }
+say "bgsyncd serves on 127.0.0.1:$port; six devices enrol with one-time codes and sync"
 for d in anna-laptop:anna anna-phone:anna bert:bert carla:carla daan:daan olga-office:olga; do
   code=$(bgctl device enroll "${d##*:}" | tail -n 1)
   dev "${d%%:*}" enroll --server "localhost:$port" --code "$code" --name "${d%%:*}" | sed 's/;.*//'
