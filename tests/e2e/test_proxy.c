@@ -533,7 +533,8 @@ static void a_slow_direction_bounds_the_proxy_memory(void) {
   srv_join(&s);
   long hwm = proxy_kb(&p, "VmHWM:");
   CHECK(x.got == sizeof back && memcmp(back, g_pattern, sizeof back) == 0, "the client got %zu bytes", x.got);
-  CHECK(rss0 > 0 && hwm > 0 && hwm - rss0 < 4 * 1024, "12 MiB through a 100 ms delay: the proxy grew from %ld to %ld kB",
+  /* measured: +2.2 MiB (+4.4 under ASan); queueing it all: +12.3 MiB (+15.4) */
+  CHECK(rss0 > 0 && hwm > 0 && hwm - rss0 < 8 * 1024, "12 MiB through a 100 ms delay: the proxy grew from %ld to %ld kB",
         rss0, hwm);
   printf("  delay 12 MiB: proxy RSS %ld kB, peak %ld kB\n", rss0, hwm);
   CHECK(proxy_stop(&p) == 0, "SIGTERM: exit status not 0");
