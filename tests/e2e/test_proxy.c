@@ -236,7 +236,8 @@ static int proxy_stop(proxy *p) {
 }
 
 /* The proxy's log has a line with `text` - now or within WAIT_MS: it logs a
- * connection when its last handle closes, a moment after the client saw the end. */
+ * connection as it closes it, which may be a moment after the client saw EOF
+ * (a half-close passed on before the other direction's end reached the proxy). */
 static bool log_has(const proxy *p, const char *text) {
   for (int64_t end = now_ms() + WAIT_MS; now_ms() < end; sleep_ms(20)) {
     FILE *f = fopen(p->log, "r");
