@@ -137,6 +137,15 @@ bg_err bgsync_set(bgsync *r, const char *client, const char *path, const char *t
  * It travels like any write and waits for the next evaluation. */
 bg_err bgsync_propose(bgsync *r, const char *client, const char *path, const char *text);
 
+/* Register a new client whose aanmelding is taken here: opens its traject in
+ * aanmelding (and sets client.naam when given). For devices of office users
+ * (role office or admin; BG_E_FORBIDDEN for begeleiders: the office registers
+ * clients). The office puts the client in the user's first team, with the
+ * user as trajectbegeleider until it assigns one (bgctl client move); a user
+ * in no team gets the write refused (BG_E_FORBIDDEN, in bgsync_rejected).
+ * BG_E_EXISTS when the replica knows the client already. */
+bg_err bgsync_client_add(bgsync *r, const char *client, const char *naam);
+
 /* Move the traject to phase `phase` ("intake", ..., "uitstroom", "gesloten"; a
  * move from evaluatie to analyse or planning starts the next cycle). Refused
  * with BG_E_PHASE_TRANSITION and a message naming both phases and what is

@@ -46,6 +46,7 @@ struct bgsync {
   char err[512];
   int applying;            /* > 0: the library itself writes the record tables */
   bool in_capture;         /* a SQL write is being captured */
+  bool registering;        /* bgsync_client_add: the traject does not exist yet */
   sqlite3_stmt *q[Q_MAX];
   sqlite3_stmt *upsert[BG_RTYPE_MAX + 1], *remove[BG_RTYPE_MAX + 1];
 

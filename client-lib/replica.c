@@ -685,9 +685,11 @@ static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose) {
   if (!bg_str_eq(w->client, BG_STR(BG_ORG_CLIENT))) {
     if ((e = bg_engine_position(&r->eng, w->client, &pos)) != BG_OK)
       return bgs_fail(r, e, "reading the traject of client %.*s", (int)w->client.len, w->client.p);
-    if (pos.phase == BG_PH_NONE)
+    if (pos.phase == BG_PH_NONE && !r->registering)
       return bgs_fail(r, BG_E_NOT_FOUND, "client %.*s is not in this replica (sync, or ask the office for access)",
                       (int)w->client.len, w->client.p);
+    if (pos.phase != BG_PH_NONE && r->registering)
+      return bgs_fail(r, BG_E_EXISTS, "client %.*s exists already", (int)w->client.len, w->client.p);
   }
   if ((e = bg_engine_context_for(&r->eng, w)) != BG_OK)
     return bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
@@ -975,6 +977,44 @@ static bg_err bgs_record(bgsync *r, bg_str client, uint32_t rtype, bg_str rid, c
     w.rid = rid;
     w.field = f->id;
     w.value = vals[i];
+    e = bgs_local_write(r, &w, false);
+    bg_vv_free(&w.ctx);
+  }
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) bgs_rollback(r);
+  else r->err[0] = 0;
+  return e;
+}
+
+bg_err bgsync_client_add(bgsync *r, const char *client, const char *naam) {
+  if (!client || !*client || client[0] == '_' || strlen(client) > BG_ID_MAX || strchr(client, ','))
+    return bgs_fail(r, BG_E_USAGE, "a client id is 1..64 bytes of text without commas, not starting with '_'");
+  bgsync_identity id;
+  bg_err e = bgsync_identity_get(r, &id);
+  if (e != BG_OK) return e;
+  if (id.role[0] && strcmp(id.role, "office") != 0 && strcmp(id.role, "admin") != 0)
+    return bgs_fail(r, BG_E_FORBIDDEN, "new clients are registered by the office (bgctl client add, or a device of an "
+                                       "office user); ask the office to register %s", client);
+  if ((e = bgs_begin(r)) != BG_OK) return e;
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = bg_str_c(client);
+  w.rtype = BG_RT_TRAJECT;
+  w.rid = BG_STR("t");
+  w.field = 1;
+  w.value.type = BG_V_INT;
+  w.value.i = bg_pos_encode((bg_pos){0, BG_PH_AANMELDING});
+  r->registering = true;
+  e = bgs_local_write(r, &w, false);
+  r->registering = false;
+  bg_vv_free(&w.ctx);
+  if (e == BG_OK && naam) {
+    memset(&w, 0, sizeof w);
+    w.client = bg_str_c(client);
+    w.rtype = BG_RT_CLIENT;
+    w.rid = BG_STR("c");
+    w.field = bg_field_by_name(bg_rtype(BG_RT_CLIENT), "naam", 4)->id;
+    w.value = (bg_value){.type = BG_V_STR, .s = bg_str_c(naam)};
     e = bgs_local_write(r, &w, false);
     bg_vv_free(&w.ctx);
   }

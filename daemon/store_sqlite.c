@@ -76,7 +76,7 @@ _Static_assert(sizeof bg__migrations / sizeof *bg__migrations == BG_STORE_VERSIO
 
 enum {
   Q_TEAM_ADD, Q_TEAM_ID, Q_USER_ADD, Q_USER_TEAM_ADD, Q_USER_BY_LOGIN, Q_USER_BY_ID, Q_USERS,
-  Q_CLIENT_ADD, Q_CLIENT_MOVE, Q_CLIENTS, Q_HISTORY_ADD, Q_HISTORY_HAS,
+  Q_CLIENT_ADD, Q_CLIENT_MOVE, Q_CLIENTS, Q_HISTORY_ADD, Q_HISTORY_HAS, Q_USER_FIRST_TEAM,
   Q_CODE_ADD, Q_CODE_GET, Q_CODE_SPEND, Q_DEVICE_ADD, Q_DEVICE_GET, Q_DEVICES, Q_DEVICE_REVOKE,
   Q_DEVICE_SEEN, Q_DEVICE_COUNTER,
   Q_BATCH_GET, Q_BATCH_ADD, Q_FEED_ADD, Q_HEAD, Q_IN_TEAM,
@@ -109,6 +109,7 @@ static const char *const bg__sql[Q_N] = {
                   " JOIN users u ON u.id = c.begeleider ORDER BY c.id",
     [Q_HISTORY_ADD] = "INSERT OR IGNORE INTO begeleider_history(client, user, since) VALUES(?1, ?2, ?3)",
     [Q_HISTORY_HAS] = "SELECT 1 FROM begeleider_history WHERE client = ?1 AND user = ?2",
+    [Q_USER_FIRST_TEAM] = "SELECT team FROM user_teams WHERE user = ?1 ORDER BY team LIMIT 1",
     [Q_CODE_ADD] = "INSERT INTO enrol_codes(id, secret_hash, user, created, expires) VALUES(?1, ?2, ?3, ?4, ?5)",
     [Q_CODE_GET] = "SELECT secret_hash, user, expires, used FROM enrol_codes WHERE id = ?1",
     [Q_CODE_SPEND] = "UPDATE enrol_codes SET used = ?2, device = ?3 WHERE id = ?1 AND used = 0",
@@ -1069,6 +1070,47 @@ static bg_err bg__may_write(bg_store *s, const bg_who *who, const char *client, 
   return BG_OK;
 }
 
+/* Whether a write opens the traject of a new client from an office device: the
+ * registration of an aanmelding taken outside the office's bgctl. */
+static bool bg__is_registration(const bg_write *w, const bg_who *who) {
+  return (who->role == BG_ROLE_OFFICE || who->role == BG_ROLE_ADMIN) && w->rtype == BG_RT_TRAJECT && w->field == 1 &&
+         w->value.type == BG_V_INT && w->value.i == bg_pos_encode((bg_pos){0, BG_PH_AANMELDING}) &&
+         w->client.len > 0 && w->client.p[0] != '_';
+}
+
+/* Register `client`, new, for the office user who opened its traject: in the
+ * user's first team, with the user as trajectbegeleider until the office
+ * assigns one (bgctl client move). A user in no team cannot: *refuse. The
+ * scope is reloaded so the rest of the batch may write to the client. */
+static bg_err bg__register(bg_store *s, const bg_who *who, const char *client, int64_t now, bg__scope *sc,
+                           bg_err *refuse) {
+  if (!bg__name_ok(client)) {
+    *refuse = BG_E_VALUE;
+    return BG_OK;
+  }
+  sqlite3_stmt *st = bg__q(s, Q_USER_FIRST_TEAM);
+  if (st == NULL || bg__bind(st, "i", (int64_t)who->user) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "team");
+  bg_err r = bg__row(s, st, "team");
+  if (r == BG_E_NOT_FOUND) {
+    *refuse = BG_E_FORBIDDEN; /* no team to put the client in */
+    return BG_OK;
+  }
+  if (r != BG_OK) return r;
+  int64_t team = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  st = bg__q(s, Q_CLIENT_ADD);
+  if (st == NULL || bg__bind(st, "tiii", client, team, (int64_t)who->user, now) != SQLITE_OK)
+    return bg__sqlfail(s, SQLITE_ERROR, "client add");
+  if ((r = bg__run(s, st, "client add")) != BG_OK) return r;
+  st = bg__q(s, Q_HISTORY_ADD);
+  r = st && bg__bind(st, "tii", client, (int64_t)who->user, now) == SQLITE_OK ? bg__run(s, st, "history") : BG_E_STORAGE;
+  if (r == BG_OK) r = bg__assign_begeleider(s, client, who->user, now);
+  if (r == BG_OK) r = bg_store_audit(s, now, who->user, who->device, client, "client-add", "from a device", "ok");
+  if (r != BG_OK) return r;
+  bg__scope_free(sc);
+  return bg__scope_load(s, who, sc);
+}
+
 bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_write *writes, uint32_t n, int64_t now,
                      bg_push_result *out) {
   memset(out, 0, sizeof *out);
@@ -1112,6 +1154,7 @@ bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_wr
     if (w->dot.device != who->device || w->user != who->user || w->role != who->role) refuse = BG_E_AUTHOR;
     else if (memchr(w->client.p, 0, w->client.len) != NULL) refuse = BG_E_VALUE;
     else if ((r = bg__may_write(s, who, client, &sc, &held, &held_loaded, &ok)) != BG_OK) break;
+    else if (!ok && bg__is_registration(w, who)) r = bg__register(s, who, client, now, &sc, &refuse);
     else if (!ok) refuse = BG_E_FORBIDDEN;
     else if (w->tb) {
       /* the trajectbegeleider claim: the user is, or has been, this client's */

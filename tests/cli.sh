@@ -82,7 +82,7 @@ expect 1 "bad.conf:1: max_frame must be a whole number" -- "$bgsyncd" --home "$h
 
 replica=$(dirname "$home")/anna.db
 expect 0 "bgsync --replica FILE" -- "$bgsync" --help
-for c in enroll sync status clients show set propose phase sign doel actie note conflicts resolve; do
+for c in enroll sync status clients show set propose register phase sign doel actie note conflicts resolve; do
   expect 0 "Example:" -- "$bgsync" "$c" --help
 done
 expect 2 "which replica" -- env -u BGSYNC_REPLICA "$bgsync" status

@@ -38,6 +38,7 @@ static const char k_usage[] =
     "  set CLIENT FIELD VALUE         FIELD as TYPE.FIELD (plan.einddoel) or\n"
     "                                 TYPE:RID.FIELD (actie:1:7.12.status); VALUE '-' clears\n"
     "  propose CLIENT FIELD VALUE     a wijzigingsvoorstel for a signed plan\n"
+    "  register CLIENT [NAAM]         a new client's aanmelding (office users)\n"
     "  phase CLIENT NEXT              move the traject (intake, opstart, analyse, ...)\n"
     "  sign CLIENT SIGNATURE          the client signs the current plan\n"
     "  doel CLIENT LEEFGEBIED TEXT    add a doel to the current plan\n"
@@ -82,6 +83,11 @@ static const cmd_help k_help[] = {
      "usage: bgsync --replica FILE propose CLIENT FIELD VALUE\n"
      "A wijzigingsvoorstel: a change to a signed plan, kept for the next evaluation.\n"
      "Example: bgsync --replica anna.db propose c-0042 plan.einddoel 'Zelfstandig wonen met hulp'\n"},
+    {"register",
+     "usage: bgsync --replica FILE register CLIENT [NAAM]\n"
+     "Open a new client's traject in aanmelding, for devices of office users. After the next\n"
+     "sync the office assigns the team and trajectbegeleider (bgctl client move).\n"
+     "Example: bgsync --replica olga.db register c-0107 'Fatima el Idrissi'\n"},
     {"phase",
      "usage: bgsync --replica FILE phase CLIENT NEXT\n"
      "NEXT: aanmelding intake opstart analyse planning uitvoering evaluatie uitstroom gesloten.\n"
@@ -458,6 +464,11 @@ static int run(bgsync *r, const char *cmd, const args *a) {
     NEED(3, "set CLIENT FIELD VALUE");
     const char *v = strcmp(a->pos[2], "-") == 0 ? NULL : a->pos[2];
     e = cmd[0] == 's' ? bgsync_set(r, a->pos[0], a->pos[1], v) : bgsync_propose(r, a->pos[0], a->pos[1], v);
+    return e == BG_OK ? 0 : failed(r, e);
+  }
+  if (strcmp(cmd, "register") == 0) {
+    if (a->npos != 1 && a->npos != 2) return usage_error("%s", "usage: bgsync --replica FILE register CLIENT [NAAM]");
+    e = bgsync_client_add(r, a->pos[0], a->npos == 2 ? a->pos[1] : NULL);
     return e == BG_OK ? 0 : failed(r, e);
   }
   if (strcmp(cmd, "phase") == 0) {

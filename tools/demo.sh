@@ -7,7 +7,8 @@
 #   bgsyncd starts on its embedded SQLite store; every device enrols and syncs.
 #   Then a day offline: two begeleiders edit the same plan, a client signs on
 #   one device while a colleague edits the plan on another, the office moves a
-#   traject to evaluatie, a client moves to another team. Everyone syncs; the
+#   traject to evaluatie, a client moves to another team, the office registers
+#   a new aanmelding on a device. Everyone syncs; the
 #   demo prints what the rules decided and why, what was removed from which
 #   device, and checks its claims (equal digests everywhere, the expected
 #   conflict, proposal and purge). It stops the daemon and exits 0, or exits 1
@@ -41,8 +42,8 @@ bgctl team add zuid >/dev/null
 for u in anna:noord bert:noord carla:zuid daan:zuid; do
   bgctl user add "${u%%:*}" --role begeleider --team "${u##*:}" >/dev/null
 done
-bgctl user add olga --role office >/dev/null
-echo "teams noord and zuid; begeleiders anna, bert (noord), carla, daan (zuid); olga at the office"
+bgctl user add olga --role office --team noord >/dev/null
+echo "teams noord and zuid; begeleiders anna, bert (noord), carla, daan (zuid); olga at the office (intake, team noord)"
 
 # 40 clients: noord c-01..c-20 (odd: anna, even: bert), zuid c-21..c-40 (odd: carla, even: daan)
 tb_of() {
@@ -146,6 +147,9 @@ dev anna-laptop note c-07 "Voortgangsgesprek: rust in huis, dagritme terug" --so
 echo "- anna visits c-12 for bert and writes a rapportage; that afternoon the office moves c-12 to team zuid (carla)"
 dev anna-laptop note c-12 "Huisbezoek voor bert: client maakt het goed" --soort begeleidingsgesprek >/dev/null
 bgctl client move c-12 --team zuid --begeleider carla | sed 's/^/  /'
+echo "- a new aanmelding comes in by phone: olga registers c-41 on her office device"
+dev olga-office register c-41 "Fatima el Idrissi"
+dev olga-office set c-41 aanmelding.gesprek "Telefonische aanmelding door de huisarts"
 for d in anna-laptop anna-phone bert olga-office; do
   printf '  %-12s %s writes waiting to sync\n' "$d" "$(dev "$d" --json status | grep -o '"pending":[0-9]*' | cut -d: -f2)"
 done
@@ -156,6 +160,10 @@ sync_all "${everyone[@]}"
 for d in "${everyone[@]}"; do
   grep -h "removed from this device" "$dir/sync-$d.out" | sed "s/^/  $d: /" || true
 done
+
+echo "- the office assigns the new client c-41 to bert in team noord; bert syncs once more"
+bgctl client move c-41 --team noord --begeleider bert | sed 's/^/  /'
+sync_all bert
 
 say "What the rules decided (bgsync conflicts on anna's laptop)"
 dev anna-laptop conflicts | sed 's/^/  /'
@@ -192,10 +200,14 @@ for d in anna-laptop anna-phone bert; do
   grep -q "client c-12 removed from this device" "$dir/sync-$d.out" || fail "$d's sync did not report removing c-12"
 done
 echo "ok  c-12: anna's rapportage pushed first, then c-12 removed from anna's and bert's devices; carla has it"
+dev bert show c-41 | grep -q "naam=Fatima el Idrissi" || fail "bert does not have the new client c-41"
+dev bert show c-41 | grep -q "gesprek=Telefonische aanmelding" || fail "c-41's aanmelding did not reach bert"
+echo "ok  c-41: registered on the office device, assigned by the office, now on bert's laptop"
 for d in "${everyone[@]}"; do
   [ "$(dev "$d" --json status | grep -o '"pending":[0-9]*')" = '"pending":0' ] || fail "$d still has pending writes"
+  [ "$(dev "$d" --json status | grep -o '"rejected":[0-9]*')" = '"rejected":0' ] || fail "the office refused writes of $d"
 done
-echo "ok  nothing pending on any device"
+echo "ok  nothing pending and nothing refused on any device"
 bgctl audit verify | sed 's/^/ok  /'
 
 say "bgsyncd stops (SIGTERM)"

@@ -567,6 +567,93 @@ static void client_add_and_move_feed_the_trajectbegeleider_to_devices(void **sta
   remove_store(s);
 }
 
+/* The write that opens a new client's traject, as a device makes it. */
+static bg_write opening(const device *d, const char *client, uint64_t counter) {
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = bg_str_c(client);
+  w.rtype = BG_RT_TRAJECT;
+  w.rid = BG_STR("t");
+  w.field = 1;
+  w.value = (bg_value){BG_V_INT, false, bg_pos_encode((bg_pos){0, BG_PH_AANMELDING}), {"", 0}};
+  w.dot = (bg_dot){d->who.device, counter};
+  w.user = d->who.user;
+  w.role = d->who.role;
+  w.hlc = bg_hlc_make((uint64_t)T0, 0);
+  return w;
+}
+
+typedef struct client_seen {
+  const char *id;
+  char team[32], begeleider[32];
+  bool found;
+} client_seen;
+
+static bg_err find_client(void *arg, const bg_client_row *c) {
+  client_seen *f = arg;
+  if (strcmp(c->id, f->id) == 0) {
+    f->found = true;
+    snprintf(f->team, sizeof f->team, "%s", c->team);
+    snprintf(f->begeleider, sizeof f->begeleider, "%s", c->begeleider);
+  }
+  return BG_OK;
+}
+
+static void an_office_device_registers_a_new_client(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  uint64_t olga;
+  assert_int_equal(bg_store_user_add(s, "olga", BG_ROLE_OFFICE, "noord", T0, &olga), BG_OK);
+  device ot, ol, a;
+  device_init(&ot, enrol(s, "otto", "ko"), o.otto, BG_ROLE_OFFICE);
+  device_init(&ol, enrol(s, "olga", "kl"), olga, BG_ROLE_OFFICE);
+  device_init(&a, enrol(s, "anna", "ka"), o.anna, BG_ROLE_BEGELEIDER);
+  bg_push_result res;
+  /* otto is in no team: nowhere to put the client */
+  bg_write w = opening(&ot, "NEW-1", 1);
+  assert_int_equal(bg_store_push(s, &ot.who, 1, &w, 1, T0, &res), BG_OK);
+  assert_int_equal(res.n_rejected, 1);
+  assert_int_equal(res.rejected[0].code, BG_E_FORBIDDEN);
+  /* a begeleider does not register clients */
+  w = opening(&a, "NEW-3", 1);
+  assert_int_equal(bg_store_push(s, &a.who, 1, &w, 1, T0, &res), BG_OK);
+  assert_int_equal(res.n_rejected, 1);
+  assert_int_equal(res.rejected[0].code, BG_E_FORBIDDEN);
+  /* olga (office, team noord) opens NEW-2's traject and writes its name in the same batch */
+  bg_write two[2];
+  two[0] = opening(&ol, "NEW-2", 1);
+  two[1] = two[0];
+  two[1].rtype = BG_RT_CLIENT;
+  two[1].rid = BG_STR("c");
+  two[1].value = (bg_value){BG_V_STR, false, 0, BG_STR("Nieuwe client")};
+  two[1].dot.counter = 2;
+  two[1].phase = BG_PH_AANMELDING; /* she had seen her own opening */
+  bg_dot d1 = two[0].dot;
+  two[1].ctx = (bg_vv){&d1, 1, 0};
+  assert_int_equal(bg_store_push(s, &ol.who, 1, two, 2, T0, &res), BG_OK);
+  assert_int_equal(res.n_rejected, 0);
+  client_seen f = {.id = "NEW-2"};
+  assert_int_equal(bg_store_clients(s, find_client, &f), BG_OK);
+  assert_true(f.found);
+  assert_string_equal(f.team, "noord");
+  assert_string_equal(f.begeleider, "olga");
+  client_seen none = {.id = "NEW-1"};
+  assert_int_equal(bg_store_clients(s, find_client, &none), BG_OK);
+  assert_false(none.found);
+  /* anna, in noord, receives the new client whole */
+  bg_rand r = {7};
+  device_pull(s, &a, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  assert_same_as_store(s, &a, "NEW-2");
+  bg_field_view fv;
+  assert_int_equal(bg_engine_field(&a.e, BG_STR("NEW-2"), BG_RT_CLIENT, BG_STR("c"), 1, &fv), BG_OK);
+  assert_non_null(fv.winner);
+  device_free(&ot);
+  device_free(&ol);
+  device_free(&a);
+  remove_store(s);
+}
+
 static void audit_chain_detects_a_changed_byte(void **state) {
   (void)state;
   bg_store *s = open_fresh();
@@ -626,6 +713,7 @@ int main(void) {
       cmocka_unit_test(a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged),
       cmocka_unit_test(client_add_and_move_feed_the_trajectbegeleider_to_devices),
       cmocka_unit_test(devices_converge_with_the_store_within_their_scope),
+      cmocka_unit_test(an_office_device_registers_a_new_client),
       cmocka_unit_test(audit_chain_detects_a_changed_byte),
       cmocka_unit_test(a_store_from_newer_software_is_refused),
   };
