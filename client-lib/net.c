@@ -31,6 +31,8 @@ static void bgs_release(bgs_conn *c) {
   if (c->has_rng) bg_rng_free(&c->rng);
   c->has_tls = c->has_conf = c->has_rng = false;
   bg_buf_free(&c->plain);
+  if (c->ai) uv_freeaddrinfo(c->ai);
+  c->ai = c->ai_cur = NULL;
   if (c->cbs.on_closed) c->cbs.on_closed(c);
 }
 
@@ -40,9 +42,12 @@ static void bgs_close_handles(bgs_conn *c) {
   if (c->closing) return;
   c->closing = true;
   c->ended = true;
+  if (c->resolving) (void)uv_cancel((uv_req_t *)&c->gai); /* its callback still comes, with UV_ECANCELED */
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, bgs_on_handle_closed);
   if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, bgs_on_handle_closed);
 }
+
+static void bgs_rearm(bgs_conn *c);
 
 static void bgs_on_written(uv_write_t *req, int status) {
   bgs_wreq *w = (bgs_wreq *)req;
@@ -51,7 +56,11 @@ static void bgs_on_written(uv_write_t *req, int status) {
   if (status < 0 && status != UV_ECANCELED) {
     bgs_fail(c, BG_E_CONNECTION_LOST, "sending failed: ", uv_strerror(status));
     bgs_close_handles(c);
+    return;
   }
+  /* bytes leaving are life too: a large push on a slow uplink waits long for
+   * its first answer */
+  if (status == 0) bgs_rearm(c);
 }
 
 /* Send what TLS produced. */
@@ -114,7 +123,12 @@ static void bgs_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (c->closing) return;
   if (n < 0) {
     bgs_fail(c, BG_E_CONNECTION_LOST, "the server closed the connection", NULL);
-    if (!c->tls.handshake_done) snprintf(c->why, sizeof c->why, "the server closed the connection during the TLS handshake (a revoked or unknown device certificate?)");
+    if (!c->tls.handshake_done)
+      snprintf(c->why, sizeof c->why, "%s",
+               c->enrol ? "the server closed the connection during the TLS handshake: is this the enrolment port "
+                          "(the sync port + 1, or as the office says)?"
+                        : "the server closed the connection during the TLS handshake (a revoked or unknown device "
+                          "certificate, or not the sync port?)");
     bgs_close_handles(c);
     return;
   }
@@ -161,11 +175,47 @@ static void bgs_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   bgs_close_handles(c);
 }
 
+static void bgs_on_connect(uv_connect_t *req, int status);
+
+/* Connect the (fresh) TCP handle to the address being tried. */
+static int bgs_connect_cur(bgs_conn *c) {
+  int rc = uv_tcp_init(c->loop, &c->tcp);
+  if (rc < 0) return rc;
+  c->tcp.data = c;
+  c->tcp_open = true;
+  (void)uv_tcp_nodelay(&c->tcp, 1);
+  c->creq.data = c;
+  return uv_tcp_connect(&c->creq, &c->tcp, c->ai_cur->ai_addr, bgs_on_connect);
+}
+
+/* The handle of a refused address is closed: try the next address. */
+static void bgs_on_retry_closed(uv_handle_t *h) {
+  bgs_conn *c = h->data;
+  c->tcp_open = false;
+  if (c->closing) { /* ended meanwhile: this was the handle's close */
+    bgs_release(c);
+    return;
+  }
+  int rc = bgs_connect_cur(c);
+  if (rc < 0) {
+    c->open_handles--; /* the handle was not opened again */
+    bgs_fail(c, BG_E_CONNECT, "cannot connect: ", uv_strerror(rc));
+    bgs_close_handles(c);
+  }
+}
+
 static void bgs_on_connect(uv_connect_t *req, int status) {
   bgs_conn *c = req->data;
   if (c->closing) return;
   if (status < 0) {
     bgs_fail(c, BG_E_CONNECT, "cannot connect: ", uv_strerror(status));
+    if (c->ai_cur && c->ai_cur->ai_next) { /* e.g. ::1 refused, 127.0.0.1 listening */
+      c->ai_cur = c->ai_cur->ai_next;
+      c->result = BG_OK;
+      c->why[0] = 0;
+      uv_close((uv_handle_t *)&c->tcp, bgs_on_retry_closed);
+      return;
+    }
     bgs_close_handles(c);
     return;
   }
@@ -182,6 +232,7 @@ static void bgs_on_connect(uv_connect_t *req, int status) {
 
 static void bgs_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   bgs_conn *c = req->data;
+  c->resolving = false;
   if (c->closing) {
     uv_freeaddrinfo(res);
     bgs_release(c); /* the request held a count (bgs_conn_start) */
@@ -194,16 +245,10 @@ static void bgs_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *
     bgs_close_handles(c);
     return;
   }
-  int rc = uv_tcp_init(c->loop, &c->tcp);
-  if (rc == 0) {
-    c->tcp.data = c;
-    c->tcp_open = true;
-    c->open_handles++;
-    (void)uv_tcp_nodelay(&c->tcp, 1);
-    c->creq.data = c;
-    rc = uv_tcp_connect(&c->creq, &c->tcp, res->ai_addr, bgs_on_connect);
-  }
-  uv_freeaddrinfo(res);
+  c->ai = c->ai_cur = res; /* freed at the end: a refused address moves on to the next */
+  c->open_handles++;       /* the TCP handle */
+  int rc = bgs_connect_cur(c);
+  if (rc < 0 && !c->tcp_open) c->open_handles--;
   if (rc < 0) {
     bgs_fail(c, BG_E_CONNECT, "cannot connect: ", uv_strerror(rc));
     bgs_close_handles(c);
@@ -292,8 +337,10 @@ bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, 
   hints.ai_socktype = SOCK_STREAM;
   c->gai.data = c;
   c->open_handles++; /* until the resolution answers */
+  c->resolving = true;
   rc = uv_getaddrinfo(loop, &c->gai, bgs_on_resolved, host, portstr, &hints);
   if (rc < 0) {
+    c->resolving = false;
     c->open_handles--;
     bgs_fail(c, BG_E_CONNECT, "cannot resolve the server's name: ", uv_strerror(rc));
     bgs_close_handles(c);
@@ -321,7 +368,7 @@ void bgs_conn_end(bgs_conn *c, bg_err e, const char *why) {
   c->result = e;
   if (why) snprintf(c->why, sizeof c->why, "%s", why);
   c->ended = true;
-  if (e == BG_OK && c->connected && !c->closing) {
+  if (c->connected && !c->closing) {
     bg_tls_close(&c->tls);
     (void)bgs_flush(c);
     (void)uv_read_stop((uv_stream_t *)&c->tcp);

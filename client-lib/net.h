@@ -31,6 +31,9 @@ struct bgs_conn {
   uv_timer_t timer;
   int open_handles;
   bool tcp_open, connected, closing, ended;
+  bool resolving;              /* the name lookup is under way (cancelled at an early end) */
+  bool enrol;                  /* an enrolment connection (for the messages) */
+  struct addrinfo *ai, *ai_cur; /* the addresses of the name, the one being tried */
   bg_rng rng;
   bg_tls_conf conf;
   bg_tls tls;
@@ -61,9 +64,10 @@ bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, 
 /* Send one message as a frame. */
 bg_err bgs_conn_send(bgs_conn *c, const bg_msg *m);
 
-/* End the connection: with `e` BG_OK in order (close_notify, the bytes queued
- * before it are delivered), else at once. `why` may be NULL. Only the first
- * call counts; on_closed follows. */
+/* End the connection with result `e` (BG_OK: an orderly end): close_notify
+ * after the bytes queued before it (an ERROR just sent still arrives), then
+ * the TCP close. `why` may be NULL. Only the first call counts; on_closed
+ * follows. */
 void bgs_conn_end(bgs_conn *c, bg_err e, const char *why);
 
 /* Split "host:port" / "[v6]:port" / "host" (port `def`). */

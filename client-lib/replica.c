@@ -249,8 +249,13 @@ static bg_err bgs_tables(bgsync *r) {
     bgs_cat(&s,
             "DROP TRIGGER IF EXISTS \"bgsync_%1$s_ins\"; DROP TRIGGER IF EXISTS \"bgsync_%1$s_upd\";"
             "DROP TRIGGER IF EXISTS \"bgsync_%1$s_del\"; DROP TRIGGER IF EXISTS \"bgsync_%1$s_key\";"
+            "DROP TRIGGER IF EXISTS \"bgsync_%1$s_new\";"
+            /* a removed record is not inserted again under its old id (the row
+             * would lack what the engine still holds of it) */
+            "CREATE TRIGGER \"bgsync_%1$s_new\" BEFORE INSERT ON \"%1$s\" BEGIN "
+            "SELECT bgsync_fresh(%2$u, NEW.client, NEW.rid); END;"
             "CREATE TRIGGER \"bgsync_%1$s_ins\" AFTER INSERT ON \"%1$s\" BEGIN ",
-            rt->name);
+            rt->name, t);
     for (uint16_t i = 0; i < rt->n_fields; i++) {
       const bg_field_def *f = &rt->fields[i];
       if (f == bgs_deleted_field(rt)) continue;
@@ -329,6 +334,7 @@ static const char *const bgs_queries[Q_MAX] = {
 /* --- capture of plain SQL writes --------------------------------------------------------- */
 
 static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose);
+static bg_err bgs_phase_allowed(bgsync *r, bg_str c, bg_pos from, bg_pos to);
 static bg_err bgs_materialise(bgsync *r, bg_str client, uint32_t rtype, bg_str rid);
 
 /* bgsync_local(): 1 inside an app's statement, 0 while the library itself
@@ -409,6 +415,34 @@ static void bgs_fn_capture(sqlite3_context *cx, int argc, sqlite3_value **argv) 
   }
 }
 
+/* bgsync_fresh(rtype, client, rid): refuses a SQL INSERT of a record the
+ * engine holds writes of (a removed one; a present one has its row already). */
+static void bgs_fn_fresh(sqlite3_context *cx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  bgsync *r = sqlite3_user_data(cx);
+  if (r->applying) return;
+  const bg_rtype_def *rt = bg_rtype((uint32_t)sqlite3_value_int64(argv[0]));
+  const char *client = (const char *)sqlite3_value_text(argv[1]);
+  const char *rid = (const char *)sqlite3_value_text(argv[2]);
+  if (!rt || !client || !rid) return; /* the capture that follows names what is missing */
+  bg_vv seen;
+  bg_vv_init(&seen);
+  bg_err e = bg_engine_record_context(&r->eng, bg_str_c(client), rt->id, bg_str_c(rid), &seen);
+  bool exists = seen.n > 0;
+  bg_vv_free(&seen);
+  if (e != BG_OK || exists) {
+    char msg[300];
+    if (e != BG_OK) snprintf(msg, sizeof msg, "bgsync: reading %s %s: %s (%s)", rt->name, rid, bg_err_message(e), bg_err_name(e));
+    else
+      snprintf(msg, sizeof msg,
+               "bgsync: %s %s of client %s existed before (it was removed): a new record needs a new id from "
+               "bgsync_new_rid('%s', client) (BG_E_EXISTS)",
+               rt->name, rid, client, rt->name);
+    sqlite3_result_error(cx, msg, -1);
+    sqlite3_result_error_code(cx, SQLITE_CONSTRAINT);
+  }
+}
+
 /* bgsync_new_rid(type, client): a new record id for a record of `type`. */
 static bg_err bgs_new_rid(bgsync *r, const bg_rtype_def *rt, bg_str client, char out[BG_ID_MAX + 1]);
 
@@ -456,6 +490,8 @@ static bg_err bgs_open(bgsync *r, const char *path) {
   int rc = sqlite3_create_function(r->db, "bgsync_capture", 5, SQLITE_UTF8, r, bgs_fn_capture, NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_create_function(r->db, "bgsync_local", 0, SQLITE_UTF8, r, bgs_fn_local, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_create_function(r->db, "bgsync_fresh", 3, SQLITE_UTF8, r, bgs_fn_fresh, NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_create_function(r->db, "bgsync_new_rid", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, r, bgs_fn_new_rid,
                                  NULL, NULL);
@@ -691,6 +727,13 @@ static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose) {
     if (pos.phase != BG_PH_NONE && r->registering)
       return bgs_fail(r, BG_E_EXISTS, "client %.*s exists already", (int)w->client.len, w->client.p);
   }
+  if (w->rtype == BG_RT_TRAJECT && w->field == 1 && !r->registering) {
+    /* a move of the traject, also through plain SQL: the decisions it needs */
+    bg_pos to;
+    if (w->value.type != BG_V_INT || !bg_pos_decode(w->value.i, &to))
+      return bgs_fail(r, BG_E_VALUE, "traject.positie takes a position (cycle * 16 + phase); use bgsync_phase");
+    if ((e = bgs_phase_allowed(r, w->client, pos, to)) != BG_OK) return e;
+  }
   if ((e = bg_engine_context_for(&r->eng, w)) != BG_OK)
     return bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
   w->user = id.user;
@@ -913,6 +956,25 @@ static bg_err bgs_decision(bgsync *r, bg_str client, uint32_t rtype, bg_str rid,
   return e;
 }
 
+/* Whether the phase machine lets the traject move from `from` to `to`, with the
+ * decisions as this replica sees them (the engine judges only the structure:
+ * decisions are not part of a write). BG_E_PHASE_TRANSITION with a sentence. */
+static bg_err bgs_phase_allowed(bgsync *r, bg_str c, bg_pos from, bg_pos to) {
+  bgs_decisions d;
+  memset(&d, 0, sizeof d);
+  char cyc[16];
+  snprintf(cyc, sizeof cyc, "%u", from.cycle);
+  bg_err e = bgs_decision(r, c, BG_RT_AANMELDING, BG_STR("a"), "besluit", d.a, sizeof d.a, &d.d.aanmeldingsbesluit);
+  if (e == BG_OK) e = bgs_decision(r, c, BG_RT_INTAKE, BG_STR("i"), "besluit", d.i, sizeof d.i, &d.d.intakebesluit);
+  if (e == BG_OK)
+    e = bgs_decision(r, c, BG_RT_EVALUATIE, bg_str_c(cyc), "besluit", d.ev, sizeof d.ev, &d.d.evaluatiebesluit);
+  if (e == BG_OK) e = bg_engine_plan_signed(&r->eng, c, from.cycle, &d.d.plan_signed);
+  if (e != BG_OK) return bgs_fail(r, e, "reading the traject's decisions");
+  char why[300];
+  if ((e = bg_phase_check(from, to, &d.d, why, sizeof why)) != BG_OK) return bgs_fail(r, e, "%s", why);
+  return BG_OK;
+}
+
 bg_err bgsync_phase(bgsync *r, const char *client, const char *phase) {
   if (!client || !phase) return bgs_fail(r, BG_E_USAGE, "client and phase must be given");
   int to = bg_phase_by_name(phase, strlen(phase));
@@ -926,16 +988,6 @@ bg_err bgsync_phase(bgsync *r, const char *client, const char *phase) {
   bg_err e = bg_engine_position(&r->eng, c, &from);
   if (e != BG_OK) return bgs_fail(r, e, "reading the traject");
   if (from.phase == BG_PH_NONE) return bgs_fail(r, BG_E_NOT_FOUND, "client %s is not in this replica", client);
-  bgs_decisions d;
-  memset(&d, 0, sizeof d);
-  char cyc[16];
-  snprintf(cyc, sizeof cyc, "%u", from.cycle);
-  e = bgs_decision(r, c, BG_RT_AANMELDING, BG_STR("a"), "besluit", d.a, sizeof d.a, &d.d.aanmeldingsbesluit);
-  if (e == BG_OK) e = bgs_decision(r, c, BG_RT_INTAKE, BG_STR("i"), "besluit", d.i, sizeof d.i, &d.d.intakebesluit);
-  if (e == BG_OK)
-    e = bgs_decision(r, c, BG_RT_EVALUATIE, bg_str_c(cyc), "besluit", d.ev, sizeof d.ev, &d.d.evaluatiebesluit);
-  if (e == BG_OK) e = bg_engine_plan_signed(&r->eng, c, from.cycle, &d.d.plan_signed);
-  if (e != BG_OK) return bgs_fail(r, e, "reading the traject's decisions");
   /* a move from evaluatie back into the core phases starts the next cycle; the
    * first analyse starts cycle 1 */
   bg_pos next = {from.cycle, (uint8_t)to};
@@ -943,8 +995,7 @@ bg_err bgsync_phase(bgsync *r, const char *client, const char *phase) {
     if (from.phase == BG_PH_EVALUATIE) next.cycle = from.cycle + 1;
     else if (from.phase == BG_PH_OPSTART) next.cycle = 1;
   }
-  char why[300];
-  if ((e = bg_phase_check(from, next, &d.d, why, sizeof why)) != BG_OK) return bgs_fail(r, e, "%s", why);
+  if ((e = bgs_phase_allowed(r, c, from, next)) != BG_OK) return e;
   bg_write w;
   memset(&w, 0, sizeof w);
   w.client = c;
@@ -1209,8 +1260,10 @@ bg_err bgs_purge_client(bgsync *r, bg_str client) {
     if (rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "purging a client");
     sqlite3_finalize(st);
   }
-  for (uint32_t t = 1; t <= BG_RTYPE_MAX && e == BG_OK; t++) {
-    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE client = ?1", bg_rtype(t)->name);
+  /* writes the office refused are care data too: access ended, they go */
+  for (uint32_t t = 0; t <= BG_RTYPE_MAX && e == BG_OK; t++) {
+    if (t == 0) snprintf(sql, sizeof sql, "DELETE FROM bgsync_rejected WHERE client = ?1");
+    else snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE client = ?1", bg_rtype(t)->name);
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, client.p, (int)client.len, SQLITE_TRANSIENT);

@@ -46,6 +46,14 @@ struct bgsync_op {
   uint64_t *batches; /* batch ids to push, in order */
   size_t n_batches, next_batch;
   size_t outstanding;
+  uint64_t sent_id[BG_MAX_OUTSTANDING]; /* PUSHes awaiting their ACK, oldest first */
+  uint32_t sent_n[BG_MAX_OUTSTANDING];
+  size_t sent_head;
+  uint32_t max_frame;   /* the server's, from WELCOME */
+  bool welcomed;        /* WELCOME received: the session is ready */
+  bool pull_out;        /* a PULL awaits its CHANGES */
+  bool server_said;     /* the server's ERROR carried its own retryable flag */
+  bool server_retryable;
   bool pulling, finished;
   uint64_t cursor;
   bgsync_progress prog;
@@ -125,7 +133,7 @@ static void bgs_on_closed(bgs_conn *c) {
         bgs_rollback(r);
       }
       memcpy(r->err, keep, sizeof keep);
-      if (bg_err_retryable(op->result)) {
+      if (op->server_said ? op->server_retryable : bg_err_retryable(op->result)) {
         if (r->failures < 30) r->failures++;
         uint64_t bound = 2000;
         for (uint32_t i = 1; i < r->failures && bound < 300000; i++) bound *= 2;
@@ -154,7 +162,7 @@ static void bgs_on_wake(uv_async_t *a) {
   uv_mutex_lock(&r->lock);
   bool cancel = r->cancel;
   uv_mutex_unlock(&r->lock);
-  if (cancel) {
+  if (cancel && !op->decided && !op->conn.ended) { /* a cancel after the end changes nothing */
     bgs_fail(r, BG_E_CANCELLED, "the sync was cancelled; what was committed stays, the next sync carries on");
     bgs_end(op, BG_E_CANCELLED);
   }
@@ -186,6 +194,18 @@ static bool bgs_send(bgsync_op *op, const bg_msg *m) {
   return false;
 }
 
+/* The device refuses what the server sent: ERROR with the code and r->err as
+ * its message, then the session ends (PROTOCOL.md 6c). */
+static void bgs_refuse(bgsync_op *op, bg_err e) {
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_ERROR;
+  size_t n = strlen(op->r->err);
+  m.u.error = (bg_msg_error){(uint32_t)e, {op->r->err, (uint32_t)(n < BG_TEXT_MAX ? n : BG_TEXT_MAX)}, false, 0};
+  (void)bgs_conn_send(&op->conn, &m);
+  bgs_end(op, e);
+}
+
 /* --- push ------------------------------------------------------------------------------------ */
 
 /* Give every unbatched write in the outbox a batch (ids from the replica's
@@ -194,10 +214,29 @@ static bool bgs_send(bgsync_op *op, const bg_msg *m) {
 static bg_err bgs_plan_batches(bgsync_op *op) {
   bgsync *r = op->r;
   sqlite3_stmt *sel = NULL, *upd = NULL, *list = NULL;
+  /* what one PUSH may carry: our batch size, within the server's frame limit
+   * (a little room for the message around the writes) */
+  uint64_t limit = BGS_BATCH_BYTES;
+  if (op->max_frame > 0 && op->max_frame - 64 < limit) limit = op->max_frame > 128 ? op->max_frame - 64 : 64;
   bg_err e = bgs_begin(r);
   int64_t batch = 0;
   if (e == BG_OK) e = bgs_meta_int(r, "batch", &batch);
   int rc = SQLITE_OK;
+  if (e == BG_OK) {
+    /* a batch planned for a larger frame than this server takes is planned
+     * anew: the server never acknowledged it (it may have applied it; writes
+     * apply once by their dots, so a new batch id repeats nothing) */
+    rc = sqlite3_prepare_v2(r->db,
+                            "UPDATE bgsync_outbox SET batch = NULL WHERE batch IN (SELECT batch FROM bgsync_outbox "
+                            "WHERE batch IS NOT NULL GROUP BY batch HAVING sum(length(w)) > ?1 OR count(*) > ?2)",
+                            -1, &upd, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(upd, 1, (int64_t)limit);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(upd, 2, BG_MSG_MAX_WRITES);
+    if (rc == SQLITE_OK) rc = sqlite3_step(upd) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(r->db);
+    if (rc != SQLITE_OK) e = bgs_sqlfail(r, rc, "planning the push");
+    sqlite3_finalize(upd);
+    upd = NULL;
+  }
   if (e == BG_OK) {
     rc = sqlite3_prepare_v2(r->db, "SELECT seq, length(w) FROM bgsync_outbox WHERE batch IS NULL ORDER BY seq", -1, &sel, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(r->db, "UPDATE bgsync_outbox SET batch = ?2 WHERE seq = ?1", -1, &upd, NULL);
@@ -207,7 +246,7 @@ static bg_err bgs_plan_batches(bgsync_op *op) {
   bool open = false;
   while (e == BG_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
     uint64_t len = (uint64_t)sqlite3_column_int64(sel, 1);
-    if (!open || bytes + len > BGS_BATCH_BYTES || count == BG_MSG_MAX_WRITES) {
+    if (!open || bytes + len > limit || count == BG_MSG_MAX_WRITES) {
       batch++;
       open = true;
       bytes = count = 0;
@@ -285,8 +324,14 @@ static bg_err bgs_push_batch(bgsync_op *op, uint64_t batch) {
     memset(&m, 0, sizeof m);
     m.type = BG_MSG_PUSH;
     m.u.push = (bg_msg_push){batch, w, (uint32_t)n};
-    if (!bgs_send(op, &m)) e = op->result;
-    else op->outstanding++;
+    if (!bgs_send(op, &m)) {
+      e = op->result;
+    } else {
+      size_t slot = (op->sent_head + op->outstanding) % BG_MAX_OUTSTANDING;
+      op->sent_id[slot] = batch;
+      op->sent_n[slot] = (uint32_t)n;
+      op->outstanding++;
+    }
   }
   if (e == BG_E_NOMEM) bgs_fail(r, e, "out of memory");
   free(w);
@@ -304,7 +349,7 @@ static void bgs_pull(bgsync_op *op) {
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_PULL;
   m.u.pull = (bg_msg_pull){op->cursor, 0, 0};
-  (void)bgs_send(op, &m);
+  if (bgs_send(op, &m)) op->pull_out = true;
 }
 
 /* Keep up to BG_MAX_OUTSTANDING batches in flight; pull when all are acknowledged. */
@@ -322,7 +367,16 @@ static void bgs_push_more(bgsync_op *op) {
 /* ACK of a batch: refused writes to bgsync_rejected, the rest leave the outbox. */
 static bg_err bgs_acked(bgsync_op *op, const bg_msg_ack *a) {
   bgsync *r = op->r;
-  if (op->outstanding == 0) return bgs_fail(r, BG_E_UNEXPECTED_MESSAGE, "the server acknowledged batch %" PRIu64 " that was not sent", a->id);
+  /* the server answers PUSHes in order: this ACK is for the oldest one */
+  if (op->outstanding == 0 || a->id != op->sent_id[op->sent_head])
+    return bgs_fail(r, BG_E_UNEXPECTED_MESSAGE, "the server acknowledged batch %" PRIu64 ", not the one it was sent",
+                    a->id);
+  uint32_t sent = op->sent_n[op->sent_head];
+  for (uint32_t i = 0; i < a->n_rejected; i++)
+    if (a->rejected[i].index >= sent)
+      return bgs_fail(r, BG_E_FIELD_RANGE, "the server refused write %u of batch %" PRIu64 ", which has %u",
+                      a->rejected[i].index, a->id, sent);
+  op->sent_head = (op->sent_head + 1) % BG_MAX_OUTSTANDING;
   op->outstanding--;
   bg_err e = bgs_begin(r);
   sqlite3_stmt *st = NULL;
@@ -353,21 +407,32 @@ static bg_err bgs_acked(bgsync_op *op, const bg_msg_ack *a) {
     sqlite3_finalize(st);
   }
   if (e == BG_OK) e = bgs_commit(r);
-  if (e != BG_OK) bgs_rollback(r);
-  return e;
+  if (e != BG_OK) {
+    bgs_rollback(r);
+    return e;
+  }
+  /* a reused dot: this device counts again (restored from a backup?); pushing
+   * more would only be refused the same way */
+  for (uint32_t i = 0; i < a->n_rejected; i++)
+    if (a->rejected[i].code == BG_E_DOT_REUSED)
+      return bgs_fail(r, BG_E_DOT_REUSED,
+                      "the office already has writes with this device's numbers (was the replica restored from a "
+                      "backup?): enrol this device anew; the refused writes are kept in bgsync_rejected");
+  return BG_OK;
 }
 
 /* --- pull ------------------------------------------------------------------------------------ */
 
 static bg_err bgs_purge(bgsync_op *op, const bg_msg_purge *p) {
   bgsync *r = op->r;
-  for (uint32_t i = 0; i < p->n; i++) {
+  bg_err e = bgs_begin(r); /* the check and the purge in one transaction: no write slips in between */
+  for (uint32_t i = 0; i < p->n && e == BG_OK; i++) {
     bool has;
-    bg_err e = bgs_has_pending(r, p->clients[i], &has);
-    if (e != BG_OK) return e;
-    if (has) return BG_OK; /* push first; the server repeats the PURGE */
+    if ((e = bgs_has_pending(r, p->clients[i], &has)) == BG_OK && has) {
+      bgs_rollback(r); /* push first; the server repeats the PURGE */
+      return BG_OK;
+    }
   }
-  bg_err e = bgs_begin(r);
   for (uint32_t i = 0; i < p->n && e == BG_OK; i++) e = bgs_purge_client(r, p->clients[i]);
   if (e == BG_OK) e = bgs_commit(r);
   if (e != BG_OK) {
@@ -384,6 +449,7 @@ static bg_err bgs_purge(bgsync_op *op, const bg_msg_purge *p) {
 
 static bg_err bgs_changes(bgsync_op *op, const bg_msg_changes *ch) {
   bgsync *r = op->r;
+  op->pull_out = false;
   bg_err e = bgs_begin(r);
   if (e == BG_OK) e = bgs_apply_remote(r, ch->writes, ch->n);
   if (e == BG_OK) e = bgs_meta_set_int(r, "cursor", (int64_t)ch->next);
@@ -436,9 +502,18 @@ static void bgs_welcome(bgsync_op *op, const bg_msg_welcome *w) {
     bgs_end(op, e);
     return;
   }
+  op->welcomed = true;
+  op->max_frame = w->max_frame;
+  if (w->proto < BG_PROTO_VERSION_MIN || w->proto > BG_PROTO_VERSION_MAX) {
+    bgs_fail(r, BG_E_PROTOCOL_VERSION, "the server chose protocol %u, this app speaks %u..%u: update the app", w->proto,
+             BG_PROTO_VERSION_MIN, BG_PROTO_VERSION_MAX);
+    bgs_refuse(op, BG_E_PROTOCOL_VERSION);
+    return;
+  }
   if (w->schema != BG_SCHEMA_VERSION) {
-    bgs_end(op, bgs_fail(r, BG_E_SCHEMA_VERSION, "the server has data schema %u, this app %u: update the app", w->schema,
-                         BG_SCHEMA_VERSION));
+    bgs_fail(r, BG_E_SCHEMA_VERSION, "the server has data schema %u, this app %u: update the app", w->schema,
+             BG_SCHEMA_VERSION);
+    bgs_refuse(op, BG_E_SCHEMA_VERSION);
     return;
   }
   if (w->device != id.device || w->user != id.user) {
@@ -474,7 +549,23 @@ static void bgs_on_frame(bgs_conn *c, const uint8_t *body, size_t len) {
   bg_msg_why why;
   bg_err e = bg_msg_decode(body, len, &m, &why);
   if (e != BG_OK) {
-    bgs_end(op, bgs_fail(r, e, "the server sent a message this app cannot read: %s", why.text));
+    bgs_fail(r, e, "the server sent a message this app cannot read: %s", why.text);
+    bgs_refuse(op, e);
+    return;
+  }
+  /* what may arrive now (PROTOCOL.md 6): WELCOME first, PURGE and CHANGES only
+   * for a PULL, ERROR and BYE any time */
+  bool allowed = m.type == BG_MSG_ERROR || m.type == BG_MSG_BYE ||
+                 (m.type == BG_MSG_WELCOME ? !op->welcomed
+                  : !op->welcomed          ? false
+                  : m.type == BG_MSG_PURGE || m.type == BG_MSG_CHANGES ? op->pull_out
+                                                                        : m.type == BG_MSG_ACK || m.type == BG_MSG_PING ||
+                                                                              m.type == BG_MSG_PONG);
+  if (!allowed) {
+    bgs_fail(r, BG_E_UNEXPECTED_MESSAGE, "the server sent %s where the protocol does not allow it",
+             bg_msg_type_name(m.type));
+    bgs_refuse(op, BG_E_UNEXPECTED_MESSAGE);
+    bg_msg_free(&m);
     return;
   }
   switch (m.type) {
@@ -482,8 +573,11 @@ static void bgs_on_frame(bgs_conn *c, const uint8_t *body, size_t len) {
       bgs_welcome(op, &m.u.welcome);
       break;
     case BG_MSG_ACK:
-      if ((e = bgs_acked(op, &m.u.ack)) != BG_OK) bgs_end(op, e);
-      else {
+      if ((e = bgs_acked(op, &m.u.ack)) == BG_E_UNEXPECTED_MESSAGE || e == BG_E_FIELD_RANGE) {
+        bgs_refuse(op, e);
+      } else if (e != BG_OK) {
+        bgs_end(op, e);
+      } else {
         bgs_progress(op);
         bgs_push_more(op);
       }
@@ -510,6 +604,8 @@ static void bgs_on_frame(bgs_conn *c, const uint8_t *body, size_t len) {
       if (m.u.error.message.len == 0)
         bgs_fail(r, (bg_err)m.u.error.code, "the server refused: %s (%s)", bg_err_message((int)m.u.error.code),
                  bg_err_name((int)m.u.error.code));
+      op->server_said = true;
+      op->server_retryable = m.u.error.retryable;
       bgs_decide(op, (bg_err)m.u.error.code);
       bgs_conn_end(&op->conn, (bg_err)m.u.error.code, NULL);
       break;
@@ -822,6 +918,7 @@ static bg_err bgs_enrol_start(bgsync *r, uv_loop_t *loop, void *arg, bgsync_done
   bgs_conn_cbs cbs = {bgs_enrol_ready, bgs_enrol_frame, bgs_on_closed};
   bg_tls_conf_opts tls = {.enrol = true};
   e = bgs_conn_start(&op->conn, loop, op->host, eport, &tls, 15000, NULL, NULL, &cbs, op);
+  op->conn.enrol = true;
   if (e != BG_OK) {
     bgs_fail(r, e, "%s", op->conn.why);
     op->done = NULL;

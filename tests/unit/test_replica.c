@@ -407,13 +407,30 @@ static void refusals_name_the_rule_and_leave_nothing(void **state) {
   assert_int_equal(bgsync_phase(r, "c-2", "intake"), BG_E_PHASE_TRANSITION);
   assert_non_null(strstr(bgsync_errmsg(r), "aanmelding"));
   assert_non_null(strstr(bgsync_errmsg(r), "intakegesprek"));
+  /* plain SQL moves the traject only where the decisions allow it, too */
+  char sqlmove[128];
+  snprintf(sqlmove, sizeof sqlmove, "UPDATE traject SET positie = %d WHERE client = 'c-2'",
+           (int)bg_pos_encode((bg_pos){0, BG_PH_INTAKE}));
+  assert_int_not_equal(sqlite3_exec(bgsync_db(r), sqlmove, NULL, NULL, &msg), SQLITE_OK);
+  assert_non_null(strstr(msg, "intakegesprek"));
+  sqlite3_free(msg);
+  assert_string_equal(text(r, "SELECT phase FROM traject WHERE client = 'c-2'"), "aanmelding");
   assert_int_equal(bgsync_set(r, "c-2", "aanmelding.besluit", "intakegesprek"), BG_OK);
   assert_int_equal(bgsync_phase(r, "c-2", "intake"), BG_OK);
   assert_string_equal(text(r, "SELECT phase FROM traject WHERE client = 'c-2'"), "intake");
 
   /* R1: after the signature plan edits are refused; a proposal is the way */
-  char doel[65];
+  char doel[65], sqlins[200];
   assert_int_equal(bgsync_doel_add(r, "c-1", "wonen", "Huis op orde", NULL, 2, doel), BG_OK);
+  /* a removed doel does not come back under its old id */
+  char gone[65];
+  assert_int_equal(bgsync_doel_add(r, "c-1", "werk", "Vrijwilligerswerk", NULL, 3, gone), BG_OK);
+  assert_int_equal(bgsync_remove(r, "c-1", "doel", gone), BG_OK);
+  snprintf(sqlins, sizeof sqlins, "INSERT INTO doel(client, rid, omschrijving) VALUES('c-1', '%s', 'terug')", gone);
+  assert_int_not_equal(sqlite3_exec(bgsync_db(r), sqlins, NULL, NULL, &msg), SQLITE_OK);
+  assert_non_null(strstr(msg, "bgsync_new_rid"));
+  sqlite3_free(msg);
+  assert_int_equal(count(r, "SELECT count(*) FROM doel"), 1);
   assert_int_equal(bgsync_sign(r, "c-1", "J. de Vries", NULL), BG_OK);
   s = snap(r);
   assert_int_equal(bgsync_set(r, "c-1", "plan.einddoel", "Anders"), BG_E_PLAN_SIGNED);
@@ -509,7 +526,11 @@ static void purge_drops_everything_of_a_client(void **state) {
   bool has;
   assert_int_equal(bgs_has_pending(r, BG_STR("c-1"), &has), BG_OK);
   assert_true(has);
-  assert_int_equal(sqlite3_exec(bgsync_db(r), "DELETE FROM bgsync_outbox", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(bgsync_db(r),
+                                "INSERT INTO bgsync_rejected(seq, client, w, code, at) SELECT seq, client, w, 204, 0 "
+                                "FROM bgsync_outbox; DELETE FROM bgsync_outbox",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
   assert_int_equal(bgs_has_pending(r, BG_STR("c-1"), &has), BG_OK);
   assert_false(has);
   char before[65];
@@ -525,6 +546,8 @@ static void purge_drops_everything_of_a_client(void **state) {
   assert_string_equal(before, after);
   assert_string_equal(text(r, "SELECT einddoel FROM begeleidingsplan WHERE client = 'c-10'"), "Blijft");
   assert_string_equal(text(r, "SELECT client FROM bgsync_purged"), "c-1");
+  assert_int_equal(count(r, "SELECT count(*) FROM bgsync_rejected WHERE client = 'c-1'"), 0); /* care data too */
+  assert_int_equal(count(r, "SELECT count(*) FROM bgsync_rejected WHERE client = 'c-10'"), 1);
   dev_free(&office);
   bgsync_close(r);
 }
