@@ -48,6 +48,11 @@ static uint64_t bg__get_be(const uint8_t *p, unsigned n) {
   return v;
 }
 
+/* v big-endian into p[0..8) (a fixed loop: compilers make it one swap and store). */
+static inline void bg__be64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
 /* Client ids and record ids: no control characters (so 0x00 separates key parts). */
 static bool bg__id_ok(bg_str s) {
   for (uint32_t i = 0; i < s.len; i++)
@@ -85,7 +90,10 @@ static bg_err bg__key_write(bg_buf *k, bg_str client, uint32_t rtype, bg_str rid
     *p++ = (uint8_t)(*field >> 8);
     *p++ = (uint8_t)*field;
   }
-  for (int i = 0; dot && i < 16; i++) *p++ = (uint8_t)((i < 8 ? dot->device : dot->counter) >> (56 - 8 * (i % 8)));
+  if (dot) {
+    bg__be64(p, dot->device);
+    bg__be64(p + 8, dot->counter);
+  }
   k->len = n;
   return BG_OK;
 }
