@@ -237,15 +237,15 @@ static bg_err bg__cur_write(bg_engine *e, bg__cur *c, const bg_write **out) {
   return BG_OK;
 }
 
-/* Parse a stored field state. The current writes' encodings point into a copy
- * in the zone, so they outlive the engine's scratch buffers. */
+/* Parse a stored field state. The current writes' encodings point into `val`
+ * itself, not a copy: the caller keeps those bytes (e->v1 until the next load, a
+ * scan's value during its callback) while it uses writes not yet decoded.
+ * Decoding (bg__cur_write, bg__view) copies into the zone, so a view outlives
+ * them; bg_engine_apply saves the state before it loads anything else. */
 static bg_err bg__fstate_parse(bg_engine *e, const bg_buf *val, bg__fstate *st) {
   memset(st, 0, sizeof *st);
-  uint8_t *copy = msgpack_zone_malloc(Z(e), val->len ? val->len : 1);
-  if (copy == NULL) return BG_E_NOMEM;
-  memcpy(copy, val->data, val->len);
   bg_mp_in in;
-  bg_mp_in_init(&in, copy, val->len);
+  bg_mp_in_init(&in, val->len ? val->data : (const uint8_t *)"", val->len);
   uint32_t size, n;
   if (!bg_mp_read_array(&in, &size) || size != 2) return BG_E_CORRUPT;
   bg_err r = bg__read_vv(e, &in, &st->K);
