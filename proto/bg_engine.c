@@ -48,6 +48,11 @@ static uint64_t bg__get_be(const uint8_t *p, unsigned n) {
   return v;
 }
 
+/* v big-endian into p[0..8) (a fixed loop: compilers make it one swap and store). */
+static inline void bg__be64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
 /* Client ids and record ids: no control characters (so 0x00 separates key parts). */
 static bool bg__id_ok(bg_str s) {
   for (uint32_t i = 0; i < s.len; i++)
@@ -85,7 +90,10 @@ static bg_err bg__key_write(bg_buf *k, bg_str client, uint32_t rtype, bg_str rid
     *p++ = (uint8_t)(*field >> 8);
     *p++ = (uint8_t)*field;
   }
-  for (int i = 0; dot && i < 16; i++) *p++ = (uint8_t)((i < 8 ? dot->device : dot->counter) >> (56 - 8 * (i % 8)));
+  if (dot) {
+    bg__be64(p, dot->device);
+    bg__be64(p + 8, dot->counter);
+  }
   k->len = n;
   return BG_OK;
 }
@@ -129,7 +137,8 @@ static void bg__put_vv(bg_mp_out *o, const bg_vv *v) {
   }
 }
 
-/* Read a flat version vector into zone memory (borrowed: cap 0). */
+/* Read a flat version vector into zone memory (borrowed: cap 0), checking as it
+ * reads that it is canonical (bg_vv_is_canonical): devices ascending, nothing 0. */
 static bg_err bg__read_vv(bg_engine *e, bg_mp_in *in, bg_vv *v) {
   uint32_t n2;
   bg_vv_init(v);
@@ -138,13 +147,33 @@ static bg_err bg__read_vv(bg_engine *e, bg_mp_in *in, bg_vv *v) {
   if (!bg_mp_read_array(in, &n2) || n2 % 2 || n2 > (size_t)(in->end - in->p)) return BG_E_CORRUPT;
   uint32_t n = n2 / 2;
   if (n == 0) return BG_OK;
+  if (n > BG_VV_MAX_ENTRIES) return BG_E_CORRUPT;
   bg_dot *d = msgpack_zone_malloc(Z(e), n * sizeof *d);
   if (d == NULL) return BG_E_NOMEM;
+  uint64_t last = 0;
   for (uint32_t i = 0; i < n; i++) {
-    if (!bg_mp_read_uint(in, &d[i].device) || !bg_mp_read_uint(in, &d[i].counter)) return BG_E_CORRUPT;
+    if (!bg_mp_read_uint(in, &d[i].device) || !bg_mp_read_uint(in, &d[i].counter) || d[i].device <= last ||
+        d[i].counter == 0)
+      return BG_E_CORRUPT;
+    last = d[i].device;
   }
   *v = (bg_vv){d, n, 0};
-  return bg_vv_is_canonical(v) ? BG_OK : BG_E_CORRUPT;
+  return BG_OK;
+}
+
+/* v = pointwise max(v, add), in zone memory. The engine's vectors live in the
+ * zone for one call, so a join allocates nothing to free (with bg_vv_merge and
+ * bg_vv_advance it was a malloc and a free per vector per write). */
+static bg_err bg__vv_join(bg_engine *e, bg_vv *v, const bg_vv *add) {
+  if (add->n == 0) return BG_OK;
+  uint32_t room = v->n + add->n > BG_VV_MAX_ENTRIES ? BG_VV_MAX_ENTRIES : v->n + add->n;
+  bg_dot *out = msgpack_zone_malloc(Z(e), room * sizeof *out);
+  if (out == NULL) return BG_E_NOMEM;
+  bg_vv res;
+  bool changed;
+  bg_err r = bg_vv_join_into(v, add, out, room, &res, &changed);
+  if (r == BG_OK && changed) *v = res;
+  return r;
 }
 
 /* A one-vector state [vv, count] (RECORD). */
@@ -208,15 +237,15 @@ static bg_err bg__cur_write(bg_engine *e, bg__cur *c, const bg_write **out) {
   return BG_OK;
 }
 
-/* Parse a stored field state. The current writes' encodings point into a copy
- * in the zone, so they outlive the engine's scratch buffers. */
+/* Parse a stored field state. The current writes' encodings point into `val`
+ * itself, not a copy: the caller keeps those bytes (e->v1 until the next load, a
+ * scan's value during its callback) while it uses writes not yet decoded.
+ * Decoding (bg__cur_write, bg__view) copies into the zone, so a view outlives
+ * them; bg_engine_apply saves the state before it loads anything else. */
 static bg_err bg__fstate_parse(bg_engine *e, const bg_buf *val, bg__fstate *st) {
   memset(st, 0, sizeof *st);
-  uint8_t *copy = msgpack_zone_malloc(Z(e), val->len ? val->len : 1);
-  if (copy == NULL) return BG_E_NOMEM;
-  memcpy(copy, val->data, val->len);
   bg_mp_in in;
-  bg_mp_in_init(&in, copy, val->len);
+  bg_mp_in_init(&in, val->len ? val->data : (const uint8_t *)"", val->len);
   uint32_t size, n;
   if (!bg_mp_read_array(&in, &size) || size != 2) return BG_E_CORRUPT;
   bg_err r = bg__read_vv(e, &in, &st->K);
@@ -476,7 +505,7 @@ static int bg__cmp_dot(bg_dot a, bg_dot b) {
  * the first, replaces nothing - the rule shows the first, the rest are entries. */
 static bg_err bg__fold(bg_engine *e, bg__fstate *st, const bg_field_def *f, const bg_write *w,
                        const uint8_t *raw, size_t rawlen) {
-  bg_err r = f->rule == BG_RULE_ONCE ? BG_OK : bg_vv_merge(&st->K, &w->ctx);
+  bg_err r = f->rule == BG_RULE_ONCE ? BG_OK : bg__vv_join(e, &st->K, &w->ctx);
   if (r != BG_OK) return r;
   uint32_t k = 0;
   for (uint32_t i = 0; i < st->n; i++)
@@ -662,7 +691,7 @@ bg_err bg_engine_apply(bg_engine *e, const bg_write *w, bg_apply_result *res) {
   if ((r = bg__key_write(fk, w->client, w->rtype, w->rid, &w->field, &w->dot)) != BG_OK) return r;
   size_t fklen = fk->len - 16;
   bg_buf_reset(&e->v3);
-  if ((r = bg_write_encode(w, &e->v3)) != BG_OK) return r;
+  if ((r = bg__write_encode_checked(w, &e->v3)) != BG_OK) return r;
   r = e->kv.ops->add(e->kv.self, BG_KV_LOG, fk->data, fk->len, e->v3.data, e->v3.len);
   if (r == BG_E_EXISTS) {
     /* Received before - unless the device used this dot for something else (a
@@ -734,18 +763,14 @@ static bg_err bg__apply_new(bg_engine *e, const bg_write *w, const bg_field_def 
   if ((r = bg__field_load(e, fk, &st)) != BG_OK) return r;
   r = bg__fold(e, &st, f, w, raw, rawlen);
   if (r == BG_OK) r = bg__field_save(e, fk, &st);
-  bg_vv_free(&st.K);
   if (r != BG_OK) return r;
 
-  bg_vv rvv;
+  bg_dot d = w->dot;
+  bg_vv rvv, dot = {&d, 1, 0};
   fk->len = bg__fk_record_len(fklen);
   if ((r = bg__vv_load(e, BG_KV_RECORD, fk, &rvv, NULL)) != BG_OK) return r;
-  r = bg_vv_advance(&rvv, w->dot.device, w->dot.counter);
-  if (r == BG_OK) r = bg__vv_save(e, BG_KV_RECORD, fk, &rvv, 0);
-  bg_vv_free(&rvv);
-  if (r != BG_OK) return r;
-
-  return BG_OK;
+  if ((r = bg__vv_join(e, &rvv, &dot)) != BG_OK) return r;
+  return bg__vv_save(e, BG_KV_RECORD, fk, &rvv, 0);
 }
 
 /* --- the rebuild path ------------------------------------------------------------------- */
@@ -801,11 +826,9 @@ static bg_err bg__rebuild_record(bg_engine *e, const uint8_t *rk, size_t rklen) 
     bool last = i + 1 == c.n || c.v[i + 1].fklen != l->fklen || memcmp(c.v[i + 1].key, l->key, l->fklen) != 0;
     if (r == BG_OK && last) {
       r = bg__field_save(e, &fk, &st);
-      bg_vv_free(&st.K);
-      memset(&st, 0, sizeof st);
+      memset(&st, 0, sizeof st); /* K and the current writes are zone memory */
     }
   }
-  bg_vv_free(&st.K);
   if (r == BG_OK) {
     bg_buf rkb = {(uint8_t *)(uintptr_t)rk, rklen, rklen, 0};
     r = rvv.n ? bg__vv_save(e, BG_KV_RECORD, &rkb, &rvv, 0)

@@ -4,21 +4,25 @@
  * One open-addressing hash table per key space for get/put/delete in O(1); a
  * scan collects the matching entries and sorts them, which is fine for what
  * scans serve (digests, rare reclassifications, tests). Deleted slots become
- * tombstones and are reclaimed when the table grows.
+ * tombstones and are reclaimed when the table grows. Keys and values are limited
+ * to 2 GiB each (BG_E_LIMIT): the entry keeps their lengths in 32 bits.
  */
 #include "bg_kv.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* 24 bytes: the table is probed and grown a lot, so the entry is kept small -
+ * the value sits right after the key, lengths and the hash take 32 bits. */
 typedef struct bg__ment {
-  uint8_t *key; /* NULL: empty; &bg__tomb: deleted */
-  size_t klen;
-  uint8_t *val; /* inside the key's allocation, after the key */
-  size_t vlen;
-  size_t vcap; /* bytes allocated for val: a replacement that fits reuses it */
-  uint64_t hash;
+  uint8_t *key;  /* NULL: empty; &bg__tomb: deleted. The value follows the key. */
+  uint32_t klen;
+  uint32_t vlen;
+  uint32_t vcap; /* bytes allocated for the value: a replacement that fits reuses it */
+  uint32_t hash;
 } bg__ment;
+
+#define BG__MVAL(e) ((e)->key + (e)->klen)
 
 typedef struct bg__mtab {
   bg__ment *e;
@@ -34,7 +38,7 @@ struct bg_memkv {
 static uint8_t bg__tomb;
 
 /* Eight bytes at a time, each word mixed by a multiply-xorshift. */
-static uint64_t bg__hash(const uint8_t *p, size_t n) {
+static uint32_t bg__hash(const uint8_t *p, size_t n) {
   uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n;
   while (n >= 8) {
     uint64_t w;
@@ -47,10 +51,10 @@ static uint64_t bg__hash(const uint8_t *p, size_t n) {
   uint64_t t = 0;
   memcpy(&t, p, n);
   h = (h ^ t) * UINT64_C(0x94d049bb133111eb);
-  return h ^ (h >> 29);
+  return (uint32_t)(h ^ (h >> 29));
 }
 
-static bg__ment *bg__find(bg__mtab *t, const uint8_t *key, size_t klen, uint64_t h, bool for_insert) {
+static bg__ment *bg__find(bg__mtab *t, const uint8_t *key, size_t klen, uint32_t h, bool for_insert) {
   if (t->cap == 0) return NULL;
   size_t mask = t->cap - 1, i = h & mask;
   bg__ment *first_tomb = NULL;
@@ -91,24 +95,25 @@ static bg_err bg__mget(void *self, int space, const uint8_t *key, size_t klen, b
   bg__ment *e = bg__find(&m->t[space], key, klen, bg__hash(key, klen), false);
   if (e == NULL) return BG_E_NOT_FOUND;
   bg_buf_reset(val);
-  return bg_buf_append(val, e->val, e->vlen);
+  return bg_buf_append(val, BG__MVAL(e), e->vlen);
 }
 
 static bg_err bg__mstore(bg_memkv *m, int space, const uint8_t *key, size_t klen, const uint8_t *val,
                          size_t vlen, bool only_new) {
   if (space < 1 || space > BG_KV_SPACES) return BG_E_USAGE;
+  if (klen > UINT32_MAX / 2 || vlen > UINT32_MAX / 2) return BG_E_LIMIT; /* 2 GiB: beyond any use in memory */
   bg__mtab *t = &m->t[space];
   if ((t->fill + 1) * 4 > t->cap * 3) {
     bg_err e = bg__grow(t);
     if (e != BG_OK) return e;
   }
-  uint64_t h = bg__hash(key, klen);
+  uint32_t h = bg__hash(key, klen);
   bg__ment *e = bg__find(t, key, klen, h, true);
   bool live = e->key != NULL && e->key != &bg__tomb;
   if (live && only_new) return BG_E_EXISTS;
   if (live && vlen <= e->vcap) { /* replace in place */
-    if (vlen) memcpy(e->val, val, vlen);
-    e->vlen = vlen;
+    if (vlen) memcpy(BG__MVAL(e), val, vlen);
+    e->vlen = (uint32_t)vlen;
     return BG_OK;
   }
   /* Key and value share one allocation: the key first, then room for the value. */
@@ -120,7 +125,7 @@ static bg_err bg__mstore(bg_memkv *m, int space, const uint8_t *key, size_t klen
   if (live) free(e->key); /* replace with a larger value */
   else t->used++;
   if (e->key == NULL) t->fill++;
-  *e = (bg__ment){block, klen, block + klen, vlen, vcap, h};
+  *e = (bg__ment){block, (uint32_t)klen, (uint32_t)vlen, (uint32_t)vcap, h};
   return BG_OK;
 }
 
@@ -141,7 +146,7 @@ static bg_err bg__mdel(void *self, int space, const uint8_t *key, size_t klen) {
   bg__ment *e = bg__find(t, key, klen, bg__hash(key, klen), false);
   if (e == NULL) return BG_OK;
   free(e->key); /* the value shares the key's allocation */
-  *e = (bg__ment){&bg__tomb, 0, NULL, 0, 0, 0};
+  *e = (bg__ment){&bg__tomb, 0, 0, 0, 0};
   t->used--;
   return BG_OK;
 }
@@ -170,7 +175,7 @@ static bg_err bg__mscan(void *self, int space, const uint8_t *prefix, size_t ple
   }
   qsort(hits, n, sizeof *hits, bg__cmp_ent);
   bg_err r = BG_OK;
-  for (size_t i = 0; i < n && r == BG_OK; i++) r = cb(arg, hits[i]->key, hits[i]->klen, hits[i]->val, hits[i]->vlen);
+  for (size_t i = 0; i < n && r == BG_OK; i++) r = cb(arg, hits[i]->key, hits[i]->klen, BG__MVAL(hits[i]), hits[i]->vlen);
   free(hits);
   return r;
 }

@@ -183,7 +183,7 @@ void bg_mp_put_int(bg_mp_out *o, int64_t v) {
   else bg__put(o, 0xd3, (uint64_t)v, 8, NULL, 0);
 }
 
-void bg_mp_put_array(bg_mp_out *o, uint32_t n) { bg__put_len(o, 0x90, 16, 0, 0xdc, 0xdd, n, NULL, 0); }
+void bg__mp_put_array(bg_mp_out *o, uint32_t n) { bg__put_len(o, 0x90, 16, 0, 0xdc, 0xdd, n, NULL, 0); }
 void bg_mp_put_map(bg_mp_out *o, uint32_t n) { bg__put_len(o, 0x80, 16, 0, 0xde, 0xdf, n, NULL, 0); }
 void bg__mp_put_str(bg_mp_out *o, const void *p, uint32_t n) { bg__put_len(o, 0xa0, 32, 0xd9, 0xda, 0xdb, n, p, n); }
 /* bin has no fix form: with fixmax 0 the 8-bit form is the shortest. */
@@ -216,7 +216,7 @@ static bool bg__arg(bg_mp_in *in, unsigned width, uint64_t *v) {
   return true;
 }
 
-bool bg_mp_read_array(bg_mp_in *in, uint32_t *n) {
+bool bg__mp_read_array(bg_mp_in *in, uint32_t *n) {
   const uint8_t *t = bg__take(in, 1);
   uint64_t v = 0;
   if (t == NULL) return false;
@@ -228,7 +228,7 @@ bool bg_mp_read_array(bg_mp_in *in, uint32_t *n) {
   return true;
 }
 
-bool bg_mp_read_uint(bg_mp_in *in, uint64_t *v) {
+bool bg__mp_read_uint(bg_mp_in *in, uint64_t *v) {
   const uint8_t *t = bg__take(in, 1);
   if (t == NULL) return false;
   if (*t <= 0x7f) { *v = *t; return true; }

@@ -66,7 +66,13 @@ static inline void bg_mp_put_uint(bg_mp_out *o, uint64_t v) {
   else bg__mp_put_uint(o, v);
 }
 void bg_mp_put_int(bg_mp_out *o, int64_t v);
-void bg_mp_put_array(bg_mp_out *o, uint32_t n);
+void bg__mp_put_array(bg_mp_out *o, uint32_t n);
+/* Arrays of the engine's states are short (the fixarray form): inline too. */
+static inline void bg_mp_put_array(bg_mp_out *o, uint32_t n) {
+  bg_buf *b = o->buf;
+  if (n < 16 && b->len < b->cap && o->err == BG_OK) b->data[b->len++] = (uint8_t)(0x90 | n);
+  else bg__mp_put_array(o, n);
+}
 void bg_mp_put_map(bg_mp_out *o, uint32_t n);
 void bg__mp_put_str(bg_mp_out *o, const void *p, uint32_t n);
 /* Ids and short texts (under 32 bytes, the fixstr form) take the inline path. */
@@ -96,8 +102,23 @@ typedef struct bg_mp_in {
 } bg_mp_in;
 
 void bg_mp_in_init(bg_mp_in *in, const uint8_t *p, size_t n);
-bool bg_mp_read_array(bg_mp_in *in, uint32_t *n);
-bool bg_mp_read_uint(bg_mp_in *in, uint64_t *v);
+bool bg__mp_read_array(bg_mp_in *in, uint32_t *n);
+bool bg__mp_read_uint(bg_mp_in *in, uint64_t *v);
+/* The short forms (fixarray, positive fixint) inline: most of what is read. */
+static inline bool bg_mp_read_array(bg_mp_in *in, uint32_t *n) {
+  if (!in->bad && in->p < in->end && (*in->p & 0xf0u) == 0x90) {
+    *n = *in->p++ & 0x0fu;
+    return true;
+  }
+  return bg__mp_read_array(in, n);
+}
+static inline bool bg_mp_read_uint(bg_mp_in *in, uint64_t *v) {
+  if (!in->bad && in->p < in->end && *in->p <= 0x7f) {
+    *v = *in->p++;
+    return true;
+  }
+  return bg__mp_read_uint(in, v);
+}
 /* A bin value; *p points into the input. */
 bool bg_mp_read_bin(bg_mp_in *in, const uint8_t **p, uint32_t *n);
 /* A str value; *p points into the input. */

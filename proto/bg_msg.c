@@ -423,7 +423,7 @@ static bool bg__is_default(const void *base, const bg__field *f) {
 }
 
 static bg_err bg__encode_struct(bg_mp_out *o, const bg__desc *d, const void *base, int type);
-static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w);
+static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w, bool checked);
 
 static bg_err bg__check_len(uint64_t len, const bg__field *f) {
   if (len > f->max) return BG_E_LIMIT;
@@ -498,7 +498,7 @@ static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *bas
   bg_mp_put_array(o, n);
   for (uint32_t i = 0; i < n && e == BG_OK; i++) {
     if (f->kind == BG__WRITES) {
-      e = bg__write_encode_fast(o, &(*CMEMBER(bg__writes, base, f))[i]);
+      e = bg__write_encode_fast(o, &(*CMEMBER(bg__writes, base, f))[i], false);
     } else if (f->kind == BG__REJECTS) {
       const bg_reject *r = &(*CMEMBER(bg__rejects, base, f))[i];
       if (r->index >= BG_MSG_MAX_WRITES || r->code == 0 || r->code > 0xffff) return BG_E_FIELD_RANGE;
@@ -576,24 +576,37 @@ bg_err bg_msg_encode_frame(const bg_msg *m, bg_buf *out, uint32_t max) {
  * 1,000 instructions a write (BENCHMARKS.md). Same keys, order, defaults and
  * checks as the table above - bg__write_encode_table stays the reference, and
  * test_msg checks that both give the same bytes and the same errors.
+ *
+ * `checked`: the write passed bg_write_check, which leaves the record id ASCII
+ * within BG_ID_MAX (bg_rid_parse) and the value of its field's type, a text
+ * within the field's maximum (<= BG_VALUE_MAX) and valid UTF-8 (bg_value_check).
+ * Those checks are then skipped - the merge engine encodes every write it
+ * applies, and they were a fifth of the encoding. The client id is checked
+ * either way: bg_write_check only refuses control characters in it. The
+ * lengths skipped are asserted; test_engine checks that both forms agree on
+ * every write bg_write_check accepts, defective ones among them.
  */
-static bg_err bg__id_put(bg_mp_out *o, unsigned key, bg_str s) {
-  if (s.len > BG_ID_MAX) return BG_E_LIMIT;
-  if (s.len == 0) return BG_E_FIELD_RANGE;
-  if (!bg_utf8_valid(s.p, s.len)) return BG_E_UTF8;
+static bg_err bg__id_put(bg_mp_out *o, unsigned key, bg_str s, bool checked) {
+  if (checked) {
+    assert(s.len > 0 && s.len <= BG_ID_MAX);
+  } else {
+    if (s.len > BG_ID_MAX) return BG_E_LIMIT;
+    if (s.len == 0) return BG_E_FIELD_RANGE;
+    if (!bg_utf8_valid(s.p, s.len)) return BG_E_UTF8;
+  }
   bg_mp_put_uint(o, key);
   bg_mp_put_str(o, s.p, s.len);
   return BG_OK;
 }
 
-static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w) {
+static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w, bool checked) {
   bool has_value = w->value.type != BG_V_NIL, has_ctx = w->ctx.n > 0, has_cycle = w->cycle != 0, has_tb = w->tb;
   bg_mp_put_map(o, 9u + has_value + has_ctx + has_cycle + has_tb);
-  bg_err e = bg__id_put(o, 1, w->client);
+  bg_err e = bg__id_put(o, 1, w->client, false);
   if (e != BG_OK) return e;
   bg_mp_put_uint(o, 2);
   bg_mp_put_uint(o, w->rtype);
-  if ((e = bg__id_put(o, 3, w->rid)) != BG_OK) return e;
+  if ((e = bg__id_put(o, 3, w->rid, checked)) != BG_OK) return e;
   bg_mp_put_uint(o, 4);
   bg_mp_put_uint(o, w->field);
   if (has_value) {
@@ -603,8 +616,12 @@ static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w) {
       case BG_V_BOOL: bg_mp_put_bool(o, v->b); break;
       case BG_V_INT: bg_mp_put_int(o, v->i); break;
       case BG_V_STR:
-        if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
-        if (!bg_utf8_valid(v->s.p, v->s.len)) return BG_E_UTF8;
+        if (checked) {
+          assert(v->s.len <= BG_VALUE_MAX);
+        } else {
+          if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
+          if (!bg_utf8_valid(v->s.p, v->s.len)) return BG_E_UTF8;
+        }
         bg_mp_put_str(o, v->s.p, v->s.len);
         break;
       case BG_V_BIN:
@@ -648,15 +665,19 @@ static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w) {
   return o->err;
 }
 
-bg_err bg_write_encode(const bg_write *w, bg_buf *out) {
+static bg_err bg__write_encode_to(const bg_write *w, bg_buf *out, bool checked) {
   size_t mark = out->len;
   bg_mp_out o;
   bg_mp_out_init(&o, out);
-  bg_err e = bg__write_encode_fast(&o, w);
+  bg_err e = bg__write_encode_fast(&o, w, checked);
   if (e == BG_OK) e = o.err;
   if (e != BG_OK) out->len = mark;
   return e;
 }
+
+bg_err bg_write_encode(const bg_write *w, bg_buf *out) { return bg__write_encode_to(w, out, false); }
+
+bg_err bg__write_encode_checked(const bg_write *w, bg_buf *out) { return bg__write_encode_to(w, out, true); }
 
 bg_err bg__write_encode_table(const bg_write *w, bg_buf *out) {
   size_t mark = out->len;

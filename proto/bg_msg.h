@@ -277,6 +277,11 @@ bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, boo
  * write encoder is tested against (test_msg). Not for other uses. */
 bg_err bg__write_encode_table(const bg_write *w, bg_buf *out);
 
+/* bg_write_encode for a write that passed bg_write_check (bg_engine.h): the same
+ * bytes, without checking again what that check guarantees (the record id, the
+ * value). For the merge engine, which checks every write before it logs it. */
+bg_err bg__write_encode_checked(const bg_write *w, bg_buf *out);
+
 /* Decode one encoded write (the whole of p..p+n). Strings borrow from `p`; the
  * causal context is allocated in `zone`. */
 bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg_write *w,

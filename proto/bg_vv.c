@@ -96,11 +96,39 @@ bool bg_vv_contains(const bg_vv *v, bg_dot dot) {
   return bg_vv_get(v, dot.device) >= dot.counter;
 }
 
-/* One pass over both sorted arrays into a result allocated once, sized for the
- * worst case (no device in common) but never past the limit, so the limit is
- * checked while writing rather than by a separate counting pass. The old storage
- * is released only after the result is complete, which keeps dst unchanged on
- * error and makes bg_vv_merge(v, v) safe. */
+bg_err bg_vv_join_into(const bg_vv *a, const bg_vv *b, bg_dot *out, uint32_t room, bg_vv *res, bool *changed) {
+  const bg_dot *x = a->e, *y = b->e;
+  uint32_t i = 0, j = 0, k = 0;
+  bool more = false;
+  while (i < a->n || j < b->n) {
+    bg_dot d;
+    if (j == b->n || (i < a->n && x[i].device < y[j].device)) {
+      d = x[i++];
+    } else if (i == a->n || y[j].device < x[i].device) {
+      d = y[j++];
+      more = true;
+    } else {
+      d = x[i];
+      if (y[j].counter > d.counter) {
+        d.counter = y[j].counter;
+        more = true;
+      }
+      i++;
+      j++;
+    }
+    if (k == room) return BG_E_LIMIT;
+    out[k++] = d;
+  }
+  *res = (bg_vv){out, k, 0};
+  *changed = more;
+  return BG_OK;
+}
+
+/* One pass over both sorted arrays (bg_vv_join_into) into a result allocated
+ * once, sized for the worst case (no device in common) but never past the
+ * limit, so the limit is checked while writing rather than by a separate
+ * counting pass. The old storage is released only after the result is
+ * complete, which keeps dst unchanged on error and makes bg_vv_merge(v, v) safe. */
 bg_err bg_vv_merge(bg_vv *dst, const bg_vv *src) {
   if (src->n == 0 || dst == src) return BG_OK;
   /* The common case on the hot path: src adds nothing. Answer it without
@@ -112,41 +140,17 @@ bg_err bg_vv_merge(bg_vv *dst, const bg_vv *src) {
   if (room > BG_VV_MAX_ENTRIES) room = BG_VV_MAX_ENTRIES;
   bg_dot *out = malloc(room * sizeof *out);
   if (out == NULL) return BG_E_NOMEM;
-
-  const bg_dot *a = dst->e, *b = src->e;
-  uint32_t i = 0, j = 0, k = 0;
-  bool changed = false;
-  while (i < dst->n || j < src->n) {
-    bg_dot d;
-    if (j == src->n || (i < dst->n && a[i].device < b[j].device)) {
-      d = a[i++];
-    } else if (i == dst->n || b[j].device < a[i].device) {
-      d = b[j++];
-      changed = true;
-    } else {
-      d = a[i];
-      if (b[j].counter > d.counter) {
-        d.counter = b[j].counter;
-        changed = true;
-      }
-      i++;
-      j++;
-    }
-    if (k == room) {
-      free(out);
-      return BG_E_LIMIT;
-    }
-    out[k++] = d;
-  }
-
+  bg_vv res;
+  bool changed;
+  bg_err err = bg_vv_join_into(dst, src, out, (uint32_t)room, &res, &changed);
   /* src added nothing: keep dst exactly as it was (owned or borrowed). */
-  if (!changed) {
+  if (err != BG_OK || !changed) {
     free(out);
-    return BG_OK;
+    return err;
   }
   bg_vv_free(dst);
   dst->e = out;
-  dst->n = k;
+  dst->n = res.n;
   dst->cap = (uint32_t)room;
   return BG_OK;
 }

@@ -74,6 +74,13 @@ bool bg_vv_contains(const bg_vv *v, bg_dot dot);
 /* dst = pointwise max(dst, src). On error dst is unchanged. */
 bg_err bg_vv_merge(bg_vv *dst, const bg_vv *src);
 
+/* res = pointwise max(a, b), written into the caller's `out` - room for
+ * `room` >= min(a->n + b->n, BG_VV_MAX_ENTRIES) entries - which res borrows
+ * (cap 0): for callers that keep vectors in scratch memory of their own (the
+ * engine's zone). *changed: whether b added anything to a. BG_E_LIMIT past
+ * BG_VV_MAX_ENTRIES (res unchanged). a and b must not overlap `out`. */
+bg_err bg_vv_join_into(const bg_vv *a, const bg_vv *b, bg_dot *out, uint32_t room, bg_vv *res, bool *changed);
+
 /* dst = copy of src (dst's old contents released). */
 bg_err bg_vv_copy(bg_vv *dst, const bg_vv *src);
 

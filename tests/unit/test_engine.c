@@ -1954,6 +1954,45 @@ static void record_ids_take_every_64_bit_device_id(void **state) {
   assert_int_equal(bg_rid_parse(bg_rtype(BG_RT_RAPPORTAGE), BG_STR("9223372036854775808.7"), &info), BG_OK);
 }
 
+/* The engine logs a write in the encoding bg__write_encode_checked gives, which
+ * skips what bg_write_check has already checked: for every write the check
+ * accepts - defective ones included - its bytes and errors are the public
+ * encoder's, and a record id or value that encoder would refuse never passes. */
+static void checked_encoding_equals_the_public_one_for_every_write_the_check_accepts(void **state) {
+  (void)state;
+  static char big[BG_VALUE_MAX + 2];
+  memset(big, 'x', sizeof big);
+  make_random_writes();
+  size_t accepted = 0;
+  for (size_t i = 0; i < 40 * RANDOM_WRITES; i++) {
+    bg_write w = g_random[i % RANDOM_WRITES].w;
+    switch (below(12)) { /* a defect now and then */
+      case 0: w.client = (bg_str){"\xc3\x28", 2}; break;
+      case 1: w.client = (bg_str){big, BG_ID_MAX + 1}; break;
+      case 2: w.rid = (bg_str){"1/\xc3\x28", 4}; break;
+      case 3: w.rid = (bg_str){big, BG_ID_MAX + 1}; break;
+      case 4: if (w.rtype == BG_RT_ACTIE) w.rid = BG_STR("4294967295:18446744073709551615.18446744073709551615"); break;
+      case 5: w.value = (bg_value){BG_V_STR, false, 0, {"\xed\xa0\x80", 3}}; break;
+      case 6: w.value = (bg_value){BG_V_STR, false, 0, {big, 1 + (uint32_t)below(BG_VALUE_MAX + 1)}}; break;
+      case 7: w.value = (bg_value){BG_V_BIN, false, 0, {"ab", 2}}; break;
+      case 8: w.value = (bg_value){BG_V_STR, false, 0, BG_STR("\xc3\xa9\xc3\xa9n")}; break;
+      default: break;
+    }
+    bg_rid_info rid;
+    if (bg_write_check(&w, NULL, NULL, &rid) != BG_OK) continue;
+    accepted++;
+    bg_buf a = BG_BUF_INIT, b = BG_BUF_INIT;
+    bg_err ea = bg_write_encode(&w, &a), eb = bg__write_encode_checked(&w, &b);
+    if (ea != eb) fail_msg("write %zu (seed %llu): public %s, checked %s", i, (unsigned long long)g_seed,
+                           bg_err_name(ea), bg_err_name(eb));
+    assert_int_equal(a.len, b.len);
+    if (a.len) assert_memory_equal(a.data, b.data, a.len);
+    bg_buf_free(&a);
+    bg_buf_free(&b);
+  }
+  assert_true(accepted > 20 * RANDOM_WRITES);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, free_live_replicas)
 
 int main(void) {
@@ -1994,6 +2033,7 @@ int main(void) {
       T(signature_held_as_proposal_does_not_block_signing),
       T(seen_phase_beyond_the_machine_is_refused),
       T(record_ids_take_every_64_bit_device_id),
+      T(checked_encoding_equals_the_public_one_for_every_write_the_check_accepts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
