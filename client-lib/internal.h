@@ -85,6 +85,10 @@ char *bgs_path(const bgsync *r, const char *suffix);
  * apply is an error naming it (nothing of the page stays). */
 bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n);
 
+/* Take a refused own write (its encoding) out of the engine and the tables
+ * (caller holds the transaction). */
+bg_err bgs_forget(bgsync *r, const uint8_t *enc, size_t len);
+
 /* Drop everything the replica has of a client (caller holds the transaction). */
 bg_err bgs_purge_client(bgsync *r, bg_str client);
 

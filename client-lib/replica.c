@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <msgpack.h>
+
 #include "internal.h"
 
 /* --- errors and small helpers ---------------------------------------------------------- */
@@ -1223,6 +1225,25 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
     if (e == BG_OK) e = bgs_materialise(r, t[i].client, t[i].rtype, t[i].rid);
   }
   free(t);
+  return e;
+}
+
+/* A write of this device that the office refused exists nowhere else: take it
+ * out of the engine and the tables, so the replica shows what every other
+ * replica shows (the write itself stays in bgsync_rejected for the user). */
+bg_err bgs_forget(bgsync *r, const uint8_t *enc, size_t len) {
+  msgpack_zone *z = msgpack_zone_new(1024);
+  if (!z) return bgs_fail(r, BG_E_NOMEM, "out of memory");
+  bg_write w;
+  bg_msg_why why;
+  bg_err e = bg_write_decode(enc, len, z, &w, &why);
+  if (e != BG_OK) e = bgs_fail(r, BG_E_CORRUPT, "a refused write cannot be read (%s): the replica is damaged", why.text);
+  if (e == BG_OK && (e = bg_engine_forget(&r->eng, &w)) == BG_E_NOT_FOUND) e = BG_OK;
+  if (e != BG_OK && !r->err[0]) bgs_fail(r, e, "taking back a refused write: %s", bg_err_message(e));
+  for (uint32_t t = 1; t <= BG_RTYPE_MAX && e == BG_OK; t++) e = bgs_rematerialise_type(r, w.client, t);
+  /* a record nothing is left of has no row: the rebuild found no write of it */
+  if (e == BG_OK) e = bgs_materialise(r, w.client, w.rtype, w.rid);
+  msgpack_zone_free(z);
   return e;
 }
 

@@ -397,6 +397,21 @@ static bg_err bgs_acked(bgsync_op *op, const bg_msg_ack *a) {
     sqlite3_finalize(st);
     st = NULL;
     if (rc != SQLITE_OK) e = bgs_sqlfail(r, rc, "recording refused writes");
+    /* and out of the engine: no other replica has them */
+    if (e == BG_OK)
+      rc = sqlite3_prepare_v2(r->db, "SELECT w FROM bgsync_outbox WHERE batch = ?1 ORDER BY seq LIMIT 1 OFFSET ?2", -1,
+                              &st, NULL);
+    for (uint32_t i = 0; i < a->n_rejected && e == BG_OK; i++) {
+      if (rc == SQLITE_OK) rc = sqlite3_reset(st);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 1, (int64_t)a->id);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, a->rejected[i].index);
+      int sr = rc == SQLITE_OK ? sqlite3_step(st) : rc;
+      if (sr == SQLITE_ROW) e = bgs_forget(r, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+      else if (sr != SQLITE_DONE) rc = sr;
+      if (rc != SQLITE_OK && e == BG_OK) e = bgs_sqlfail(r, rc, "taking back refused writes");
+    }
+    sqlite3_finalize(st);
+    st = NULL;
   }
   if (e == BG_OK) {
     rc = sqlite3_prepare_v2(r->db, "DELETE FROM bgsync_outbox WHERE batch = ?1", -1, &st, NULL);

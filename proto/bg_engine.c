@@ -929,6 +929,28 @@ bg_err bg_engine_rebuild(bg_engine *e, bg_str client) {
   return r;
 }
 
+bg_err bg_engine_forget(bg_engine *e, const bg_write *w) {
+  const bg_field_def *f;
+  bg_rid_info rid;
+  bg_err r = bg_write_check(w, NULL, &f, &rid);
+  if (r != BG_OK) return r;
+  bg__begin(e);
+  /* the write's log entry, its proposal index entry, and the states it shaped
+   * (the rebuild makes them again from what is left in the log) */
+  if ((r = bg__key_write(&e->k1, w->client, w->rtype, w->rid, &w->field, &w->dot)) != BG_OK) return r;
+  if ((r = e->kv.ops->get(e->kv.self, BG_KV_LOG, e->k1.data, e->k1.len, &e->v1)) != BG_OK) return r;
+  r = e->kv.ops->del(e->kv.self, BG_KV_LOG, e->k1.data, e->k1.len);
+  if (r == BG_OK) r = bg__key_field(&e->k1, w->client, w->rtype, w->rid, w->field);
+  if (r == BG_OK) r = bg__proposal_key(&e->k2, w, &e->k1);
+  if (r == BG_OK) r = e->kv.ops->del(e->kv.self, BG_KV_PROPOSAL, e->k2.data, e->k2.len);
+  if (r == BG_OK) r = e->kv.ops->del(e->kv.self, BG_KV_FIELD, e->k1.data, e->k1.len);
+  if (r == BG_OK) r = bg__key_record(&e->k1, w->client, w->rtype, w->rid);
+  if (r == BG_OK) r = e->kv.ops->del(e->kv.self, BG_KV_RECORD, e->k1.data, e->k1.len);
+  if (r == BG_OK && bg__is_signature(w) && rid.has_cycle && (r = bg__plan_key(&e->k2, w->client, rid.cycle)) == BG_OK)
+    r = e->kv.ops->del(e->kv.self, BG_KV_PLAN, e->k2.data, e->k2.len);
+  return r == BG_OK ? bg_engine_rebuild(e, w->client) : r;
+}
+
 static const uint32_t bg__plan_rtypes[] = {BG_RT_PLAN, BG_RT_DOEL, BG_RT_ACTIE};
 
 static bg_err bg__rebuild_plan(bg_engine *e, bg_str client, uint32_t cycle) {

@@ -166,6 +166,13 @@ bg_err bg_engine_digest(bg_engine *e, bg_str client, uint8_t out[32]);
  * repair of a store, or as the oracle in tests. */
 bg_err bg_engine_rebuild(bg_engine *e, bg_str client);
 
+/* Take back a write this replica applied that exists nowhere else: a device's
+ * own write the office refused. Its log entry goes and the client's records
+ * are rebuilt from the rest, as if it had never been applied. Only for that
+ * case: forgetting a write others hold breaks convergence. BG_E_NOT_FOUND when
+ * the write is not in the log. Costs a rebuild of the client. */
+bg_err bg_engine_forget(bg_engine *e, const bg_write *w);
+
 /* How a received write is accounted for (for the "nothing lost" check). */
 typedef enum bg_fate {
   BG_FATE_MISSING = 0,    /* not received */

@@ -513,6 +513,45 @@ static void conflicts_list_and_resolve(void **state) {
   bgsync_close(r);
 }
 
+/* The office refused two of the replica's writes: the replica takes them back
+ * and shows what the office and the colleague show. */
+static void refused_writes_are_taken_back(void **state) {
+  (void)state;
+  bgsync *r = fresh(true);
+  dev office, col;
+  dev_init(&office, OFFICE_DEVICE, OFFICE_USER, BG_ROLE_ADMIN);
+  dev_init(&col, COLLEAGUE_DEVICE, COLLEAGUE_USER, BG_ROLE_BEGELEIDER);
+  office_client(&office, "c-1", BG_PH_PLANNING);
+  for (size_t i = 0; i < office.n_made; i++) dev_apply_encoded(&col, office.made[i].data, office.made[i].len);
+  assert_int_equal(dev_write(&col, "c-1", BG_RT_CLIENT, "c", 3, vstr("Kerkstraat 2")), BG_OK);
+  deliver(r, &office, 0);
+  deliver(r, &col, 0);
+  assert_int_equal(bgsync_set(r, "c-1", "client.adres", "Dorpsstraat 1"), BG_OK); /* had seen the colleague's */
+  char doel[65];
+  assert_int_equal(bgsync_doel_add(r, "c-1", "wonen", "Huis op orde", NULL, 2, doel), BG_OK);
+  assert_string_equal(text(r, "SELECT adres FROM client"), "Dorpsstraat 1");
+  assert_int_equal(count(r, "SELECT count(*) FROM doel"), 1);
+  /* every write of the outbox refused */
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(bgsync_db(r), "SELECT w FROM bgsync_outbox ORDER BY seq", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(bgs_begin(r), BG_OK);
+  while (sqlite3_step(st) == SQLITE_ROW)
+    assert_int_equal(bgs_forget(r, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)), BG_OK);
+  sqlite3_finalize(st);
+  assert_int_equal(bgs_commit(r), BG_OK);
+  assert_string_equal(text(r, "SELECT adres FROM client"), "Kerkstraat 2");
+  assert_int_equal(count(r, "SELECT count(*) FROM doel"), 0);
+  char hr[65], hcx[65];
+  uint8_t hc[32];
+  assert_int_equal(bgsync_digest(r, NULL, hr), BG_OK);
+  assert_int_equal(bg_engine_digest(&col.e, (bg_str){"", 0}, hc), BG_OK);
+  for (int i = 0; i < 32; i++) snprintf(hcx + 2 * i, 3, "%02x", hc[i]);
+  assert_string_equal(hr, hcx);
+  dev_free(&col);
+  dev_free(&office);
+  bgsync_close(r);
+}
+
 static void purge_drops_everything_of_a_client(void **state) {
   (void)state;
   bgsync *r = fresh(true);
@@ -744,6 +783,7 @@ int main(void) {
       cmocka_unit_test(api_and_sql_writes_are_captured_alike),
       cmocka_unit_test(refusals_name_the_rule_and_leave_nothing),
       cmocka_unit_test(conflicts_list_and_resolve),
+      cmocka_unit_test(refused_writes_are_taken_back),
       cmocka_unit_test(purge_drops_everything_of_a_client),
       cmocka_unit_test(tables_equal_a_fresh_replica_for_random_histories),
   };
