@@ -253,7 +253,11 @@ static bg_err bgs_tables(bgsync *r) {
       bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, %u, NEW.\"%s\") WHERE NEW.\"%s\" IS NOT NULL; ",
               t, f->id, f->name, f->name);
     }
-    bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, 0, NULL); END;", t); /* a row of no fields */
+    /* a row of no fields: refused (only when every field column is NULL) */
+    bgs_cat(&s, "SELECT bgsync_capture(%u, NEW.client, NEW.rid, 0, NULL) WHERE 1", t);
+    for (uint16_t i = 0; i < rt->n_fields; i++)
+      if (&rt->fields[i] != bgs_deleted_field(rt)) bgs_cat(&s, " AND NEW.\"%s\" IS NULL", rt->fields[i].name);
+    bgs_cat(&s, "; END;");
     bgs_cat(&s, "CREATE TRIGGER \"bgsync_%s_upd\" AFTER UPDATE ON \"%s\" BEGIN ", rt->name, rt->name);
     for (uint16_t i = 0; i < rt->n_fields; i++) {
       const bg_field_def *f = &rt->fields[i];
