@@ -129,7 +129,14 @@ static void bgs_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     if (e != BG_OK) {
       char r[256];
       bg_tls_reason(&c->tls, r, sizeof r);
-      bgs_fail(c, e == BG_E_TLS ? BG_E_TLS : e, "TLS handshake failed: ", r);
+      /* bgsyncd answers a revoked device certificate with this alert */
+      if (e == BG_E_TLS && bg_tls_peer_alert(&c->tls) == MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED)
+        bgs_fail(c, BG_E_DEVICE_REVOKED,
+                 "the office revoked this device: it cannot sync any more (changes not yet sent stay on it); ask "
+                 "the office for a new enrolment code",
+                 NULL);
+      else
+        bgs_fail(c, e == BG_E_TLS ? BG_E_TLS : e, "TLS handshake failed: ", r);
       bgs_close_handles(c);
       return;
     }
