@@ -1115,7 +1115,7 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
     t[nt++] = (bgs_touch){w[i].client, w[i].rid, w[i].rtype};
   }
   if (e == BG_OK && hlc != (uint64_t)h) e = bgs_meta_set_int(r, "hlc", (int64_t)hlc);
-  qsort(t, nt, sizeof *t, bgs_touch_cmp);
+  if (nt > 1) qsort(t, nt, sizeof *t, bgs_touch_cmp); /* t is NULL for an empty page */
   for (uint32_t i = 0; i < nt && e == BG_OK; i++) {
     if (i > 0 && bgs_touch_cmp(&t[i - 1], &t[i]) == 0) continue;
     if (t[i].rtype == BG_RT_PLAN) {
