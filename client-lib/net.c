@@ -143,10 +143,18 @@ static void bgs_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     if (e != BG_OK) {
       char r[256];
       bg_tls_reason(&c->tls, r, sizeof r);
-      if (c->tls.last == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
-        snprintf(r, sizeof r, "the server refused this device's certificate (revoked, expired, or of another "
-                              "organisation): ask the office");
-      bgs_fail(c, e == BG_E_TLS ? BG_E_TLS : e, "TLS handshake failed: ", r);
+      /* bgsyncd answers a revoked device certificate with this alert */
+      if (e == BG_E_TLS && bg_tls_peer_alert(&c->tls) == MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED) {
+        bgs_fail(c, BG_E_DEVICE_REVOKED,
+                 "the office revoked this device: it cannot sync any more (changes not yet sent stay on it); ask "
+                 "the office for a new enrolment code",
+                 NULL);
+      } else {
+        if (c->tls.last == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+          snprintf(r, sizeof r, "the server refused this device's certificate (expired, or of another "
+                                "organisation?): ask the office");
+        bgs_fail(c, e == BG_E_TLS ? BG_E_TLS : e, "TLS handshake failed: ", r);
+      }
       bgs_close_handles(c);
       return;
     }

@@ -217,6 +217,12 @@ bg_err bg_tls_session_offer(bg_tls *t, const mbedtls_ssl_session *s) {
 
 const mbedtls_x509_crt *bg_tls_peer(const bg_tls *t) { return mbedtls_ssl_get_peer_cert(&t->ssl); }
 
+int bg_tls_peer_alert(const bg_tls *t) {
+  /* mbedTLS leaves the alert record in in_msg: level, then description */
+  if (t->last != MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE || t->ssl.in_msg == NULL) return -1;
+  return t->ssl.in_msg[1];
+}
+
 void bg_tls_reason(const bg_tls *t, char *out, size_t len) {
   uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
   if (t->last == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 && flags != (uint32_t)-1) {

@@ -116,6 +116,10 @@ bg_err bg_tls_session_offer(bg_tls *t, const mbedtls_ssl_session *s);
 /* The peer's certificate (after the handshake), or NULL. */
 const mbedtls_x509_crt *bg_tls_peer(const bg_tls *t);
 
+/* The description of the fatal alert the peer sent (MBEDTLS_SSL_ALERT_MSG_*),
+ * when the last failure was one; -1 otherwise. */
+int bg_tls_peer_alert(const bg_tls *t);
+
 /* A sentence on the last TLS failure ("certificate verification failed:
  * revoked", "peer offered no shared cipher suite", ...). */
 void bg_tls_reason(const bg_tls *t, char *out, size_t len);

@@ -35,110 +35,22 @@
 #include "bg_engine.h"
 #include "bg_hlc.h"
 #include "bg_schema.h"
+#include "harness.h"
 #include "peer.h"
 
-static char g_home[64];
-static int g_port, g_enrol_port;
-static pid_t g_daemon;
+static bgh_org g_org;
 static bg_rng g_rng;
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-/* Run bgctl; its stdout's last line in `last` (may be NULL). Returns the exit status. */
-__attribute__((format(printf, 3, 4))) static int bgctl(char *last, size_t lastlen, const char *fmt, ...) {
-  char args[512], cmd[1024], out[96];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(out, sizeof out, "%s.out", g_home);
-  snprintf(cmd, sizeof cmd, "%s/tools/bgctl --home %s %s > %s 2>&1", BG_BINARY_DIR, g_home, args, out);
-  int st = system(cmd);
-  if (last) {
-    last[0] = 0;
-    FILE *f = fopen(out, "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f)) {
-      line[strcspn(line, "\n")] = 0;
-      size_t n = strlen(line) < lastlen ? strlen(line) : lastlen - 1;
-      memcpy(last, line, n);
-      last[n] = 0;
-    }
-    if (f) fclose(f);
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Two free ports in a row below the kernel's ephemeral range (32768 up). */
-static int free_port_pair(int from) {
-  for (int port = from;; port += 2) {
-    if (port + 1 >= 32768) port = 20000;
-    bool ok = true;
-    for (int k = 0; k < 2 && ok; k++) {
-      int fd = socket(AF_INET, SOCK_STREAM, 0);
-      struct sockaddr_in sa;
-      memset(&sa, 0, sizeof sa);
-      sa.sin_family = AF_INET;
-      sa.sin_port = htons((uint16_t)(port + k));
-      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-      if (fd >= 0) close(fd);
-    }
-    if (ok) return port;
-  }
-}
-
 static void daemon_start(void) {
-  char log[96];
-  snprintf(log, sizeof log, "%s.log", g_home);
-  g_daemon = fork();
-  assert_true(g_daemon >= 0);
-  if (g_daemon == 0) {
-    FILE *f = freopen(log, "a", stderr);
-    (void)f;
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/daemon/bgsyncd", BG_BINARY_DIR);
-    execl(bin, "bgsyncd", "--home", g_home, (char *)NULL);
-    _exit(127);
-  }
-  /* ready when the enrolment port answers a handshake */
-  for (int i = 0; i < 600; i++) { /* 30 s: a loaded machine, a sanitizer build */
-    peer p;
-    bg_err e = peer_connect(&p, &g_rng, g_enrol_port, NULL, NULL);
-    peer_close(&p);
-    if (e == BG_OK) return;
-    sleep_ms(50);
-  }
-  fail_msg("bgsyncd did not start (see %s)", log);
-}
-
-static int daemon_stop(int sig) {
-  kill(g_daemon, sig);
-  int st;
-  waitpid(g_daemon, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static long daemon_rss_kb(void) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)g_daemon);
-  FILE *f = fopen(path, "r");
-  long kb = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0) kb = strtol(line + 6, NULL, 10);
-  if (f) fclose(f);
-  return kb;
+  if (bgh_daemon_start(&g_org) != 0) fail_msg("bgsyncd did not start (see %s.log)", g_org.home);
 }
 
 static identity enrol(const char *login) {
   char code[128];
-  assert_int_equal(bgctl(code, sizeof code, "device enroll %s", login), 0);
+  assert_int_equal(bgh_bgctl(&g_org, code, sizeof code, "device enroll %s", login), 0);
   identity id;
   char why[256];
-  bg_err e = peer_enrol(&g_rng, g_enrol_port, code, login, &id, why, sizeof why);
+  bg_err e = peer_enrol(&g_rng, g_org.enrol_port, code, login, &id, why, sizeof why);
   if (e != BG_OK) fail_msg("enrol %s: %s: %s", login, bg_err_name(e), why);
   return id;
 }
@@ -208,7 +120,7 @@ static void device_edit(device *d, const char *client, uint32_t field, const cha
 }
 
 static bg_err hello(peer *p, device *d) {
-  bg_err e = peer_connect(p, &g_rng, g_port, &d->id, NULL);
+  bg_err e = peer_connect(p, &g_rng, g_org.port, &d->id, NULL);
   if (e != BG_OK) return e;
   bg_msg m;
   memset(&m, 0, sizeof m);
@@ -293,43 +205,29 @@ static void digest(device *d, const char *client, uint8_t out[32]) {
 static int setup(void **state) {
   (void)state;
   if (bg_rng_init(&g_rng, "test_daemon") != BG_OK) return -1;
-  snprintf(g_home, sizeof g_home, "/tmp/bg_e2e_%d", (int)getpid());
-  g_port = free_port_pair(20000 + 2 * (int)(getpid() % 6000));
-  g_enrol_port = g_port + 1;
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf %s %s.log %s.out", g_home, g_home, g_home);
-  if (system(cmd) != 0) return -1;
-  if (bgctl(NULL, 0, "init --org 'Zorg Test' --host localhost") != 0) return -1;
-  char conf[128];
-  snprintf(conf, sizeof conf, "%s/bgsyncd.conf", g_home);
-  FILE *f = fopen(conf, "a");
-  if (f == NULL) return -1;
-  fprintf(f,
-          "listen = 127.0.0.1:%d\nenrol_listen = 127.0.0.1:%d\nconn_buffer = 262144\nlog_level = debug\n"
-          "idle_timeout_ms = 4000\nhandshake_timeout_ms = 2000\nmax_connections = 48\n",
-          g_port, g_enrol_port);
-  fclose(f);
+  if (bgh_org_init(&g_org, NULL, 20000 + 2 * (int)(getpid() % 6000),
+                   "conn_buffer = 262144\nlog_level = debug\n"
+                   "idle_timeout_ms = 4000\nhandshake_timeout_ms = 2000\nmax_connections = 48") != 0)
+    return -1;
   const char *cmds[] = {"team add noord", "team add zuid", "user add anna --role begeleider --team noord",
                         "user add carla --role begeleider --team noord", "user add bert --role begeleider --team zuid",
                         "user add otto --role office", "client add N-1 --team noord --begeleider anna",
                         "client add Z-1 --team zuid --begeleider bert"};
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-    if (bgctl(NULL, 0, "%s", cmds[i]) != 0) return -1;
-  daemon_start();
-  return 0;
+    if (bgh_bgctl(&g_org, NULL, 0, "%s", cmds[i]) != 0) return -1;
+  return bgh_daemon_start(&g_org);
 }
 
 static int teardown(void **state) {
   (void)state;
-  int st = daemon_stop(SIGTERM);
+  int st = bgh_daemon_stop(&g_org, SIGTERM);
   bg_rng_free(&g_rng);
   if (st != 0) {
-    fprintf(stderr, "bgsyncd exited with %d (log: %s.log)\n", st, g_home);
+    fprintf(stderr, "bgsyncd exited with %d (log: %s.log)\n", st, g_org.home);
     return -1;
   }
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf %s %s.out", g_home, g_home);
-  return system(cmd) == 0 ? 0 : -1;
+  bgh_org_remove(&g_org, 0);
+  return 0;
 }
 
 /* --- the tests ---------------------------------------------------------------------------------- */
@@ -337,11 +235,11 @@ static int teardown(void **state) {
 static void enrolment_codes_work_once_and_only_with_the_right_ca(void **state) {
   (void)state;
   char code[128], why[256];
-  assert_int_equal(bgctl(code, sizeof code, "device enroll anna"), 0);
+  assert_int_equal(bgh_bgctl(&g_org, code, sizeof code, "device enroll anna"), 0);
   identity a, b;
-  assert_int_equal(peer_enrol(&g_rng, g_enrol_port, code, "laptop", &a, why, sizeof why), BG_OK);
+  assert_int_equal(peer_enrol(&g_rng, g_org.enrol_port, code, "laptop", &a, why, sizeof why), BG_OK);
   assert_true(a.device > 1);
-  assert_int_equal(peer_enrol(&g_rng, g_enrol_port, code, "again", &b, why, sizeof why), BG_E_ENROLL_USED);
+  assert_int_equal(peer_enrol(&g_rng, g_org.enrol_port, code, "again", &b, why, sizeof why), BG_E_ENROLL_USED);
   identity_free(&b);
   /* a code whose CA is another's: the device refuses the server itself */
   bg_code c;
@@ -349,19 +247,19 @@ static void enrolment_codes_work_once_and_only_with_the_right_ca(void **state) {
   c.ca[0] ^= 1;
   char forged[BG_CODE_TEXT_LEN + 1];
   bg_code_format(&c, forged);
-  assert_int_equal(peer_enrol(&g_rng, g_enrol_port, forged, "x", &b, why, sizeof why), BG_E_TLS);
+  assert_int_equal(peer_enrol(&g_rng, g_org.enrol_port, forged, "x", &b, why, sizeof why), BG_E_TLS);
   assert_non_null(strstr(why, "fingerprint"));
   identity_free(&b);
   /* a code with the right CA but another secret: the server refuses */
-  assert_int_equal(bgctl(code, sizeof code, "device enroll anna"), 0);
+  assert_int_equal(bgh_bgctl(&g_org, code, sizeof code, "device enroll anna"), 0);
   assert_int_equal(bg_code_parse(code, &c), BG_OK);
   c.secret[0] ^= 1;
   bg_code_format(&c, forged);
-  assert_int_equal(peer_enrol(&g_rng, g_enrol_port, forged, "x", &b, why, sizeof why), BG_E_ENROLL_CODE);
+  assert_int_equal(peer_enrol(&g_rng, g_org.enrol_port, forged, "x", &b, why, sizeof why), BG_E_ENROLL_CODE);
   identity_free(&b);
   /* HELLO on an enrolment connection */
   peer p;
-  assert_int_equal(peer_connect(&p, &g_rng, g_enrol_port, NULL, NULL), BG_OK);
+  assert_int_equal(peer_connect(&p, &g_rng, g_org.enrol_port, NULL, NULL), BG_OK);
   bg_msg m, r;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_HELLO;
@@ -373,7 +271,7 @@ static void enrolment_codes_work_once_and_only_with_the_right_ca(void **state) {
   bg_msg_free(&r);
   peer_close(&p);
   /* and no certificate at all on the sync port: refused at the handshake */
-  bg_err e = peer_connect(&p, &g_rng, g_port, NULL, NULL);
+  bg_err e = peer_connect(&p, &g_rng, g_org.port, NULL, NULL);
   assert_true(e == BG_E_TLS || e == BG_E_CONNECTION_LOST); /* an alert, or the connection closed */
   assert_false(p.tls.handshake_done);
   peer_close(&p);
@@ -436,7 +334,7 @@ static void a_revoked_device_is_refused_and_its_session_closed(void **state) {
   assert_int_equal(hello(&p, &d), BG_OK);
   char cmd[64];
   snprintf(cmd, sizeof cmd, "device revoke %llu", (unsigned long long)d.id.device);
-  assert_int_equal(bgctl(NULL, 0, "%s", cmd), 0);
+  assert_int_equal(bgh_bgctl(&g_org, NULL, 0, "%s", cmd), 0);
   /* the open session: ERROR 203 within a second or so */
   bg_msg r;
   assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
@@ -445,7 +343,7 @@ static void a_revoked_device_is_refused_and_its_session_closed(void **state) {
   bg_msg_free(&r);
   peer_close(&p);
   /* a new handshake is refused */
-  bg_err e = peer_connect(&p, &g_rng, g_port, &d.id, NULL);
+  bg_err e = peer_connect(&p, &g_rng, g_org.port, &d.id, NULL);
   assert_true(e == BG_E_TLS || e == BG_E_CONNECTION_LOST);
   assert_false(p.tls.handshake_done);
   peer_close(&p);
@@ -516,8 +414,8 @@ static void sigterm_during_a_large_push_loses_nothing(void **state) {
   assert_int_equal(bg_msg_encode_frame(&m, &frame, 0), BG_OK);
   /* half the batch, the signal, the rest */
   assert_int_equal(peer_send_raw(&p, frame.data, frame.len / 2), BG_OK);
-  sleep_ms(200); /* the daemon holds half a frame when the signal comes */
-  kill(g_daemon, SIGTERM);
+  bgh_sleep_ms(200); /* the daemon holds half a frame when the signal comes */
+  kill(g_org.daemon, SIGTERM);
   /* half a frame is no request: the daemon says BYE 504 and closes; the rest
    * is sent only then, so it can never complete the frame */
   bg_msg r;
@@ -528,7 +426,7 @@ static void sigterm_during_a_large_push_loses_nothing(void **state) {
   (void)peer_send_raw(&p, frame.data + frame.len / 2, frame.len - frame.len / 2);
   peer_close(&p);
   int st;
-  waitpid(g_daemon, &st, 0);
+  waitpid(g_org.daemon, &st, 0);
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   daemon_start();
   /* the device resends the batch: applied once */
@@ -573,7 +471,7 @@ static void a_device_that_never_reads_costs_bounded_memory(void **state) {
    * and never a byte read */
   peer slow;
   assert_int_equal(hello(&slow, &slow_dev), BG_OK);
-  long before = daemon_rss_kb();
+  long before = bgh_daemon_rss_kb(&g_org);
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_PULL;
@@ -587,12 +485,12 @@ static void a_device_that_never_reads_costs_bounded_memory(void **state) {
   for (int tries = 0; tries < 200 && off < slow.tls.out.len; tries++) {
     ssize_t n = send(slow.fd, slow.tls.out.data + off, slow.tls.out.len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) off += (size_t)n;
-    else sleep_ms(10);
+    else bgh_sleep_ms(10);
   }
-  sleep_ms(500);
+  bgh_sleep_ms(500);
   device_edit(&good, "N-1", 4, "0612345678", false);
   device_sync(&good, 10, noord); /* served meanwhile */
-  long after = daemon_rss_kb();
+  long after = bgh_daemon_rss_kb(&g_org);
   /* 2,000 answers of about 100 KB each would be 200 MB; the daemon stops
    * reading at conn_buffer (256 KiB) and holds about one answer more */
 #if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
@@ -644,14 +542,14 @@ static uint64_t pull_once(peer *p, device *d, uint32_t *named) {
 
 static void a_client_moved_away_is_purged_until_acknowledged(void **state) {
   (void)state;
-  assert_int_equal(bgctl(NULL, 0, "client add M-1 --team noord --begeleider anna"), 0);
+  assert_int_equal(bgh_bgctl(&g_org, NULL, 0, "client add M-1 --team noord --begeleider anna"), 0);
   device a;
   device_new(&a, "anna", BG_ROLE_BEGELEIDER);
   device_sync(&a, 10, NULL);
   bg_pos pos;
   assert_int_equal(bg_engine_position(&a.e, BG_STR("M-1"), &pos), BG_OK);
   assert_int_equal(pos.phase, BG_PH_AANMELDING);
-  assert_int_equal(bgctl(NULL, 0, "client move M-1 --team zuid --begeleider bert"), 0);
+  assert_int_equal(bgh_bgctl(&g_org, NULL, 0, "client move M-1 --team zuid --begeleider bert"), 0);
   peer p;
   assert_int_equal(hello(&p, &a), BG_OK);
   uint32_t named;
@@ -683,7 +581,7 @@ static void a_client_moved_away_is_purged_until_acknowledged(void **state) {
 static void enrolment_guessing_is_rate_limited(void **state) {
   (void)state;
   char code[128], why[256];
-  assert_int_equal(bgctl(code, sizeof code, "device enroll carla"), 0);
+  assert_int_equal(bgh_bgctl(&g_org, code, sizeof code, "device enroll carla"), 0);
   bg_code c;
   assert_int_equal(bg_code_parse(code, &c), BG_OK);
   bg_code wrong = c;
@@ -692,13 +590,13 @@ static void enrolment_guessing_is_rate_limited(void **state) {
    * (It also holds for every later enrolment from 127.0.0.1 in that minute,
    * so this test runs last but one.) */
   time_t t = time(NULL);
-  if (t % 60 > 56) sleep_ms((int)(61 - t % 60) * 1000);
+  if (t % 60 > 56) bgh_sleep_ms((int)(61 - t % 60) * 1000);
   for (int i = 0; i < 14; i++) {
     wrong.secret[1] = (uint8_t)(c.secret[1] + i + 1);
     char text[BG_CODE_TEXT_LEN + 1];
     bg_code_format(&wrong, text);
     identity id;
-    bg_err e = peer_enrol(&g_rng, g_enrol_port, text, "guess", &id, why, sizeof why);
+    bg_err e = peer_enrol(&g_rng, g_org.enrol_port, text, "guess", &id, why, sizeof why);
     identity_free(&id);
     refused += e == BG_E_ENROLL_CODE;
     limited += e == BG_E_RATE_LIMITED;
@@ -707,7 +605,7 @@ static void enrolment_guessing_is_rate_limited(void **state) {
   assert_int_equal(limited, 4);
   /* even the right code waits now: guessing gains nothing */
   identity id;
-  assert_int_equal(peer_enrol(&g_rng, g_enrol_port, code, "real", &id, why, sizeof why), BG_E_RATE_LIMITED);
+  assert_int_equal(peer_enrol(&g_rng, g_org.enrol_port, code, "real", &id, why, sizeof why), BG_E_RATE_LIMITED);
   identity_free(&id);
 }
 
@@ -723,7 +621,7 @@ static void an_old_or_new_app_gets_a_clear_error(void **state) {
   };
   for (size_t i = 0; i < 3; i++) {
     peer p;
-    assert_int_equal(peer_connect(&p, &g_rng, g_port, &d.id, NULL), BG_OK);
+    assert_int_equal(peer_connect(&p, &g_rng, g_org.port, &d.id, NULL), BG_OK);
     bg_msg m, r;
     memset(&m, 0, sizeof m);
     m.type = BG_MSG_HELLO;
@@ -764,11 +662,11 @@ static void idle_silent_and_surplus_connections_are_closed(void **state) {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)g_port);
+    sa.sin_port = htons((uint16_t)g_org.port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
   }
-  sleep_ms(300);
+  bgh_sleep_ms(300);
   int closed_at_once = 0;
   for (int i = 0; i < 60; i++) {
     char c;
@@ -777,7 +675,7 @@ static void idle_silent_and_surplus_connections_are_closed(void **state) {
   }
   assert_true(closed_at_once >= 60 - 48);
   /* meanwhile, and after the silent ones are dropped (handshake_timeout_ms = 2000), a device syncs */
-  sleep_ms(2500);
+  bgh_sleep_ms(2500);
   int closed_later = 0;
   for (int i = 0; i < 60; i++) {
     char c;
@@ -792,10 +690,10 @@ static void idle_silent_and_surplus_connections_are_closed(void **state) {
 /* SIGHUP rereads the configuration and certificates; sessions go on. */
 static void sighup_reloads_and_keeps_serving(void **state) {
   (void)state;
-  kill(g_daemon, SIGHUP);
-  sleep_ms(300);
-  char log[96], line[512];
-  snprintf(log, sizeof log, "%s.log", g_home);
+  kill(g_org.daemon, SIGHUP);
+  bgh_sleep_ms(300);
+  char log[128], line[512];
+  snprintf(log, sizeof log, "%s.log", g_org.home);
   FILE *f = fopen(log, "r");
   bool reloaded = false;
   while (f && fgets(line, sizeof line, f)) reloaded |= strstr(line, "SIGHUP: configuration and certificates reloaded") != NULL;
@@ -810,10 +708,10 @@ static void sighup_reloads_and_keeps_serving(void **state) {
 static void the_audit_chain_verifies(void **state) {
   (void)state;
   char last[256];
-  assert_int_equal(bgctl(last, sizeof last, "audit verify"), 0);
+  assert_int_equal(bgh_bgctl(&g_org, last, sizeof last, "audit verify"), 0);
   assert_non_null(strstr(last, "audit chain intact"));
-  assert_int_equal(bgctl(last, sizeof last, "audit --client N-1"), 0);
-  assert_int_equal(bgctl(last, sizeof last, "device list --json"), 0);
+  assert_int_equal(bgh_bgctl(&g_org, last, sizeof last, "audit --client N-1"), 0);
+  assert_int_equal(bgh_bgctl(&g_org, last, sizeof last, "device list --json"), 0);
 }
 
 int main(void) {
