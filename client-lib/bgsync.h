@@ -27,9 +27,9 @@
  * bgsync_cancel() may be called from another thread.
  *
  * The tables. Each record type of the 8-fasenmodel is a table named after it
- * (client, traject, aanmelding, intake, opstart, persoonsbeschrijving, plan,
+ * (client, traject, aanmelding, intake, opstart, persoonsbeschrijving, begeleidingsplan,
  * doel, actie, netwerkcontact, rapportage, evaluatie, uitstroom, leefgebied,
- * voorstel) with the columns `client` (client id), `rid` (record id), one column
+ * wijzigingsvoorstel) with the columns `client` (client id), `rid` (record id), one column
  * per field (docs/RULES.md lists them), and `cycle` where the record belongs to
  * a cycle (persoonsbeschrijving also `leefgebied`; traject also `phase`). The
  * rows are the visible state: what the rules chose among every write received.
