@@ -256,7 +256,9 @@ typedef struct bgsync_options {
 bg_err bgsync_sync(bgsync *r, const bgsync_options *o);
 
 /* The same on the app's libuv loop; `done` is called once, on the loop. Do not
- * use `r` for anything else until then. */
+ * use `r` for anything else until then. The app ignores SIGPIPE, as libuv apps
+ * do (a write to a connection the server closed raises it; the blocking calls
+ * shield their own thread). */
 typedef void (*bgsync_done_cb)(void *arg, bg_err result);
 bg_err bgsync_sync_start(bgsync *r, struct uv_loop_s *loop, const bgsync_options *o, bgsync_done_cb done,
                          void *done_arg);

@@ -12,7 +12,11 @@
  * the replica at the last commit, and the next session carries on from there.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -746,14 +750,52 @@ static void bgs_wait_done(void *arg, bg_err result) {
   w->result = result;
 }
 
+#ifndef _WIN32
+/* A write to a connection the server closed raises SIGPIPE, which would end
+ * the app. A library must not change the process's signal handling, so the
+ * blocking calls block SIGPIPE in their own thread while they run and take a
+ * SIGPIPE they caused off the pending set before unblocking. (Apps that use
+ * bgsync_sync_start on their own loop ignore SIGPIPE, as libuv apps do.) */
+typedef struct bgs_nopipe {
+  sigset_t set, old;
+  bool was_pending, blocked;
+} bgs_nopipe;
+
+static void bgs_nopipe_begin(bgs_nopipe *p) {
+  sigset_t pending;
+  sigemptyset(&p->set);
+  sigaddset(&p->set, SIGPIPE);
+  p->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+  p->blocked = pthread_sigmask(SIG_BLOCK, &p->set, &p->old) == 0;
+}
+
+static void bgs_nopipe_end(bgs_nopipe *p) {
+  if (!p->blocked) return;
+  sigset_t pending;
+  if (!p->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&p->set, NULL, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  (void)pthread_sigmask(SIG_SETMASK, &p->old, NULL);
+}
+#endif
+
 /* Run an operation to its end on a private loop. */
 static bg_err bgs_run(bgsync *r, bg_err (*start)(bgsync *, uv_loop_t *, void *, bgsync_done_cb, void *), void *arg) {
   uv_loop_t loop;
   int rc = uv_loop_init(&loop);
   if (rc < 0) return bgs_fail(r, BG_E_INTERNAL, "libuv: %s", uv_strerror(rc));
   bgs_wait w = {false, BG_OK};
+#ifndef _WIN32
+  bgs_nopipe np;
+  bgs_nopipe_begin(&np);
+#endif
   bg_err e = start(r, &loop, arg, bgs_wait_done, &w);
   (void)uv_run(&loop, UV_RUN_DEFAULT);
+#ifndef _WIN32
+  bgs_nopipe_end(&np);
+#endif
   if (uv_loop_close(&loop) != 0) {
     /* a handle left open is a bug; run once more to let closes finish */
     (void)uv_run(&loop, UV_RUN_DEFAULT);

@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <string.h>
 
 #include "config.h"
@@ -38,6 +39,15 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   umask(077); /* keys, the store and its journal hold client data: owner only */
+  /* a device that goes away while we write to it must cost an EPIPE on that
+   * connection, not the daemon: SIGPIPE's default action ends the process */
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  if (sigaction(SIGPIPE, &ign, NULL) != 0) {
+    perror("bgsyncd: sigaction(SIGPIPE)");
+    return 1;
+  }
   const char *home = NULL, *listen = NULL, *config = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <uv.h>
 
@@ -657,6 +658,14 @@ static bool bgp__number(const char *opt, const char *v, uint64_t max, uint64_t *
 }
 
 int main(int argc, char **argv) {
+  /* a side that closes while we write to it ends that connection, not the proxy */
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  if (sigaction(SIGPIPE, &ign, NULL) != 0) {
+    perror("bgproxy: sigaction(SIGPIPE)");
+    return 1;
+  }
   bgp_opts *o = &g_proxy.o;
   o->listen_port = -1;
   o->delay_ms = 100;
