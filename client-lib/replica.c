@@ -798,16 +798,42 @@ static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose) {
   return e;
 }
 
+/* End the transaction of a write function: commit after success, else roll
+ * back. The result, with r->err cleared on success. */
+static bg_err bgs_end_tx(bgsync *r, bg_err e) {
+  if (e == BG_OK) e = bgs_commit(r);
+  if (e != BG_OK) bgs_rollback(r);
+  else r->err[0] = 0;
+  return e;
+}
+
+/* A write of one field as the caller names it (the rest comes from the replica). */
+static bg_write bgs_w(bg_str client, uint32_t rtype, bg_str rid, uint32_t field, bg_value v) {
+  bg_write w;
+  memset(&w, 0, sizeof w);
+  w.client = client;
+  w.rtype = rtype;
+  w.rid = rid;
+  w.field = field;
+  w.value = v;
+  return w;
+}
+
+/* One local write inside the caller's transaction. */
+static bg_err bgs_put(bgsync *r, bg_str client, uint32_t rtype, bg_str rid, uint32_t field, bg_value v) {
+  bg_write w = bgs_w(client, rtype, rid, field, v);
+  bg_err e = bgs_local_write(r, &w, false);
+  bg_vv_free(&w.ctx);
+  return e;
+}
+
 /* One local write in its own transaction. */
 static bg_err bgs_write1(bgsync *r, bg_write *w, bool propose) {
   bg_err e = bgs_begin(r);
   if (e != BG_OK) return e;
   e = bgs_local_write(r, w, propose);
   bg_vv_free(&w->ctx);
-  if (e == BG_OK) e = bgs_commit(r);
-  if (e != BG_OK) bgs_rollback(r);
-  else r->err[0] = 0;
-  return e;
+  return bgs_end_tx(r, e);
 }
 
 /* --- names, paths and values from text ------------------------------------------------------- */
@@ -998,14 +1024,7 @@ bg_err bgsync_phase(bgsync *r, const char *client, const char *phase) {
     else if (from.phase == BG_PH_OPSTART) next.cycle = 1;
   }
   if ((e = bgs_phase_allowed(r, c, from, next)) != BG_OK) return e;
-  bg_write w;
-  memset(&w, 0, sizeof w);
-  w.client = c;
-  w.rtype = BG_RT_TRAJECT;
-  w.rid = BG_STR("t");
-  w.field = 1;
-  w.value.type = BG_V_INT;
-  w.value.i = bg_pos_encode(next);
+  bg_write w = bgs_w(c, BG_RT_TRAJECT, BG_STR("t"), 1, (bg_value){.type = BG_V_INT, .i = bg_pos_encode(next)});
   return bgs_write1(r, &w, false);
 }
 
@@ -1023,20 +1042,9 @@ static bg_err bgs_record(bgsync *r, bg_str client, uint32_t rtype, bg_str rid, c
   for (int i = 0; i < n && e == BG_OK; i++) {
     if (vals[i].type == BG_V_NIL) continue;
     const bg_field_def *f = bg_field_by_name(rt, names[i], strlen(names[i]));
-    bg_write w;
-    memset(&w, 0, sizeof w);
-    w.client = client;
-    w.rtype = rtype;
-    w.rid = rid;
-    w.field = f->id;
-    w.value = vals[i];
-    e = bgs_local_write(r, &w, false);
-    bg_vv_free(&w.ctx);
+    e = bgs_put(r, client, rtype, rid, f->id, vals[i]);
   }
-  if (e == BG_OK) e = bgs_commit(r);
-  if (e != BG_OK) bgs_rollback(r);
-  else r->err[0] = 0;
-  return e;
+  return bgs_end_tx(r, e);
 }
 
 bg_err bgsync_client_add(bgsync *r, const char *client, const char *naam) {
@@ -1049,32 +1057,14 @@ bg_err bgsync_client_add(bgsync *r, const char *client, const char *naam) {
     return bgs_fail(r, BG_E_FORBIDDEN, "new clients are registered by the office (bgctl client add, or a device of an "
                                        "office user); ask the office to register %s", client);
   if ((e = bgs_begin(r)) != BG_OK) return e;
-  bg_write w;
-  memset(&w, 0, sizeof w);
-  w.client = bg_str_c(client);
-  w.rtype = BG_RT_TRAJECT;
-  w.rid = BG_STR("t");
-  w.field = 1;
-  w.value.type = BG_V_INT;
-  w.value.i = bg_pos_encode((bg_pos){0, BG_PH_AANMELDING});
   r->registering = true;
-  e = bgs_local_write(r, &w, false);
+  e = bgs_put(r, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 1,
+              (bg_value){.type = BG_V_INT, .i = bg_pos_encode((bg_pos){0, BG_PH_AANMELDING})});
   r->registering = false;
-  bg_vv_free(&w.ctx);
-  if (e == BG_OK && naam) {
-    memset(&w, 0, sizeof w);
-    w.client = bg_str_c(client);
-    w.rtype = BG_RT_CLIENT;
-    w.rid = BG_STR("c");
-    w.field = bg_field_by_name(bg_rtype(BG_RT_CLIENT), "naam", 4)->id;
-    w.value = (bg_value){.type = BG_V_STR, .s = bg_str_c(naam)};
-    e = bgs_local_write(r, &w, false);
-    bg_vv_free(&w.ctx);
-  }
-  if (e == BG_OK) e = bgs_commit(r);
-  if (e != BG_OK) bgs_rollback(r);
-  else r->err[0] = 0;
-  return e;
+  if (e == BG_OK && naam)
+    e = bgs_put(r, bg_str_c(client), BG_RT_CLIENT, BG_STR("c"), bg_field_by_name(bg_rtype(BG_RT_CLIENT), "naam", 4)->id,
+                (bg_value){.type = BG_V_STR, .s = bg_str_c(naam)});
+  return bgs_end_tx(r, e);
 }
 
 bg_err bgsync_sign(bgsync *r, const char *client, const char *signature, const char *date) {
@@ -1163,14 +1153,7 @@ bg_err bgsync_remove(bgsync *r, const char *client, const char *type, const char
   if (!rt) return bgs_fail(r, BG_E_UNKNOWN_RECORD, "'%s' is no record type", type);
   const bg_field_def *del = bgs_deleted_field(rt);
   if (!del) return bgs_fail(r, BG_E_USAGE, "%s records cannot be removed; change their fields", rt->name);
-  bg_write w;
-  memset(&w, 0, sizeof w);
-  w.client = bg_str_c(client);
-  w.rtype = rt->id;
-  w.rid = bg_str_c(rid);
-  w.field = del->id;
-  w.value.type = BG_V_BOOL;
-  w.value.b = true;
+  bg_write w = bgs_w(bg_str_c(client), rt->id, bg_str_c(rid), del->id, (bg_value){.type = BG_V_BOOL, .b = true});
   return bgs_write1(r, &w, false);
 }
 
@@ -1483,41 +1466,23 @@ bg_err bgsync_resolve(bgsync *r, const char *id, char keep, const char *value) {
       e = bgs_fail(r, BG_E_USAGE, "a proposal is taken over (--keep B) or declined (--keep A)");
     } else {
       /* the decision, and for a take-over the value where it may be written now */
-      bg_write w;
-      memset(&w, 0, sizeof w);
-      w.client = bg_str_c(x->client);
-      w.rtype = BG_RT_VOORSTEL;
-      w.rid = bg_str_c(x->id + 1);
-      w.field = 1;
-      w.value = bgs_text(keep == 'B' ? "overgenomen" : "afgewezen");
       e = bgs_begin(r);
-      if (e == BG_OK) e = bgs_local_write(r, &w, false);
-      bg_vv_free(&w.ctx);
+      if (e == BG_OK)
+        e = bgs_put(r, bg_str_c(x->client), BG_RT_VOORSTEL, bg_str_c(x->id + 1), 1,
+                    bgs_text(keep == 'B' ? "overgenomen" : "afgewezen"));
       if (e == BG_OK && keep == 'B') {
-        bg_write v;
-        memset(&v, 0, sizeof v);
-        v.client = bg_str_c(x->client);
-        v.rtype = x->rtype;
-        v.rid = bg_str_c(x->rid);
-        v.field = x->field;
-        v.value = bgs_text(x->b); /* text fields; others are parsed */
+        bg_write v = bgs_w(bg_str_c(x->client), x->rtype, bg_str_c(x->rid), x->field, (bg_value){0});
         bg_err pe = bgs_parse_value(r, &v, x->b, &v.value);
         if (pe == BG_OK) pe = bgs_local_write(r, &v, false);
         bg_vv_free(&v.ctx);
         /* a take-over of a field that cannot be edited now stays a decision only */
         if (pe != BG_OK && pe != BG_E_WINDOW && pe != BG_E_PLAN_SIGNED) e = pe;
       }
-      if (e == BG_OK) e = bgs_commit(r);
-      if (e != BG_OK) bgs_rollback(r);
+      e = bgs_end_tx(r, e);
     }
   } else if (e == BG_OK) {
     /* a write that has seen both: the record's context covers them */
-    bg_write w;
-    memset(&w, 0, sizeof w);
-    w.client = bg_str_c(x->client);
-    w.rtype = x->rtype;
-    w.rid = bg_str_c(x->rid);
-    w.field = x->field;
+    bg_write w = bgs_w(bg_str_c(x->client), x->rtype, bg_str_c(x->rid), x->field, (bg_value){0});
     const char *text = keep == 'A' ? x->a : keep == 'B' ? x->b : value;
     e = bgs_parse_value(r, &w, text, &w.value);
     if (e == BG_OK) e = bgs_write1(r, &w, false);

@@ -561,17 +561,23 @@ static void bgs_welcome(bgsync_op *op, const bg_msg_welcome *w) {
   bgs_push_more(op);
 }
 
+/* Decode a frame from the server; one it cannot read is answered with ERROR
+ * and ends the session (false). */
+static bool bgs_decode(bgsync_op *op, const uint8_t *body, size_t len, bg_msg *m) {
+  bg_msg_why why;
+  bg_err e = bg_msg_decode(body, len, m, &why);
+  if (e == BG_OK) return true;
+  bgs_fail(op->r, e, "the server sent a message this app cannot read: %s", why.text);
+  bgs_refuse(op, e);
+  return false;
+}
+
 static void bgs_on_frame(bgs_conn *c, const uint8_t *body, size_t len) {
   bgsync_op *op = c->data;
   bgsync *r = op->r;
   bg_msg m;
-  bg_msg_why why;
-  bg_err e = bg_msg_decode(body, len, &m, &why);
-  if (e != BG_OK) {
-    bgs_fail(r, e, "the server sent a message this app cannot read: %s", why.text);
-    bgs_refuse(op, e);
-    return;
-  }
+  bg_err e;
+  if (!bgs_decode(op, body, len, &m)) return;
   /* what may arrive now (PROTOCOL.md 6): WELCOME first, PURGE and CHANGES only
    * for a PULL, ERROR and BYE any time */
   bool allowed = m.type == BG_MSG_ERROR || m.type == BG_MSG_BYE ||
@@ -881,12 +887,8 @@ static void bgs_enrol_frame(bgs_conn *c, const uint8_t *body, size_t len) {
   bgsync_op *op = c->data;
   bgsync *r = op->r;
   bg_msg m;
-  bg_msg_why why;
-  bg_err e = bg_msg_decode(body, len, &m, &why);
-  if (e != BG_OK) {
-    bgs_end(op, bgs_fail(r, e, "the server sent a message this app cannot read: %s", why.text));
-    return;
-  }
+  bg_err e = BG_OK;
+  if (!bgs_decode(op, body, len, &m)) return;
   if (m.type == BG_MSG_ERROR) {
     bg_err code = (bg_err)m.u.error.code;
     bgs_fail(r, code, "enrolment refused: %s%s%.*s", bg_err_message(code), m.u.error.message.len ? " - " : "",
