@@ -141,9 +141,9 @@ static const char *const bg__sql[Q_N] = {
     [Q_PURGE_GET] = "SELECT clients FROM purges WHERE id = ?1 AND device = ?2",
     [Q_PURGE_ACK] = "UPDATE purges SET acked = ?2 WHERE id = ?1 AND acked = 0",
     [Q_PAGE_CLEAR] = "DELETE FROM temp.pull_scope",
-    [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos) VALUES(?1, ?2)",
+    [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos, own) VALUES(?1, ?2, ?3)",
     [Q_PAGE] = "SELECT f.seq, f.client, f.write FROM temp.pull_scope p JOIN feed f ON f.client = p.client"
-               " WHERE f.seq > p.pos AND f.device != ?1 ORDER BY f.seq LIMIT ?2",
+               " WHERE f.seq > p.pos AND (f.device != ?1 OR p.own) ORDER BY f.seq LIMIT ?2",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_ADD] = "INSERT INTO audit(seq, at, user, device, client, action, object, outcome, hash)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -340,7 +340,7 @@ bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen)
     }
   }
   if (r == BG_OK) r = bg_sql_exec(s->db,
-                                  "CREATE TEMP TABLE pull_scope(client TEXT PRIMARY KEY, pos INTEGER NOT NULL)"
+                                  "CREATE TEMP TABLE pull_scope(client TEXT PRIMARY KEY, pos INTEGER NOT NULL, own INTEGER NOT NULL)"
                                   " WITHOUT ROWID");
   if (r == BG_OK) r = bg_sqlkv_new(s->db, &s->kv);
   if (r == BG_OK) r = bg_engine_init(&s->eng, bg_sqlkv_kv(s->kv));
@@ -1327,14 +1327,18 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
     out->n_purge = (uint32_t)next.np;
   }
 
-  /* the page: every client in scope from its own position */
+  /* the page: every client in scope from its own position. A device is not
+   * sent its own writes back - except for a client its (known) cursor does not
+   * hold: one it was purged of and now sees again dropped them with the rest
+   * (a user enabled again, a client moved back). */
   sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_PAGE_CLEAR) : NULL;
   if (r == BG_OK) r = bg__run(s, st, "page");
   for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
     const bg__held *hd = bg__holding_find(&h, sc.v[i]);
     st = bg__q(s, Q_PAGE_ADD);
-    r = st && bg__bind(st, "ti", sc.v[i], (int64_t)(hd ? hd->pos : 0)) == SQLITE_OK ? bg__run(s, st, "page")
-                                                                                   : BG_E_STORAGE;
+    r = st && bg__bind(st, "tii", sc.v[i], (int64_t)(hd ? hd->pos : 0), (int64_t)(hd == NULL && known)) == SQLITE_OK
+            ? bg__run(s, st, "page")
+            : BG_E_STORAGE;
   }
   uint64_t last = 0;
   uint32_t n = 0;
