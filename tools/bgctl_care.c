@@ -306,10 +306,12 @@ static int conflicts_resolve(bg_store *s, const opts *o) {
     const char *what = keep ? (o->keep[0] == 'A' ? "A (the shown value)" : "B (the kept value)") : "a new value";
     if (keep) v = o->keep[0] == 'A' ? x->shown_value : x->other_value;
     else if (f == NULL || bg_care_value_parse(f, o->value, &v) != BG_OK) {
-      status = usage_error("'%s' is not a value of %s.%s%s%s", o->value, rt ? rt->name : "?", f ? f->name : "?",
-                           f && f->enm ? " (one of the method's values, e.g. " : "",
-                           f && f->enm ? f->enm->values[0] : "");
-      if (f && f->enm) fputs("  see docs/RULES.md for the values)\n", stderr);
+      char values[400] = "";
+      size_t used = 0;
+      for (int i = 0; f && f->enm && i < f->enm->n && used < sizeof values; i++)
+        used += (size_t)snprintf(values + used, sizeof values - used, "%s%s", i ? ", " : " (one of: ", f->enm->values[i]);
+      if (used && used < sizeof values) snprintf(values + used, sizeof values - used, ")");
+      status = usage_error("'%s' is not a value of %s.%s%s", o->value, rt ? rt->name : "?", f ? f->name : "?", values);
     }
     if (status == BGCTL_OK) {
       char obj[96];
