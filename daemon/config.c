@@ -166,6 +166,21 @@ bg_err bg_config_write(const bg_config *c, const char *path) {
   return fclose(f) == 0 ? BG_OK : BG_E_IO;
 }
 
+void bg_config_each(const bg_config *c, bg_config_key_cb cb, void *arg) {
+  for (size_t i = 0; i < sizeof bg__keys / sizeof *bg__keys; i++) {
+    const bg__key *k = &bg__keys[i];
+    const char *base = (const char *)c + k->off;
+    char v[32];
+    if (k->kind == K_STR) {
+      cb(arg, k->name, base, k->help);
+      continue;
+    }
+    if (k->kind == K_U32) snprintf(v, sizeof v, "%u", *(const uint32_t *)(const void *)base);
+    else snprintf(v, sizeof v, "%s", bg__levels[c->log_level]);
+    cb(arg, k->name, v, k->help);
+  }
+}
+
 void bg_config_path(const char *home, const char *path, char *out, size_t outlen) {
   if (path[0] == '/' || home == NULL || home[0] == 0) snprintf(out, outlen, "%s", path);
   else snprintf(out, outlen, "%s/%s", home, path);

@@ -48,6 +48,11 @@ bg_err bg_config_load(bg_config *c, const char *path, char *why, size_t whylen);
 /* Write the configuration with every key and a comment line per key. */
 bg_err bg_config_write(const bg_config *c, const char *path);
 
+/* Every key in the file's order with its value as text and its one-line help
+ * (bgctl config show). */
+typedef void (*bg_config_key_cb)(void *arg, const char *key, const char *value, const char *help);
+void bg_config_each(const bg_config *c, bg_config_key_cb cb, void *arg);
+
 /* A path from the configuration resolved against the home directory. */
 void bg_config_path(const char *home, const char *path, char *out, size_t outlen);
 

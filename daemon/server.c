@@ -14,6 +14,7 @@
 
 #include "bg_pki.h"
 #include "bg_tls.h"
+#include "pidfile.h"
 #include "session.h"
 #include "store.h"
 
@@ -723,8 +724,10 @@ int bg_server_run(const char *home, const bg_config *cfg, const char *config_pat
   char why[1024] = "", path[BG_PATH_MAX + 300];
   int status = 1;
   bg_config_path(home, cfg->store, path, sizeof path);
-  bg_err e = bg_rng_init(&s->rng, "bgsyncd");
-  if (e != BG_OK) snprintf(why, sizeof why, "no randomness from the operating system");
+  int pidfd = -1;
+  bg_err e = bg_pidfile_hold(home, cfg->listen, cfg->enrol_listen, &pidfd, why, sizeof why);
+  if (e == BG_OK && (e = bg_rng_init(&s->rng, "bgsyncd")) != BG_OK)
+    snprintf(why, sizeof why, "no randomness from the operating system");
   if (e == BG_OK) e = bg_store_open(path, &s->store, why, sizeof why);
   if (e == BG_OK) e = bg__load_tls(s, &s->sync_conf, &s->enrol_conf, why, sizeof why);
   snprintf(s->software, sizeof s->software, "bgsyncd/%s", BG_VERSION);
@@ -771,5 +774,6 @@ int bg_server_run(const char *home, const bg_config *cfg, const char *config_pat
   mbedtls_pk_free(&s->ca_key);
   bg_store_close(s->store);
   bg_rng_free(&s->rng);
+  bg_pidfile_release(home, pidfd);
   return status;
 }

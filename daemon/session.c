@@ -81,7 +81,15 @@ static void bg__hello(bg_session *s, const bg_msg_hello *h, bg_buf *out) {
   uint64_t user = d.user;
   bg_user_row u;
   if ((r = bg_store_user_by_id(env->store, user, &u)) != BG_OK) return bg__error(s, out, r, bg_store_errmsg(env->store), 0);
-  if (u.disabled) return bg__error(s, out, BG_E_USER_DISABLED, NULL, 0);
+  if (u.disabled) {
+    /* A disabled user's device gets one more session while it still holds
+     * data: it pushes what it wrote (nothing typed is lost) and its scope is
+     * empty, so the pull purges everything it holds. Then it is refused. */
+    bool holds = false;
+    if ((r = bg_store_device_holds(env->store, s->cert_device, &holds)) != BG_OK)
+      return bg__error(s, out, r, bg_store_errmsg(env->store), 0);
+    if (!holds) return bg__error(s, out, BG_E_USER_DISABLED, NULL, 0);
+  }
   snprintf(s->login, sizeof s->login, "%s", u.login);
   s->who = (bg_who){s->cert_device, user, u.role};
   /* the highest version in both ranges */

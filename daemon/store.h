@@ -106,6 +106,35 @@ bg_err bg_store_client_move(bg_store *s, const char *client, const char *team, c
                             int64_t now);
 typedef bg_err (*bg_client_cb)(void *arg, const bg_client_row *c);
 bg_err bg_store_clients(bg_store *s, bg_client_cb cb, void *arg);
+/* One client. BG_E_NOT_FOUND. */
+bg_err bg_store_client_get(bg_store *s, const char *client, bg_client_row *out);
+/* A new trajectbegeleider within the client's team (the office writes
+ * traject.begeleider, as for a move). BG_E_FORBIDDEN when the user is not a
+ * member of the client's team (add them, or move the client instead),
+ * BG_E_USER_DISABLED, BG_E_NOT_FOUND. */
+bg_err bg_store_client_assign(bg_store *s, const char *client, const char *begeleider, int64_t now);
+
+/* Disable or enable a user. A disabled user's scope is empty: each of their
+ * devices is still accepted while it holds data, so that it pushes what it
+ * wrote and then drops every client it holds (PURGE), and is refused with
+ * BG_E_USER_DISABLED from then on (bg_store_device_holds; docs/OPERATIONS.md,
+ * "Disabling a user"). No new enrolment for a disabled user. BG_E_EXISTS when
+ * the user is in that state already, BG_E_USAGE for the office's own user. */
+bg_err bg_store_user_set_disabled(bg_store *s, const char *login, bool disabled, int64_t now);
+
+/* Make a user a member of a team (`member` true) or end the membership. The
+ * scope follows at once: devices of a user who left a team are purged of its
+ * clients on their next pull, except the clients the user leads.
+ * BG_E_EXISTS / BG_E_NOT_FOUND when already a member / not a member. */
+bg_err bg_store_user_team(bg_store *s, const char *login, const char *team, bool member, int64_t now);
+
+typedef struct bg_team_row {
+  const char *name;
+  uint32_t members, clients;
+  int64_t created;
+} bg_team_row;
+typedef bg_err (*bg_team_cb)(void *arg, const bg_team_row *t);
+bg_err bg_store_teams(bg_store *s, bg_team_cb cb, void *arg);
 
 /* --- devices and enrolment ------------------------------------------------------------ */
 
@@ -124,6 +153,20 @@ bg_err bg_store_devices(bg_store *s, bg_device_cb cb, void *arg);
 /* BG_E_NOT_FOUND for an unknown device; revoking twice keeps the first time. */
 bg_err bg_store_device_revoke(bg_store *s, uint64_t id, int64_t now);
 bg_err bg_store_device_seen(bg_store *s, uint64_t id, int64_t now);
+/* Whether the store counts the device as holding any client: fed to it or
+ * named in a PURGE it has not acknowledged (by any of its cursors). */
+bg_err bg_store_device_holds(bg_store *s, uint64_t id, bool *holds);
+
+/* Counts for `bgctl status`. */
+typedef struct bg_store_stats {
+  uint64_t users, users_disabled, teams, clients;
+  uint64_t devices;       /* enrolled and not revoked */
+  uint64_t devices_seen;  /* of those, seen (HELLO) at or after `seen_since` */
+  uint64_t feed_head, audit_entries;
+  uint64_t purge_devices; /* devices holding clients outside their scope: a PURGE not yet acknowledged */
+  uint64_t purge_clients; /* such (device, client) pairs */
+} bg_store_stats;
+bg_err bg_store_stats_get(bg_store *s, int64_t seen_since, bg_store_stats *out);
 
 /* --- sync ------------------------------------------------------------------------------- */
 
@@ -179,6 +222,34 @@ bg_err bg_store_data_version(bg_store *s, uint64_t *v);
 
 /* The feed's head: the sequence number of the newest change. */
 bg_err bg_store_head(bg_store *s, uint64_t *seq);
+
+/* --- the office's reading of care data ------------------------------------------------------ */
+
+struct bg_engine;
+
+/* A consistent read of the merged care data: the merge engine over the store's
+ * state (use only bg_engine.h's reading calls on it: never apply a write
+ * through it) inside a read transaction, which bg_store_read_end ends. The
+ * store's other reading calls (bg_store_history, bg_store_clients, ...) may be
+ * used in between and see the same snapshot. */
+bg_err bg_store_read_begin(bg_store *s, struct bg_engine **eng);
+void bg_store_read_end(bg_store *s);
+
+/* Every write accepted for `client` (applied, or held as a wijzigingsvoorstel),
+ * in the order the store received them. `w` is valid during the call; the
+ * callback must not call the store. */
+typedef bg_err (*bg_write_cb)(void *arg, const bg_write *w);
+bg_err bg_store_history(bg_store *s, const char *client, bg_write_cb cb, void *arg);
+
+/* The office writes one field of a client's record (bgctl conflicts resolve):
+ * dot of the office device, author the office, context everything the store
+ * has seen of the record - so the write supersedes every write the store holds
+ * for the field, the conflict's two included - applied and fed to devices like
+ * any other, and audited as `action` with `object`. BG_E_WINDOW (nothing
+ * written) when the rules would hold it as a wijzigingsvoorstel: the field is
+ * out of its phase, or its plan is signed. BG_E_NOT_FOUND for an unknown client. */
+bg_err bg_store_office_write(bg_store *s, const char *client, uint32_t rtype, const char *rid, uint32_t field,
+                             const bg_value *v, const char *action, const char *object, int64_t now);
 
 /* --- audit (NEN 7513) --------------------------------------------------------------------- */
 

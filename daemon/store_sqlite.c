@@ -83,6 +83,8 @@ enum {
   Q_SCOPE_ALL, Q_SCOPE_USER, Q_CURSOR_GET, Q_CURSOR_LATEST, Q_CURSOR_PRUNE, Q_CURSOR_ADD, Q_CURSORS_OF,
   Q_CURSOR_SET, Q_PURGE_ADD, Q_PURGE_GET, Q_PURGE_ACK, Q_PAGE_CLEAR, Q_PAGE_ADD, Q_PAGE,
   Q_AUDIT_LAST, Q_AUDIT_ADD, Q_AUDIT_ALL, Q_AUDIT_QUERY, Q_DATA_VERSION,
+  Q_USER_DISABLE, Q_USER_TEAM_DEL, Q_TEAMS, Q_CLIENT_GET, Q_CLIENT_ASSIGN, Q_USER_DISABLED, Q_HISTORY,
+  Q_STATS, Q_DEVICES_ACTIVE,
   Q_N
 };
 
@@ -139,9 +141,9 @@ static const char *const bg__sql[Q_N] = {
     [Q_PURGE_GET] = "SELECT clients FROM purges WHERE id = ?1 AND device = ?2",
     [Q_PURGE_ACK] = "UPDATE purges SET acked = ?2 WHERE id = ?1 AND acked = 0",
     [Q_PAGE_CLEAR] = "DELETE FROM temp.pull_scope",
-    [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos) VALUES(?1, ?2)",
+    [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos, own) VALUES(?1, ?2, ?3)",
     [Q_PAGE] = "SELECT f.seq, f.client, f.write FROM temp.pull_scope p JOIN feed f ON f.client = p.client"
-               " WHERE f.seq > p.pos AND f.device != ?1 ORDER BY f.seq LIMIT ?2",
+               " WHERE f.seq > p.pos AND (f.device != ?1 OR p.own) ORDER BY f.seq LIMIT ?2",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_ADD] = "INSERT INTO audit(seq, at, user, device, client, action, object, outcome, hash)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -149,6 +151,22 @@ static const char *const bg__sql[Q_N] = {
     [Q_AUDIT_ALL] = "SELECT seq, at, user, device, client, action, object, outcome, hash FROM audit ORDER BY seq",
     [Q_AUDIT_QUERY] = "SELECT seq, at, user, device, client, action, object, outcome FROM audit"
                       " WHERE (?1 IS NULL OR client = ?1) AND (?2 = 0 OR user = ?2) AND at >= ?3 ORDER BY seq",
+    [Q_USER_DISABLE] = "UPDATE users SET disabled = ?2 WHERE id = ?1",
+    [Q_USER_TEAM_DEL] = "DELETE FROM user_teams WHERE user = ?1 AND team = ?2",
+    [Q_TEAMS] = "SELECT t.name, (SELECT count(*) FROM user_teams ut WHERE ut.team = t.id),"
+                " (SELECT count(*) FROM clients c WHERE c.team = t.id), t.created FROM teams t ORDER BY t.name",
+    [Q_CLIENT_GET] = "SELECT c.id, t.name, u.login, c.created, c.team FROM clients c JOIN teams t ON t.id = c.team"
+                     " JOIN users u ON u.id = c.begeleider WHERE c.id = ?1",
+    [Q_CLIENT_ASSIGN] = "UPDATE clients SET begeleider = ?2 WHERE id = ?1",
+    [Q_USER_DISABLED] = "SELECT disabled FROM users WHERE id = ?1",
+    [Q_HISTORY] = "SELECT write FROM feed WHERE client = ?1 ORDER BY seq",
+    [Q_STATS] = "SELECT (SELECT count(*) FROM users WHERE id != 1), (SELECT count(*) FROM users WHERE id != 1 AND disabled),"
+                " (SELECT count(*) FROM teams), (SELECT count(*) FROM clients),"
+                " (SELECT count(*) FROM devices WHERE id != 1 AND revoked = 0),"
+                " (SELECT count(*) FROM devices WHERE id != 1 AND revoked = 0 AND last_seen >= ?1),"
+                " (SELECT coalesce(max(seq), 0) FROM feed), (SELECT count(*) FROM audit)",
+    [Q_DEVICES_ACTIVE] = "SELECT d.id, d.user, u.role FROM devices d JOIN users u ON u.id = d.user"
+                         " WHERE d.id != 1 AND d.revoked = 0 ORDER BY d.id",
 };
 
 /* --- the handle --------------------------------------------------------------------------- */
@@ -322,7 +340,7 @@ bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen)
     }
   }
   if (r == BG_OK) r = bg_sql_exec(s->db,
-                                  "CREATE TEMP TABLE pull_scope(client TEXT PRIMARY KEY, pos INTEGER NOT NULL)"
+                                  "CREATE TEMP TABLE pull_scope(client TEXT PRIMARY KEY, pos INTEGER NOT NULL, own INTEGER NOT NULL)"
                                   " WITHOUT ROWID");
   if (r == BG_OK) r = bg_sqlkv_new(s->db, &s->kv);
   if (r == BG_OK) r = bg_engine_init(&s->eng, bg_sqlkv_kv(s->kv));
@@ -458,7 +476,7 @@ bg_err bg_store_users(bg_store *s, bg_user_cb cb, void *arg) {
 /* The office's own write (bgctl): dot (BG_OFFICE_DEVICE, next counter), author
  * the office, context from the store's replica. Applied and fed. */
 static bg_err bg__office_write(bg_store *s, bg_str client, uint32_t rtype, bg_str rid, uint32_t field, bg_value v,
-                               int64_t now);
+                               int64_t now, bg_outcome *outcome);
 
 /* The office's write of traject.begeleider: the user id of the client's
  * trajectbegeleider, so that devices learn their R2 standing (the `tb` flag)
@@ -466,7 +484,7 @@ static bg_err bg__office_write(bg_store *s, bg_str client, uint32_t rtype, bg_st
  * a move supersedes the previous assignment. */
 static bg_err bg__assign_begeleider(bg_store *s, const char *client, uint64_t user, int64_t now) {
   bg_value v = {BG_V_INT, false, (int64_t)user, {"", 0}};
-  return bg__office_write(s, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 2, v, now);
+  return bg__office_write(s, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 2, v, now, NULL);
 }
 
 bg_err bg_store_client_add(bg_store *s, const char *client, const char *team, const char *begeleider,
@@ -491,7 +509,7 @@ bg_err bg_store_client_add(bg_store *s, const char *client, const char *team, co
   }
   if (r == BG_OK) {
     bg_value pos = {BG_V_INT, false, bg_pos_encode((bg_pos){0, BG_PH_AANMELDING}), {"", 0}};
-    r = bg__office_write(s, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 1, pos, now);
+    r = bg__office_write(s, bg_str_c(client), BG_RT_TRAJECT, BG_STR("t"), 1, pos, now, NULL);
   }
   if (r == BG_OK) r = bg__assign_begeleider(s, client, u.id, now);
   if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, client, "client-add", team, "ok");
@@ -900,10 +918,12 @@ static bg_err bg__holding_load(bg_store *s, int q, int64_t a, int64_t b, bg__hol
 
 /* --- sync: scope ---------------------------------------------------------------------------- */
 
-/* The clients `who` may see, sorted. */
+/* The clients `who` may see, sorted. A disabled user sees nothing, not even
+ * the organisation data: every device of theirs is purged of all it holds. */
 typedef struct bg__scope {
   char **v;
   size_t n, cap;
+  bool disabled;
 } bg__scope;
 
 static void bg__scope_free(bg__scope *sc) {
@@ -930,6 +950,13 @@ static bg_err bg__scope_add(bg_store *s, sqlite3_stmt *st, void *arg) {
 
 static bg_err bg__scope_load(bg_store *s, const bg_who *who, bg__scope *sc) {
   memset(sc, 0, sizeof *sc);
+  sqlite3_stmt *dq = bg__q(s, Q_USER_DISABLED);
+  if (dq == NULL || bg__bind(dq, "i", (int64_t)who->user) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "scope");
+  bg_err dr = bg__row(s, dq, "scope");
+  if (dr != BG_OK && dr != BG_E_NOT_FOUND) return dr;
+  sc->disabled = dr == BG_E_NOT_FOUND || sqlite3_column_int(dq, 0) != 0;
+  if (dr == BG_OK) sqlite3_reset(dq);
+  if (sc->disabled) return BG_OK;
   bool all = who->role == BG_ROLE_OFFICE || who->role == BG_ROLE_ADMIN;
   sqlite3_stmt *st = bg__q(s, all ? Q_SCOPE_ALL : Q_SCOPE_USER);
   if (st == NULL || (!all && bg__bind(st, "i", (int64_t)who->user) != SQLITE_OK))
@@ -1015,7 +1042,7 @@ static bg_err bg__apply(bg_store *s, const bg_write *w, bg_err *refused, bg_outc
 }
 
 static bg_err bg__office_write(bg_store *s, bg_str client, uint32_t rtype, bg_str rid, uint32_t field, bg_value v,
-                               int64_t now) {
+                               int64_t now, bg_outcome *outcome) {
   bg_write w;
   memset(&w, 0, sizeof w);
   w.client = client;
@@ -1037,6 +1064,7 @@ static bg_err bg__office_write(bg_store *s, bg_str client, uint32_t rtype, bg_st
     bg_outcome o;
     r = bg__apply(s, &w, &refused, &o);
     if (r == BG_OK && refused != BG_OK) r = bg__fail(s, refused, "the office's write was refused: %s", bg_err_message(refused));
+    if (r == BG_OK && outcome) *outcome = o;
   }
   bg_vv_free(&w.ctx);
   return r;
@@ -1154,7 +1182,7 @@ bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_wr
     if (w->dot.device != who->device || w->user != who->user || w->role != who->role) refuse = BG_E_AUTHOR;
     else if (memchr(w->client.p, 0, w->client.len) != NULL) refuse = BG_E_VALUE;
     else if ((r = bg__may_write(s, who, client, &sc, &held, &held_loaded, &ok)) != BG_OK) break;
-    else if (!ok && bg__is_registration(w, who)) r = bg__register(s, who, client, now, &sc, &refuse);
+    else if (!ok && !sc.disabled && bg__is_registration(w, who)) r = bg__register(s, who, client, now, &sc, &refuse);
     else if (!ok) refuse = BG_E_FORBIDDEN;
     else if (w->tb) {
       /* the trajectbegeleider claim: the user is, or has been, this client's */
@@ -1299,14 +1327,18 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
     out->n_purge = (uint32_t)next.np;
   }
 
-  /* the page: every client in scope from its own position */
+  /* the page: every client in scope from its own position. A device is not
+   * sent its own writes back - except for a client its (known) cursor does not
+   * hold: one it was purged of and now sees again dropped them with the rest
+   * (a user enabled again, a client moved back). */
   sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_PAGE_CLEAR) : NULL;
   if (r == BG_OK) r = bg__run(s, st, "page");
   for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
     const bg__held *hd = bg__holding_find(&h, sc.v[i]);
     st = bg__q(s, Q_PAGE_ADD);
-    r = st && bg__bind(st, "ti", sc.v[i], (int64_t)(hd ? hd->pos : 0)) == SQLITE_OK ? bg__run(s, st, "page")
-                                                                                   : BG_E_STORAGE;
+    r = st && bg__bind(st, "tii", sc.v[i], (int64_t)(hd ? hd->pos : 0), (int64_t)(hd == NULL && known)) == SQLITE_OK
+            ? bg__run(s, st, "page")
+            : BG_E_STORAGE;
   }
   uint64_t last = 0;
   uint32_t n = 0;
@@ -1442,5 +1474,256 @@ bg_err bg_store_purge_ack(bg_store *s, const bg_who *who, uint64_t id, int64_t n
     r = bg_store_audit(s, now, who->user, who->device, gone.purging[i], "purge", obj, "done");
   }
   bg__holding_free(&gone);
+  return bg__end(s, r);
+}
+
+/* --- the office: people and access ------------------------------------------------------------ */
+
+/* A user bgctl may change: an existing login that is not the office's own. */
+static bg_err bg__user_for_change(bg_store *s, const char *login, bg_user_row *u) {
+  if (login == NULL || login[0] == '_') return bg__fail(s, BG_E_USAGE, "'%s' is the office itself", login ? login : "");
+  return bg_store_user_by_login(s, login, u);
+}
+
+bg_err bg_store_user_set_disabled(bg_store *s, const char *login, bool disabled, int64_t now) {
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  bg_user_row u;
+  r = bg__user_for_change(s, login, &u);
+  if (r == BG_OK && u.disabled == disabled)
+    r = bg__fail(s, BG_E_EXISTS, "user '%s' is %s already", login, disabled ? "disabled" : "enabled");
+  sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_USER_DISABLE) : NULL;
+  if (r == BG_OK)
+    r = st && bg__bind(st, "ii", (int64_t)u.id, (int64_t)disabled) == SQLITE_OK ? bg__run(s, st, "user disable")
+                                                                                 : BG_E_STORAGE;
+  if (r == BG_OK)
+    r = bg_store_audit(s, now, u.id, BG_OFFICE_DEVICE, "", disabled ? "user-disable" : "user-enable", login, "ok");
+  return bg__end(s, r);
+}
+
+bg_err bg_store_user_team(bg_store *s, const char *login, const char *team, bool member, int64_t now) {
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  bg_user_row u;
+  int64_t tid = 0;
+  r = bg__user_for_change(s, login, &u);
+  if (r == BG_OK) r = bg__team_id(s, team, &tid);
+  sqlite3_stmt *st = r == BG_OK ? bg__q(s, member ? Q_USER_TEAM_ADD : Q_USER_TEAM_DEL) : NULL;
+  if (r == BG_OK)
+    r = st && bg__bind(st, "ii", (int64_t)u.id, tid) == SQLITE_OK ? bg__run(s, st, "user team") : BG_E_STORAGE;
+  if (r == BG_OK && sqlite3_changes(s->db) != 1)
+    r = member ? bg__fail(s, BG_E_EXISTS, "user '%s' is in team '%s' already", login, team)
+               : bg__fail(s, BG_E_NOT_FOUND, "user '%s' is not in team '%s'", login, team);
+  if (r == BG_OK)
+    r = bg_store_audit(s, now, u.id, BG_OFFICE_DEVICE, "", member ? "team-join" : "team-leave", team, "ok");
+  return bg__end(s, r);
+}
+
+static bg_err bg__team_each(bg_store *s, sqlite3_stmt *st, void *arg) {
+  (void)s;
+  bg__cb *c = arg;
+  bg_team_row t = {bg__col_text(st, 0), (uint32_t)sqlite3_column_int64(st, 1), (uint32_t)sqlite3_column_int64(st, 2),
+                   sqlite3_column_int64(st, 3)};
+  return ((bg_team_cb)c->cb)(c->arg, &t);
+}
+
+bg_err bg_store_teams(bg_store *s, bg_team_cb cb, void *arg) {
+  s->err[0] = 0;
+  bg__cb c = {(void (*)(void))cb, arg};
+  return bg__each(s, bg__q(s, Q_TEAMS), "teams", bg__team_each, &c);
+}
+
+/* The client's row; *team_id its team. */
+static bg_err bg__client_get(bg_store *s, const char *client, bg_client_row *out, int64_t *team_id) {
+  sqlite3_stmt *st = bg__q(s, Q_CLIENT_GET);
+  if (st == NULL || bg__bind(st, "t", client) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "client");
+  bg_err r = bg__row(s, st, "client");
+  if (r == BG_E_NOT_FOUND) return bg__fail(s, r, "no client '%s' (bgctl client list shows them)", client);
+  if (r != BG_OK) return r;
+  bg__copy(s->row_name, sizeof s->row_name, bg__col_text(st, 0));
+  bg__copy(s->row_team, sizeof s->row_team, bg__col_text(st, 1));
+  bg__copy(s->row_login, sizeof s->row_login, bg__col_text(st, 2));
+  *out = (bg_client_row){s->row_name, s->row_team, s->row_login, sqlite3_column_int64(st, 3)};
+  if (team_id) *team_id = sqlite3_column_int64(st, 4);
+  sqlite3_reset(st);
+  return BG_OK;
+}
+
+bg_err bg_store_client_get(bg_store *s, const char *client, bg_client_row *out) {
+  s->err[0] = 0;
+  return bg__client_get(s, client, out, NULL);
+}
+
+bg_err bg_store_client_assign(bg_store *s, const char *client, const char *begeleider, int64_t now) {
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  bg_client_row c;
+  int64_t tid = 0;
+  char team[BG_ID_MAX + 1];
+  r = bg__client_get(s, client, &c, &tid);
+  if (r == BG_OK) bg__copy(team, sizeof team, c.team);
+  bg_user_row u;
+  if (r == BG_OK) r = bg__user_for_change(s, begeleider, &u);
+  if (r == BG_OK && u.disabled) r = bg__fail(s, BG_E_USER_DISABLED, "user '%s' is disabled", begeleider);
+  sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_IN_TEAM) : NULL;
+  if (r == BG_OK && (st == NULL || bg__bind(st, "ii", (int64_t)u.id, tid) != SQLITE_OK)) r = BG_E_STORAGE;
+  if (r == BG_OK) {
+    r = bg__row(s, st, "team");
+    if (r == BG_OK) sqlite3_reset(st);
+    else if (r == BG_E_NOT_FOUND)
+      r = bg__fail(s, BG_E_FORBIDDEN,
+                   "user '%s' is not in team '%s', the team of %s (add them: bgctl user team add %s %s; or move the "
+                   "client: bgctl client move %s --team TEAM --begeleider %s)",
+                   begeleider, team, client, begeleider, team, client, begeleider);
+  }
+  st = r == BG_OK ? bg__q(s, Q_CLIENT_ASSIGN) : NULL;
+  if (r == BG_OK)
+    r = st && bg__bind(st, "ti", client, (int64_t)u.id) == SQLITE_OK ? bg__run(s, st, "client assign") : BG_E_STORAGE;
+  if (r == BG_OK) {
+    st = bg__q(s, Q_HISTORY_ADD);
+    r = st && bg__bind(st, "tii", client, (int64_t)u.id, now) == SQLITE_OK ? bg__run(s, st, "history") : BG_E_STORAGE;
+  }
+  if (r == BG_OK) r = bg__assign_begeleider(s, client, u.id, now);
+  char obj[160];
+  snprintf(obj, sizeof obj, "begeleider %s", begeleider);
+  if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, client, "client-assign", obj, "ok");
+  return bg__end(s, r);
+}
+
+/* Every client a device holds or is being purged of, by all its cursors (a
+ * device may present any cursor it was given and not yet confirmed past). */
+static bg_err bg__device_holding(bg_store *s, uint64_t device, bg__holding *all) {
+  memset(all, 0, sizeof *all);
+  sqlite3_stmt *st = bg__q(s, Q_CURSORS_OF);
+  if (st == NULL || bg__bind(st, "i", (int64_t)device) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "cursors");
+  bg_err r = BG_OK;
+  int rc = SQLITE_DONE;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bg__holding h;
+    r = bg__holding_parse(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), &h);
+    if (r == BG_E_CORRUPT) bg__fail(s, r, "cursor of device %llu is damaged", (unsigned long long)device);
+    for (size_t i = 0; r == BG_OK && i < h.n + h.np; i++) {
+      const char *c = i < h.n ? h.v[i].client : h.purging[i - h.n];
+      if (!bg__holding_is_purging(all, c)) r = bg__holding_purging(all, c, strlen(c));
+    }
+    bg__holding_free(&h); /* parse leaves it empty when it fails */
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "cursors");
+  sqlite3_reset(st);
+  if (r != BG_OK) bg__holding_free(all);
+  return r;
+}
+
+bg_err bg_store_device_holds(bg_store *s, uint64_t device, bool *holds) {
+  s->err[0] = 0;
+  *holds = false;
+  bg__holding all;
+  bg_err r = bg__device_holding(s, device, &all);
+  if (r == BG_OK) *holds = all.np > 0;
+  bg__holding_free(&all);
+  return r;
+}
+
+bg_err bg_store_stats_get(bg_store *s, int64_t seen_since, bg_store_stats *out) {
+  memset(out, 0, sizeof *out);
+  s->err[0] = 0;
+  int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
+  sqlite3_stmt *st = bg__q(s, Q_STATS);
+  bg_err r = st && bg__bind(st, "i", seen_since) == SQLITE_OK ? bg__row(s, st, "stats") : BG_E_STORAGE;
+  if (r == BG_OK) {
+    uint64_t *f[] = {&out->users, &out->users_disabled, &out->teams, &out->clients, &out->devices, &out->devices_seen,
+                     &out->feed_head, &out->audit_entries};
+    for (int i = 0; i < 8; i++) *f[i] = (uint64_t)sqlite3_column_int64(st, i);
+    sqlite3_reset(st);
+  }
+  /* pending purges: what each device holds beyond its scope, until it acknowledges */
+  bg_who *devs = NULL;
+  size_t nd = 0, cap = 0;
+  rc = SQLITE_DONE;
+  st = r == BG_OK ? bg__q(s, Q_DEVICES_ACTIVE) : NULL;
+  while (r == BG_OK && st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (nd == cap) {
+      cap = cap ? cap * 2 : 32;
+      bg_who *v = realloc(devs, cap * sizeof *v);
+      if (v == NULL) {
+        r = BG_E_NOMEM;
+        break;
+      }
+      devs = v;
+    }
+    devs[nd++] = (bg_who){(uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+                          (uint8_t)sqlite3_column_int(st, 2)};
+  }
+  if (r == BG_OK && st && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "devices");
+  if (st) sqlite3_reset(st);
+  for (size_t i = 0; r == BG_OK && i < nd; i++) {
+    bg__holding h;
+    bg__scope sc;
+    if ((r = bg__device_holding(s, devs[i].device, &h)) != BG_OK) break;
+    if ((r = bg__scope_load(s, &devs[i], &sc)) == BG_OK) {
+      uint64_t k = 0;
+      for (size_t j = 0; j < h.np; j++) k += !bg__scope_has(&sc, h.purging[j]);
+      out->purge_devices += k > 0;
+      out->purge_clients += k;
+      bg__scope_free(&sc);
+    }
+    bg__holding_free(&h);
+  }
+  free(devs);
+  (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+  return r;
+}
+
+/* --- the office: care data ----------------------------------------------------------------------- */
+
+bg_err bg_store_read_begin(bg_store *s, struct bg_engine **eng) {
+  s->err[0] = 0;
+  int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
+  *eng = &s->eng;
+  return BG_OK;
+}
+
+void bg_store_read_end(bg_store *s) { (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); }
+
+bg_err bg_store_history(bg_store *s, const char *client, bg_write_cb cb, void *arg) {
+  s->err[0] = 0;
+  sqlite3_stmt *st = bg__q(s, Q_HISTORY);
+  if (st == NULL || bg__bind(st, "t", client) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "history");
+  msgpack_zone *z = msgpack_zone_new(4096);
+  if (z == NULL) {
+    sqlite3_reset(st);
+    return BG_E_NOMEM;
+  }
+  bg_err r = BG_OK;
+  int rc = SQLITE_DONE;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bg_write w;
+    r = bg_write_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), z, &w, NULL);
+    if (r != BG_OK) r = bg__fail(s, BG_E_CORRUPT, "a stored write of client '%s' cannot be read", client);
+    else r = cb(arg, &w);
+    msgpack_zone_clear(z);
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "history");
+  sqlite3_reset(st);
+  msgpack_zone_free(z);
+  return r;
+}
+
+bg_err bg_store_office_write(bg_store *s, const char *client, uint32_t rtype, const char *rid, uint32_t field,
+                             const bg_value *v, const char *action, const char *object, int64_t now) {
+  bg_err r = bg__begin(s);
+  if (r != BG_OK) return r;
+  bg_client_row c;
+  r = bg__client_get(s, client, &c, NULL);
+  bg_outcome o = BG_APPLIED;
+  if (r == BG_OK) r = bg__office_write(s, bg_str_c(client), rtype, bg_str_c(rid), field, *v, now, &o);
+  /* the office does not make wijzigingsvoorstellen: a write the rules would
+   * hold back is not made at all */
+  if (r == BG_OK && o == BG_PROPOSAL)
+    r = bg__fail(s, BG_E_WINDOW, "this field cannot be changed in the traject's phase now (or the plan is signed): "
+                 "it would only become a wijzigingsvoorstel");
+  if (r == BG_OK) r = bg_store_audit(s, now, BG_OFFICE_USER, BG_OFFICE_DEVICE, client, action, object, "ok");
   return bg__end(s, r);
 }

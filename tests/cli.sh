@@ -68,6 +68,73 @@ expect 0 '^\[\]$' -- "$bgctl" --home "$home" device list --json
 expect 1 "no device 42" -- "$bgctl" --home "$home" device revoke 42
 expect 0 "audit chain intact" -- "$bgctl" --home "$home" audit verify
 expect 0 '"login":"anna"' -- "$bgctl" --home "$home" user list --json
+# the office's commands: each one's help, its success and its failures
+for c in "config show" "config check" status "team list" "user disable" "user enable" "user team" "client assign" \
+  "client list" "client show" "conflicts list" "conflicts show" "conflicts resolve" "proposals list" signals report; do
+  expect 0 "Example:" -- "$bgctl" --home "$home" $c --help
+done
+expect 0 "^store +store\.db +the store file" -- "$bgctl" --home "$home" config show
+expect 0 '"key":"listen","value":"\[::\]:7443"' -- "$bgctl" --home "$home" config show --json
+expect 0 "^ok: " -- "$bgctl" --home "$home" config check
+expect 3 "bgsyncd: +not running.*bgsyncd --home" -- "$bgctl" --home "$home" status
+expect 3 '"running":false.*"clients":1' -- "$bgctl" --home "$home" status --json
+expect 2 "usage: bgctl --home DIR status" -- "$bgctl" --home "$home" status now
+expect 0 "team zuid added" -- "$bgctl" --home "$home" team add zuid
+expect 0 "^noord +1 +1 " -- "$bgctl" --home "$home" team list
+expect 0 '^team,members,clients,created$' -- "$bgctl" --home "$home" team list --csv
+expect 0 "user bert added" -- "$bgctl" --home "$home" user add bert --role begeleider --team noord
+expect 0 "bert joined team zuid" -- "$bgctl" --home "$home" user team add bert zuid
+expect 1 "user 'bert' is in team 'zuid' already" -- "$bgctl" --home "$home" user team add bert zuid
+expect 0 "bert left team noord" -- "$bgctl" --home "$home" user team remove bert noord
+expect 1 "user 'bert' is not in team 'noord'" -- "$bgctl" --home "$home" user team remove bert noord
+expect 1 "no team 'oost'" -- "$bgctl" --home "$home" user team add bert oost
+expect 2 "usage: bgctl --home DIR user team add.remove" -- "$bgctl" --home "$home" user team join bert zuid
+expect 1 "not in team 'noord'.*user team add bert noord" -- "$bgctl" --home "$home" client assign C-1 --begeleider bert
+expect 0 "bert joined team noord" -- "$bgctl" --home "$home" user team add bert noord
+expect 0 "C-1: trajectbegeleider now bert" -- "$bgctl" --home "$home" client assign C-1 --begeleider bert
+expect 1 "no client 'C-9'" -- "$bgctl" --home "$home" client assign C-9 --begeleider bert
+expect 2 "usage: bgctl --home DIR client assign" -- "$bgctl" --home "$home" client assign C-1
+expect 0 "^C-1 +noord +bert +aanmelding +0 +[0-9-]+ +none +0 +0$" -- "$bgctl" --home "$home" client list
+expect 0 '"id":"C-1","team":"noord","begeleider":"bert","phase":"aanmelding","cycle":0' -- "$bgctl" --home "$home" client list --json
+expect 0 "^no clients" -- "$bgctl" --home "$home" client list --team zuid
+expect 0 "traject: aanmelding, cycle 0" -- "$bgctl" --home "$home" client show C-1
+expect 0 "traject:t +begeleider +3 +office" -- "$bgctl" --home "$home" client show C-1
+expect 0 '"records":\[\{"record":"traject:t","field":"positie"' -- "$bgctl" --home "$home" client show C-1 --json
+expect 1 "no client 'C-9'" -- "$bgctl" --home "$home" client show C-9
+expect 0 "no open conflicts" -- "$bgctl" --home "$home" conflicts list
+expect 0 '^\[\]$' -- "$bgctl" --home "$home" conflicts list --json
+expect 1 "no open conflict or wijzigingsvoorstel 'c9.9'" -- "$bgctl" --home "$home" conflicts show c9.9
+expect 1 "no open conflict or wijzigingsvoorstel 'c9.9'" -- "$bgctl" --home "$home" conflicts resolve c9.9 --keep A
+expect 2 "usage: bgctl --home DIR conflicts resolve ID" -- "$bgctl" --home "$home" conflicts resolve c9.9 --keep C
+expect 2 "usage: bgctl --home DIR conflicts resolve ID" -- "$bgctl" --home "$home" conflicts resolve c9.9 --keep A --value x
+expect 0 "no wijzigingsvoorstellen waiting" -- "$bgctl" --home "$home" proposals list
+expect 0 "no signals" -- "$bgctl" --home "$home" signals --days 3
+expect 0 "signals on 2099-01-01 for 1 clients and 0 devices" -- "$bgctl" --home "$home" signals --now 2099-01-01
+expect 0 '^signal,client,device,team,begeleider,since,days,detail$' -- "$bgctl" --home "$home" signals --csv
+expect 2 "--now takes a date: YYYY-MM-DD" -- "$bgctl" --home "$home" signals --now tomorrow
+expect 2 "--days takes a whole number" -- "$bgctl" --home "$home" signals --days -1
+expect 0 "^noord +aanmelding +0 +1$" -- "$bgctl" --home "$home" report
+expect 0 "^fase,noord,aanmelding,0,1,,$" -- "$bgctl" --home "$home" report --csv
+expect 0 '"section":"fase","team":"noord","item":"aanmelding","cycle":0,"count":1' -- "$bgctl" --home "$home" report --json --team noord
+expect 0 "report 2000-01-01 to 2000-01-31, team noord: 1 clients" -- "$bgctl" --home "$home" report --team noord --from 2000-01-01 --to 2000-01-31
+expect 2 "--from must be on or before --to" -- "$bgctl" --home "$home" report --from 2001-01-01 --to 2000-01-01
+expect 0 "user bert disabled" -- "$bgctl" --home "$home" user disable bert
+expect 1 "user 'bert' is disabled already" -- "$bgctl" --home "$home" user disable bert
+expect 1 "this user is disabled" -- "$bgctl" --home "$home" device enroll bert
+expect 0 "bert +begeleider +disabled" -- "$bgctl" --home "$home" user list
+expect 0 "user bert enabled" -- "$bgctl" --home "$home" user enable bert
+expect 1 "is the office itself" -- "$bgctl" --home "$home" user disable _office
+expect 1 "no user 'nobody'" -- "$bgctl" --home "$home" user enable nobody
+chmod 644 "$home/server.key"
+expect 1 "server.key is readable by others.*chmod 600" -- "$bgctl" --home "$home" config check
+chmod 600 "$home/server.key"
+cp "$home/bgsyncd.conf" "$home/bgsyncd.conf.good"
+printf 'host = elsewhere.example\n' >> "$home/bgsyncd.conf"
+expect 1 "not for host 'elsewhere.example'" -- "$bgctl" --home "$home" config check
+printf 'max_frame = lots\n' >> "$home/bgsyncd.conf"
+expect 1 "max_frame must be a whole number.*fix that line" -- "$bgctl" --home "$home" config check
+mv "$home/bgsyncd.conf.good" "$home/bgsyncd.conf"
+expect 1 "is missing.*init" -- "$bgctl" --home "$home.none" config check
 [ "$(stat -c %a "$home/ca.key")" = 600 ] || { echo "FAIL: ca.key is not mode 0600"; failed=$((failed + 1)); }
 [ "$(stat -c %a "$home/store.db")" = 600 ] || { echo "FAIL: store.db is not mode 0600"; failed=$((failed + 1)); }
 

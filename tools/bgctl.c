@@ -7,13 +7,18 @@
  * files and the store. It is safe to use while bgsyncd runs: every change is
  * one SQLite transaction, and SQLite's locking (WAL mode, a busy timeout of
  * five seconds) orders it with the daemon's; the daemon notices revocations
- * within a second.
+ * within a second, and every other change at the device's next request.
+ *
+ * This file: the command line, the organisation (init, config, status),
+ * people, teams and devices. bgctl_care.c has the care data, signals and
+ * reports; bgctl_out.c the output formats.
  *
  * Exit status: 0 success, 1 the command failed (the message says why and what
- * to do), 2 usage error.
+ * to do), 2 usage error, 3 (status) the daemon does not run.
  */
 #define _DEFAULT_SOURCE /* timegm, gmtime_r */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,70 +30,189 @@
 #include "bg_pki.h"
 #include "bg_schema.h"
 #include "bg_tls.h"
+#include "bgctl.h"
+#include "care.h"
 #include "config.h"
+#include "pidfile.h"
 #include "store.h"
 
 #ifndef BG_VERSION
 #define BG_VERSION "0.0.0"
 #endif
 
-static const char *g_home;
-static bool g_json;
-
 static const char k_usage[] =
     "usage: bgctl --home DIR COMMAND [ARGS]\n"
     "\n"
     "The office's administration tool for an organisation directory.\n"
     "\n"
+    "Organisation\n"
     "  init --org NAME --host HOST        make DIR: CA, server certificate for HOST,\n"
     "                                     empty store, configuration\n"
-    "  team add TEAM\n"
+    "  config show [--json]               the effective configuration\n"
+    "  config check                       check bgsyncd.conf, the certificates and keys, the store\n"
+    "  status [--json]                    daemon running?, store size, devices seen, pending purges\n"
+    "People and access\n"
+    "  team add TEAM | team list [--json|--csv]\n"
     "  user add LOGIN --role begeleider|office|admin [--team TEAM]\n"
     "  user list [--json]\n"
+    "  user disable LOGIN | user enable LOGIN\n"
+    "                                     a disabled user's devices push their work, are purged\n"
+    "                                     of everything, then refused\n"
+    "  user team add|remove LOGIN TEAM    caseloads: a user sees the clients of their teams\n"
     "  client add CLIENT_ID --team TEAM --begeleider LOGIN\n"
     "                                     register a client; its traject opens in aanmelding\n"
     "  client move CLIENT_ID --team TEAM --begeleider LOGIN\n"
-    "  client list [--json]\n"
-    "  device enroll LOGIN                print a one-time enrolment code (last line);\n"
-    "                                     the device names itself when it enrols\n"
-    "  device list [--json]\n"
-    "  device revoke DEVICE_ID            refused at its next handshake; an open\n"
-    "                                     session is closed within a second\n"
+    "  client assign CLIENT_ID --begeleider LOGIN\n"
+    "                                     a new trajectbegeleider in the client's team\n"
+    "  device enroll LOGIN                print a one-time enrolment code (last line)\n"
+    "  device list [--json]               devices with last seen\n"
+    "  device revoke DEVICE_ID            refused at its next handshake\n"
+    "Care data\n"
+    "  client list [--team T] [--begeleider LOGIN] [--json|--csv]\n"
+    "                                     phase, cycle, since, plan status, open entries\n"
+    "  client show CLIENT_ID [--json]     the visible state of the client's records\n"
+    "  conflicts list [--client C] [--json|--csv]\n"
+    "  conflicts show ID [--json]\n"
+    "  conflicts resolve ID (--keep A | --keep B | --value TEXT)\n"
+    "  proposals list [--client C] [--json|--csv]\n"
+    "                                     wijzigingsvoorstellen waiting for the next evaluation\n"
+    "  signals [--team T] [--begeleider LOGIN] [--days N] [--now YYYY-MM-DD] [--json|--csv]\n"
+    "                                     the method's deadlines that are due\n"
+    "  report [--team T] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json|--csv]\n"
+    "                                     monitoring: phases, throughput, cycles, decisions, uitstroom\n"
+    "Audit\n"
     "  audit [--client ID] [--user LOGIN] [--since YYYY-MM-DD] [--json]\n"
     "  audit verify                       check the audit log's hash chain\n"
     "\n"
-    "Run 'bgctl COMMAND --help' for one command. It is safe to use while bgsyncd runs.\n"
+    "Run 'bgctl COMMAND --help' for one command. It is safe to use while bgsyncd runs:\n"
+    "every change is one SQLite transaction (WAL, five-second busy timeout).\n"
     "Example: bgctl --home /srv/zorg-noord user add anna --role begeleider --team noord\n"
-    "Exit status: 0 success, 1 failure (the message says why), 2 usage error.\n";
+    "Exit status: 0 success, 1 failure (the message says why), 2 usage error,\n"
+    "3 (status only) the daemon does not run.\n";
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("bgctl: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputs("\n(bgctl --help lists the commands)\n", stderr);
-  va_end(ap);
-  return 2;
+/* One command's help: its usage, what it does, an example. */
+typedef struct cmd_help {
+  const char *cmd, *sub, *text;
+} cmd_help;
+
+static const cmd_help k_help[] = {
+    {"config", "show", "usage: bgctl --home DIR config show [--json]\n\n"
+     "The configuration bgsyncd would run with: every key of bgsyncd.conf, with the\n"
+     "defaults filled in.\nExample: bgctl --home /srv/zorg-noord config show"},
+    {"config", "check", "usage: bgctl --home DIR config check\n\n"
+     "Checks bgsyncd.conf, the CA and server certificates and keys (readable, keys\n"
+     "0600 and matching their certificates, the server certificate issued by the CA\n"
+     "for the configured host and valid for more than 30 days) and the store. Each\n"
+     "problem is named with what to do. Exit 0 when all is well, 1 when not.\n"
+     "Example: bgctl --home /srv/zorg-noord config check"},
+    {"status", "", "usage: bgctl --home DIR status [--json]\n\n"
+     "Whether bgsyncd serves this directory (it holds a lock on DIR/bgsyncd.pid while\n"
+     "it runs), the store's size on disk (with its WAL), users, teams, clients,\n"
+     "devices seen in the last 24 hours, and pending purges: clients devices still\n"
+     "hold that they may no longer see (PURGE not yet acknowledged).\n"
+     "Exit 0 when the daemon runs, 3 when it does not, 1 on failure.\n"
+     "Example: bgctl --home /srv/zorg-noord status"},
+    {"team", "add", "usage: bgctl --home DIR team add TEAM\n\nExample: bgctl --home /srv/zorg-noord team add noord"},
+    {"team", "list", "usage: bgctl --home DIR team list [--json|--csv]\n\n"
+     "Teams with their number of members and clients.\nExample: bgctl --home /srv/zorg-noord team list"},
+    {"user", "add", "usage: bgctl --home DIR user add LOGIN --role begeleider|office|admin [--team TEAM]\n\n"
+     "Example: bgctl --home /srv/zorg-noord user add anna --role begeleider --team noord"},
+    {"user", "list", "usage: bgctl --home DIR user list [--json]\n\nExample: bgctl --home /srv/zorg-noord user list"},
+    {"user", "disable", "usage: bgctl --home DIR user disable LOGIN\n\n"
+     "Ends the user's access. Each of their devices is accepted for one more sync while\n"
+     "it holds data: it pushes what it wrote (nothing typed is lost), then every\n"
+     "client it holds is purged; after that it is refused (error 210). No new\n"
+     "enrolment. 'user enable' gives the access back (devices are fed anew).\n"
+     "Example: bgctl --home /srv/zorg-noord user disable anna"},
+    {"user", "enable", "usage: bgctl --home DIR user enable LOGIN\n\nExample: bgctl --home /srv/zorg-noord user enable anna"},
+    {"user", "team", "usage: bgctl --home DIR user team add|remove LOGIN TEAM\n\n"
+     "A team shares a caseload: a member's devices hold the team's clients. After a\n"
+     "removal the user's devices are purged of the team's clients on their next sync\n"
+     "(after pushing their own work), except the clients the user leads.\n"
+     "Example: bgctl --home /srv/zorg-noord user team add anna zuid"},
+    {"client", "add", "usage: bgctl --home DIR client add CLIENT_ID --team TEAM --begeleider LOGIN\n\n"
+     "Registers a client; its traject opens in aanmelding, led by LOGIN.\n"
+     "Example: bgctl --home /srv/zorg-noord client add C-0042 --team noord --begeleider anna"},
+    {"client", "move", "usage: bgctl --home DIR client move CLIENT_ID --team TEAM --begeleider LOGIN\n\n"
+     "Moves the client to another team and trajectbegeleider; devices that lose it are\n"
+     "purged of it on their next sync.\n"
+     "Example: bgctl --home /srv/zorg-noord client move C-0042 --team zuid --begeleider bert"},
+    {"client", "assign", "usage: bgctl --home DIR client assign CLIENT_ID --begeleider LOGIN\n\n"
+     "A new trajectbegeleider in the client's own team (a member of it); the R2 rule\n"
+     "follows the new one from now on.\n"
+     "Example: bgctl --home /srv/zorg-noord client assign C-0042 --begeleider bert"},
+    {"client", "list", "usage: bgctl --home DIR client list [--team T] [--begeleider LOGIN] [--json|--csv]\n\n"
+     "Every client with team, trajectbegeleider, phase, cycle, the date the phase was\n"
+     "entered, the status of the current cycle's plan (none, draft, signed) and the\n"
+     "open conflicts and wijzigingsvoorstellen.\n"
+     "Example: bgctl --home /srv/zorg-noord client list --team noord"},
+    {"client", "show", "usage: bgctl --home DIR client show CLIENT_ID [--json]\n\n"
+     "The client's traject and plan, and every visible field of its records with who\n"
+     "wrote it and when.\nExample: bgctl --home /srv/zorg-noord client show C-0042"},
+    {"device", "enroll", "usage: bgctl --home DIR device enroll LOGIN\n\n"
+     "Prints a one-time enrolment code (its last line) for a new device of LOGIN.\n"
+     "Example: bgctl --home /srv/zorg-noord device enroll anna"},
+    {"device", "list", "usage: bgctl --home DIR device list [--json]\n\n"
+     "Devices with their user, name, enrolment, last sync (LAST SEEN) and revocation.\n"
+     "Example: bgctl --home /srv/zorg-noord device list"},
+    {"device", "revoke", "usage: bgctl --home DIR device revoke DEVICE_ID\n\n"
+     "Refused at its next handshake; an open session is closed within a second.\n"
+     "Example: bgctl --home /srv/zorg-noord device revoke 7"},
+    {"conflicts", "list", "usage: bgctl --home DIR conflicts list [--client C] [--json|--csv]\n\n"
+     "Open conflict entries: two concurrent edits of a field; A is shown, B kept.\n"
+     "Ids are those devices show (bgsync conflicts).\n"
+     "Example: bgctl --home /srv/zorg-noord conflicts list --client C-0042"},
+    {"conflicts", "show", "usage: bgctl --home DIR conflicts show ID [--json]\n\n"
+     "Both values, who wrote them on which device and when, and the rule that chose.\n"
+     "Example: bgctl --home /srv/zorg-noord conflicts show c7.12"},
+    {"conflicts", "resolve", "usage: bgctl --home DIR conflicts resolve ID (--keep A | --keep B | --value TEXT)\n\n"
+     "The office writes the field with a write that has seen both values, so it\n"
+     "replaces them on every device at its next sync. Refused when the field can no\n"
+     "longer be edited in the traject's phase (or its plan is signed).\n"
+     "Example: bgctl --home /srv/zorg-noord conflicts resolve c7.12 --keep B"},
+    {"proposals", "list", "usage: bgctl --home DIR proposals list [--client C] [--json|--csv]\n\n"
+     "Wijzigingsvoorstellen waiting for the next evaluation: edits of a signed plan, or\n"
+     "made outside their field's phase, without a decision yet.\n"
+     "Example: bgctl --home /srv/zorg-noord proposals list"},
+    {"signals", "", "usage: bgctl --home DIR signals [--team T] [--begeleider LOGIN] [--days N]\n"
+     "                  [--evaluate-after DAYS] [--now YYYY-MM-DD] [--json|--csv]\n\n"
+     "The method's deadlines that are due, per client (and devices):\n"
+     "  plan-late              in planning more than 14 days and no begeleidingsplan\n"
+     "  plan-unsigned          a draft plan unsigned after N days in planning, or the\n"
+     "                         traject moved on to uitvoering/evaluatie unsigned\n"
+     "  voortgangsgesprek-due  in uitvoering, no voortgangsgesprek for more than 14 days\n"
+     "  evaluatie-due          the plan's term (latest actie deadline or dated doel\n"
+     "                         termijn) has passed; without one, after --evaluate-after\n"
+     "                         days in uitvoering (default 182)\n"
+     "  conflict-open          open conflicts older than N days\n"
+     "  device-silent          a device of an active user not synced for N days\n"
+     "N is --days (default 7); --now evaluates at 00:00 UTC of that day (default: now).\n"
+     "docs/OPERATIONS.md gives each rule with the method's reason.\n"
+     "Example: bgctl --home /srv/zorg-noord signals --team noord --days 10"},
+    {"report", "", "usage: bgctl --home DIR report [--team T] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json|--csv]\n\n"
+     "Monitoring and evaluation for the period (from the start to today by default;\n"
+     "--to includes that day), per team and for all teams: clients per phase and\n"
+     "cycle at the end of the period, days spent per phase (median and p90 of the\n"
+     "phases left in the period), cycles per traject, the aanmelding, intake and\n"
+     "evaluatie decisions made and the uitstroom reasons written in the period.\n"
+     "--csv and --json give one row per number (section, team, item, cycle, count,\n"
+     "median_days, p90_days).\n"
+     "Example: bgctl --home /srv/zorg-noord report --team noord --from 2025-01-01 --to 2025-06-30 --csv"},
+    {"audit", "verify", "usage: bgctl --home DIR audit verify\n\nExample: bgctl --home /srv/zorg-noord audit verify"},
+    {"audit", "", "usage: bgctl --home DIR audit [--client ID] [--user LOGIN] [--since YYYY-MM-DD] [--json]\n\n"
+     "Example: bgctl --home /srv/zorg-noord audit --client C-0042 --since 2025-01-01"},
+};
+
+static int print_help(const char *cmd, const char *sub) {
+  for (size_t i = 0; i < sizeof k_help / sizeof *k_help; i++)
+    if (strcmp(k_help[i].cmd, cmd) == 0 && (strcmp(k_help[i].sub, sub) == 0 || k_help[i].sub[0] == 0)) {
+      puts(k_help[i].text);
+      puts("Exit status: 0 success, 1 failure (the message says why), 2 usage error.");
+      return BGCTL_OK;
+    }
+  fputs(k_usage, stdout);
+  return BGCTL_OK;
 }
-
-static int failed(bg_err e, const char *detail) {
-  fprintf(stderr, "bgctl: %s\n", detail && *detail ? detail : bg_err_message(e));
-  return 1;
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Options after the positional arguments: --key value or --flag. */
-typedef struct opts {
-  const char *pos[4];
-  int npos;
-  const char *team, *role, *begeleider, *org, *host, *client, *user, *since;
-  bool help;
-} opts;
 
 static int parse_opts(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
@@ -98,25 +222,30 @@ static int parse_opts(int argc, char **argv, opts *o) {
       o->help = true;
       continue;
     }
-    if (strcmp(a, "--json") == 0) {
-      g_json = true;
+    if (strcmp(a, "--json") == 0 || strcmp(a, "--csv") == 0) {
+      g_fmt = a[2] == 'j' ? BGCTL_JSON : BGCTL_CSV;
       continue;
     }
+    static const struct {
+      const char *name;
+      size_t off;
+    } k_opts[] = {
+        {"--team", offsetof(opts, team)},   {"--role", offsetof(opts, role)},   {"--begeleider", offsetof(opts, begeleider)},
+        {"--org", offsetof(opts, org)},     {"--host", offsetof(opts, host)},   {"--client", offsetof(opts, client)},
+        {"--user", offsetof(opts, user)},   {"--since", offsetof(opts, since)}, {"--now", offsetof(opts, now)},
+        {"--days", offsetof(opts, days)},   {"--from", offsetof(opts, from)},   {"--to", offsetof(opts, to)},
+        {"--keep", offsetof(opts, keep)},   {"--value", offsetof(opts, value)},
+        {"--evaluate-after", offsetof(opts, evaluate_after)},
+    };
     const char **slot = NULL;
-    if (strcmp(a, "--team") == 0) slot = &o->team;
-    else if (strcmp(a, "--role") == 0) slot = &o->role;
-    else if (strcmp(a, "--begeleider") == 0) slot = &o->begeleider;
-    else if (strcmp(a, "--org") == 0) slot = &o->org;
-    else if (strcmp(a, "--host") == 0) slot = &o->host;
-    else if (strcmp(a, "--client") == 0) slot = &o->client;
-    else if (strcmp(a, "--user") == 0) slot = &o->user;
-    else if (strcmp(a, "--since") == 0) slot = &o->since;
+    for (size_t k = 0; k < sizeof k_opts / sizeof *k_opts && !slot; k++)
+      if (strcmp(a, k_opts[k].name) == 0) slot = (const char **)(void *)((char *)o + k_opts[k].off);
     if (slot) {
       if (i + 1 >= argc) return usage_error("%s needs a value", a);
       *slot = argv[++i];
       continue;
     }
-    if (a[0] == '-') return usage_error("unknown option '%s'", a);
+    if (a[0] == '-' && a[1] != 0) return usage_error("unknown option '%s'", a);
     if (o->npos == 4) return usage_error("too many arguments");
     o->pos[o->npos++] = a;
   }
@@ -262,16 +391,6 @@ static int cmd_init(const opts *o) {
 
 /* --- people -------------------------------------------------------------------------------- */
 
-static void json_str(const char *s) {
-  putchar('"');
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') printf("\\%c", c);
-    else if (c < 0x20) printf("\\u%04x", c);
-    else putchar(c);
-  }
-  putchar('"');
-}
 
 static const char *role_name(uint8_t r) {
   return r == BG_ROLE_ADMIN ? "admin" : r == BG_ROLE_OFFICE ? "office" : r == BG_ROLE_BEGELEIDER ? "begeleider" : "?";
@@ -279,11 +398,11 @@ static const char *role_name(uint8_t r) {
 
 static bg_err print_user(void *arg, const bg_user_row *u) {
   int *n = arg;
-  if (g_json) {
+  if (g_fmt == BGCTL_JSON) {
     printf("%s{\"id\":%llu,\"login\":", (*n)++ ? "," : "[", (unsigned long long)u->id);
-    json_str(u->login);
+    json_str(stdout, u->login);
     printf(",\"role\":\"%s\",\"teams\":", role_name(u->role));
-    json_str(u->teams);
+    json_str(stdout, u->teams);
     printf(",\"disabled\":%s}", u->disabled ? "true" : "false");
   } else {
     if ((*n)++ == 0) printf("%-6s %-24s %-11s %-8s %s\n", "ID", "LOGIN", "ROLE", "STATE", "TEAMS");
@@ -293,28 +412,17 @@ static bg_err print_user(void *arg, const bg_user_row *u) {
   return BG_OK;
 }
 
-static void fmt_time(int64_t ms, char *out, size_t len) {
-  if (ms == 0) {
-    snprintf(out, len, "-");
-    return;
-  }
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static bg_err print_device(void *arg, const bg_device_row *d) {
   int *n = arg;
   char en[32], seen[32], rev[32];
   fmt_time(d->enrolled, en, sizeof en);
   fmt_time(d->last_seen, seen, sizeof seen);
   fmt_time(d->revoked, rev, sizeof rev);
-  if (g_json) {
+  if (g_fmt == BGCTL_JSON) {
     printf("%s{\"id\":%llu,\"user\":", (*n)++ ? "," : "[", (unsigned long long)d->id);
-    json_str(d->login);
+    json_str(stdout, d->login);
     printf(",\"name\":");
-    json_str(d->name);
+    json_str(stdout, d->name);
     printf(",\"enrolled\":\"%s\",\"last_seen\":\"%s\",\"revoked\":%s%s%s}", en, d->last_seen ? seen : "",
            d->revoked ? "\"" : "", d->revoked ? rev : "null", d->revoked ? "\"" : "");
   } else {
@@ -325,25 +433,8 @@ static bg_err print_device(void *arg, const bg_device_row *d) {
   return BG_OK;
 }
 
-static bg_err print_client(void *arg, const bg_client_row *c) {
-  int *n = arg;
-  if (g_json) {
-    printf("%s{\"id\":", (*n)++ ? "," : "[");
-    json_str(c->id);
-    printf(",\"team\":");
-    json_str(c->team);
-    printf(",\"begeleider\":");
-    json_str(c->begeleider);
-    printf("}");
-  } else {
-    if ((*n)++ == 0) printf("%-20s %-16s %s\n", "CLIENT", "TEAM", "BEGELEIDER");
-    printf("%-20s %-16s %s\n", c->id, c->team, c->begeleider);
-  }
-  return BG_OK;
-}
-
 static int end_list(int n) {
-  if (g_json) puts(n ? "]" : "[]");
+  if (g_fmt == BGCTL_JSON) puts(n ? "]" : "[]");
   return 0;
 }
 
@@ -351,16 +442,16 @@ static bg_err print_audit(void *arg, const bg_audit_row *a) {
   int *n = arg;
   char when[32];
   fmt_time(a->at, when, sizeof when);
-  if (g_json) {
+  if (g_fmt == BGCTL_JSON) {
     printf("%s{\"seq\":%llu,\"at\":\"%s\",\"user\":%llu,\"device\":%llu,\"client\":", (*n)++ ? "," : "[",
            (unsigned long long)a->seq, when, (unsigned long long)a->user, (unsigned long long)a->device);
-    json_str(a->client);
+    json_str(stdout, a->client);
     printf(",\"action\":");
-    json_str(a->action);
+    json_str(stdout, a->action);
     printf(",\"object\":");
-    json_str(a->object);
+    json_str(stdout, a->object);
     printf(",\"outcome\":");
-    json_str(a->outcome);
+    json_str(stdout, a->outcome);
     printf("}");
   } else {
     if ((*n)++ == 0) printf("%-7s %-21s %-5s %-6s %-12s %-11s %-32s %s\n", "SEQ", "AT", "USER", "DEVICE", "CLIENT", "ACTION", "OBJECT", "OUTCOME");
@@ -423,37 +514,265 @@ static int cmd_enroll(bg_store *s, const bg_config *cfg, const char *login) {
   return 0;
 }
 
+/* --- organisation: config and status ------------------------------------------------------ */
+
+static void config_key(void *arg, const char *key, const char *value, const char *help) {
+  bgctl_table *t = arg;
+  const char *row[] = {key, value, help};
+  (void)tbl_row(t, row);
+}
+
+static int cmd_config_show(void) {
+  bg_config cfg;
+  if (!load_config(&cfg)) return BGCTL_FAILED;
+  static const bgctl_col cols[] = {{"KEY", "key", false}, {"VALUE", "value", false}, {"MEANING", "meaning", false}};
+  bgctl_table t;
+  tbl_init(&t, cols, 3);
+  bg_config_each(&cfg, config_key, &t);
+  tbl_print(&t, NULL);
+  tbl_free(&t);
+  return BGCTL_OK;
+}
+
+/* One finding of config check. */
+__attribute__((format(printf, 2, 3))) static void problem(int *n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("problem: ", stdout);
+  vprintf(fmt, ap);
+  putchar('\n');
+  va_end(ap);
+  (*n)++;
+}
+
+/* Days from now until an X.509 time. */
+static long days_until(const mbedtls_x509_time *t) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  tm.tm_year = t->year - 1900;
+  tm.tm_mon = t->mon - 1;
+  tm.tm_mday = t->day;
+  tm.tm_hour = t->hour;
+  tm.tm_min = t->min;
+  return (long)(((int64_t)timegm(&tm) * 1000 - now_ms()) / 86400000);
+}
+
+/* Check a certificate and its key: readable, the key private to the owner and
+ * the certificate's. Returns whether the certificate was read. */
+static bool check_pair(int *n, const char *what, const char *crtname, const char *keyname, mbedtls_x509_crt *crt) {
+  char crtpath[BG_PATH_MAX + 300], keypath[BG_PATH_MAX + 300];
+  bg_config_path(g_home, crtname, crtpath, sizeof crtpath);
+  bg_config_path(g_home, keyname, keypath, sizeof keypath);
+  bool ok = mbedtls_x509_crt_parse_file(crt, crtpath) == 0;
+  if (!ok) problem(n, "%s: the %s certificate cannot be read as PEM: restore it from the backup (or set %s in bgsyncd.conf)",
+                   crtpath, what, strcmp(what, "CA") == 0 ? "ca_cert" : "server_cert");
+  struct stat st;
+  if (stat(keypath, &st) != 0) {
+    problem(n, "%s: the %s key is missing: restore it from the backup", keypath, what);
+    return ok;
+  }
+  if (st.st_mode & 077) problem(n, "%s is readable by others (mode %03o): chmod 600 %s", keypath, (unsigned)(st.st_mode & 0777), keypath);
+  mbedtls_pk_context key;
+  mbedtls_pk_init(&key);
+  if (mbedtls_pk_parse_keyfile(&key, keypath, NULL) != 0)
+    problem(n, "%s: the %s key cannot be read: restore it from the backup", keypath, what);
+  else if (ok && mbedtls_pk_check_pair(&crt->pk, &key) != 0)
+    problem(n, "%s does not belong to %s: restore the pair that belongs together", keypath, crtpath);
+  mbedtls_pk_free(&key);
+  if (ok) {
+    long days = days_until(&crt->valid_to);
+    if (days < 0) problem(n, "%s expired %ld days ago: renew it (docs/OPERATIONS.md, certificates)", crtpath, -days);
+    else if (days < 30) problem(n, "%s expires in %ld days: renew it soon (docs/OPERATIONS.md, certificates)", crtpath, days);
+  }
+  return ok;
+}
+
+static int cmd_config_check(void) {
+  bg_config cfg;
+  char conf[BG_PATH_MAX + 300], why[1024];
+  bg_config_defaults(&cfg);
+  bg_config_path(g_home, BG_CONFIG_FILE, conf, sizeof conf);
+  bg_err e = bg_config_load(&cfg, conf, why, sizeof why);
+  int n = 0;
+  if (e == BG_E_NOT_FOUND) {
+    problem(&n, "%s is missing: is %s an organisation directory? (bgctl --home %s init --org NAME --host HOST)", conf,
+            g_home, g_home);
+    return BGCTL_FAILED;
+  }
+  if (e != BG_OK) {
+    problem(&n, "%s: fix that line (docs/OPERATIONS.md lists the keys and their values)", why);
+    return BGCTL_FAILED;
+  }
+  struct stat st;
+  if (stat(conf, &st) == 0 && (st.st_mode & 077)) problem(&n, "%s is readable by others: chmod 600 %s", conf, conf);
+  if (strcmp(cfg.listen, cfg.enrol_listen) == 0)
+    problem(&n, "listen and enrol_listen are both %s: give enrolment its own port (e.g. 7444)", cfg.listen);
+  if (cfg.host[0] == 0) problem(&n, "host is not set: set it to the name devices connect to (the server certificate's name)");
+  mbedtls_x509_crt ca, srv;
+  mbedtls_x509_crt_init(&ca);
+  mbedtls_x509_crt_init(&srv);
+  bool have_ca = check_pair(&n, "CA", cfg.ca_cert, cfg.ca_key, &ca);
+  bool have_srv = check_pair(&n, "server", cfg.server_cert, cfg.server_key, &srv);
+  if (have_ca && have_srv) {
+    uint32_t flags = 0;
+    int rc = mbedtls_x509_crt_verify(&srv, &ca, NULL, cfg.host[0] ? cfg.host : NULL, &flags, NULL, NULL);
+    if (rc != 0 && (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH))
+      problem(&n, "the server certificate is not for host '%s': issue one for that name, or set host to the name it has", cfg.host);
+    if (rc != 0 && (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED))
+      problem(&n, "the server certificate was not issued by the organisation CA (%s): devices will refuse it; issue one with this CA", cfg.ca_cert);
+  }
+  mbedtls_x509_crt_free(&ca);
+  mbedtls_x509_crt_free(&srv);
+  char path[BG_PATH_MAX + 300];
+  bg_config_path(g_home, cfg.store, path, sizeof path);
+  if (stat(path, &st) != 0) {
+    problem(&n, "%s: no store (bgsyncd makes an empty one, but then every user, device and client is gone: restore the backup)", path);
+  } else {
+    if (st.st_mode & 077) problem(&n, "%s is readable by others: chmod 600 %s", path, path);
+    bg_store *s;
+    why[0] = 0;
+    if ((e = bg_store_open(path, &s, why, sizeof why)) != BG_OK)
+      problem(&n, "%s", why[0] ? why : bg_err_message(e));
+    else
+      bg_store_close(s);
+  }
+  if (n) {
+    printf("%d problem%s in %s\n", n, n == 1 ? "" : "s", g_home);
+    return BGCTL_FAILED;
+  }
+  printf("ok: %s (configuration, CA, server certificate for %s, keys, store)\n", g_home, cfg.host);
+  return BGCTL_OK;
+}
+
+static int64_t file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+static int cmd_status(void) {
+  bg_config cfg;
+  bg_store *s = open_store(&cfg);
+  if (s == NULL) return BGCTL_FAILED;
+  bool running = false;
+  long pid = 0;
+  char listen[256] = "", enrol[256] = "", path[BG_PATH_MAX + 300], wal[BG_PATH_MAX + 310];
+  bg_err e = bg_pidfile_probe(g_home, &running, &pid, listen, sizeof listen, enrol, sizeof enrol);
+  if (e != BG_OK) {
+    bg_store_close(s);
+    fprintf(stderr, "bgctl: %s/%s cannot be read: check its permissions\n", g_home, BG_PIDFILE);
+    return BGCTL_FAILED;
+  }
+  int64_t now = now_ms();
+  bg_store_stats st;
+  e = bg_store_stats_get(s, now - 86400000, &st);
+  if (e != BG_OK) {
+    int r = failed(e, bg_store_errmsg(s));
+    bg_store_close(s);
+    return r;
+  }
+  bg_store_close(s);
+  bg_config_path(g_home, cfg.store, path, sizeof path);
+  snprintf(wal, sizeof wal, "%s-wal", path);
+  int64_t db = file_size(path), wl = file_size(wal);
+  if (g_fmt == BGCTL_JSON) {
+    printf("{\"running\":%s,\"pid\":%ld,\"listen\":", running ? "true" : "false", pid);
+    json_str(stdout, running ? listen : "");
+    printf(",\"store_bytes\":%lld,\"wal_bytes\":%lld,\"users\":%llu,\"users_disabled\":%llu,\"teams\":%llu,"
+           "\"clients\":%llu,\"devices\":%llu,\"devices_seen_24h\":%llu,\"pending_purges\":%llu,"
+           "\"pending_purge_devices\":%llu,\"feed_head\":%llu,\"audit_entries\":%llu}\n",
+           (long long)db, (long long)wl, (unsigned long long)st.users, (unsigned long long)st.users_disabled,
+           (unsigned long long)st.teams, (unsigned long long)st.clients, (unsigned long long)st.devices,
+           (unsigned long long)st.devices_seen, (unsigned long long)st.purge_clients,
+           (unsigned long long)st.purge_devices, (unsigned long long)st.feed_head,
+           (unsigned long long)st.audit_entries);
+  } else {
+    if (running) printf("bgsyncd:        running (pid %ld), sync on %s, enrolment on %s\n", pid, listen, enrol);
+    else printf("bgsyncd:        not running (start it: bgsyncd --home %s)\n", g_home);
+    printf("store:          %s, %.1f MiB (%.1f MiB in the WAL)\n", path, (double)(db + wl) / 1048576.0, (double)wl / 1048576.0);
+    printf("people:         %llu users (%llu disabled), %llu teams, %llu clients\n", (unsigned long long)st.users,
+           (unsigned long long)st.users_disabled, (unsigned long long)st.teams, (unsigned long long)st.clients);
+    printf("devices:        %llu active, %llu seen in the last 24 hours\n", (unsigned long long)st.devices,
+           (unsigned long long)st.devices_seen);
+    printf("pending purges: %llu client%s on %llu device%s not yet acknowledged\n", (unsigned long long)st.purge_clients,
+           st.purge_clients == 1 ? "" : "s", (unsigned long long)st.purge_devices, st.purge_devices == 1 ? "" : "s");
+    printf("feed:           %llu writes; audit log %llu entries\n", (unsigned long long)st.feed_head,
+           (unsigned long long)st.audit_entries);
+  }
+  return running ? BGCTL_OK : BGCTL_NOT_RUNNING;
+}
+
+/* --- people and access -------------------------------------------------------------------------- */
+
+static bg_err team_row(void *arg, const bg_team_row *tr) {
+  bgctl_table *t = arg;
+  char m[16], c[16], created[16];
+  snprintf(m, sizeof m, "%u", tr->members);
+  snprintf(c, sizeof c, "%u", tr->clients);
+  fmt_date(tr->created, created, sizeof created);
+  const char *row[] = {tr->name, m, c, created};
+  return tbl_row(t, row) ? BG_OK : BG_E_NOMEM;
+}
+
+static int cmd_team_list(bg_store *s) {
+  static const bgctl_col cols[] = {{"TEAM", "team", false}, {"MEMBERS", "members", true}, {"CLIENTS", "clients", true},
+                                   {"CREATED", "created", false}};
+  bgctl_table t;
+  tbl_init(&t, cols, 4);
+  bg_err e = bg_store_teams(s, team_row, &t);
+  if (e == BG_OK) tbl_print(&t, "no teams (add one: bgctl team add TEAM)");
+  tbl_free(&t);
+  return e == BG_OK ? BGCTL_OK : failed(e, bg_store_errmsg(s));
+}
+
 /* --- dispatch ------------------------------------------------------------------------------------------ */
+
+static bool is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
 static int run(int argc, char **argv) {
   if (argc < 1) return usage_error("no command");
   const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
   opts o;
-  if (strcmp(cmd, "init") == 0) {
-    if (parse_opts(argc - 1, argv + 1, &o) != 0) return 2;
-    return cmd_init(&o);
+  bool two = is(cmd, "team") || is(cmd, "user") || is(cmd, "client") || is(cmd, "device") || is(cmd, "config") ||
+             is(cmd, "conflicts") || is(cmd, "proposals");
+  bool one = is(cmd, "init") || is(cmd, "status") || is(cmd, "audit") || is(cmd, "signals") || is(cmd, "report");
+  if (!two && !one) return usage_error("unknown command '%s'", cmd);
+  if (two && (argc < 2 || sub[0] == '-')) {
+    if (argc >= 2 && (is(sub, "--help") || is(sub, "-h"))) return print_help(cmd, "");
+    return usage_error("'%s' needs a subcommand", cmd);
   }
-  bool two = strcmp(cmd, "team") == 0 || strcmp(cmd, "user") == 0 || strcmp(cmd, "client") == 0 ||
-             strcmp(cmd, "device") == 0;
-  if (!two && strcmp(cmd, "audit") != 0) return usage_error("unknown command '%s'", cmd);
   int skip = two ? 2 : 1;
-  if (two && argc < 2) return usage_error("'%s' needs a subcommand", cmd);
-  if (strcmp(cmd, "audit") == 0 && argc > 1 && strcmp(argv[1], "verify") == 0) skip = 2;
-  if (parse_opts(argc - skip, argv + skip, &o) != 0) return 2;
-  if (o.help) {
-    fputs(k_usage, stdout);
-    return 0;
+  if (is(cmd, "audit") && is(sub, "verify")) skip = 2;
+  /* user team add|remove LOGIN TEAM: the action is the first argument */
+  if (parse_opts(argc - skip, argv + skip, &o) != 0) return BGCTL_USAGE;
+  if (o.help) return print_help(cmd, skip == 2 ? sub : "");
+  if (is(cmd, "init")) return cmd_init(&o);
+  if (is(cmd, "config")) {
+    if (o.npos) return usage_error("usage: bgctl --home DIR config show|check");
+    if (is(sub, "show")) return cmd_config_show();
+    if (is(sub, "check")) return cmd_config_check();
+    return usage_error("unknown command 'config %s'", sub);
+  }
+  if (is(cmd, "status")) {
+    if (o.npos) return usage_error("usage: bgctl --home DIR status [--json]");
+    return cmd_status();
   }
   bg_config cfg;
   bg_store *s = open_store(&cfg);
-  if (s == NULL) return 1;
+  if (s == NULL) return BGCTL_FAILED;
   int64_t now = now_ms();
   int status = 0, n = 0;
   bg_err e = BG_OK;
-  if (strcmp(cmd, "team") == 0 && strcmp(sub, "add") == 0) {
+  if ((status = bgctl_care(cmd, sub, &o, s)) >= 0) {
+    bg_store_close(s);
+    return status;
+  }
+  status = 0;
+  if (is(cmd, "team") && is(sub, "add")) {
     if (o.npos != 1) status = usage_error("usage: bgctl --home DIR team add TEAM");
     else if ((e = bg_store_team_add(s, o.pos[0], now)) == BG_OK) printf("team %s added\n", o.pos[0]);
-  } else if (strcmp(cmd, "user") == 0 && strcmp(sub, "add") == 0) {
+  } else if (is(cmd, "team") && is(sub, "list")) {
+    status = o.npos ? usage_error("usage: bgctl --home DIR team list [--json|--csv]") : cmd_team_list(s);
+  } else if (is(cmd, "user") && is(sub, "add")) {
     int role = parse_role(o.role);
     uint64_t id;
     if (o.npos != 1 || role < 0)
@@ -461,48 +780,57 @@ static int run(int argc, char **argv) {
     else if ((e = bg_store_user_add(s, o.pos[0], (uint8_t)role, o.team, now, &id)) == BG_OK)
       printf("user %s added (id %llu, %s%s%s)\n", o.pos[0], (unsigned long long)id, o.role, o.team ? ", team " : "",
              o.team ? o.team : "");
-  } else if (strcmp(cmd, "user") == 0 && strcmp(sub, "list") == 0) {
+  } else if (is(cmd, "user") && is(sub, "list")) {
     if ((e = bg_store_users(s, print_user, &n)) == BG_OK) end_list(n);
-  } else if (strcmp(cmd, "client") == 0 && (strcmp(sub, "add") == 0 || strcmp(sub, "move") == 0)) {
+  } else if (is(cmd, "user") && (is(sub, "disable") || is(sub, "enable"))) {
+    bool off = is(sub, "disable");
+    if (o.npos != 1) status = usage_error("usage: bgctl --home DIR user %s LOGIN", sub);
+    else if ((e = bg_store_user_set_disabled(s, o.pos[0], off, now)) == BG_OK && off)
+      printf("user %s disabled: each of their devices pushes its pending work at its next sync, is purged of every "
+             "client, and is refused after that\n", o.pos[0]);
+    else if (e == BG_OK)
+      printf("user %s enabled: their devices are fed their caseload again at their next sync\n", o.pos[0]);
+  } else if (is(cmd, "user") && is(sub, "team")) {
+    bool add = o.npos == 3 && is(o.pos[0], "add"), rm = o.npos == 3 && is(o.pos[0], "remove");
+    if (!add && !rm) status = usage_error("usage: bgctl --home DIR user team add|remove LOGIN TEAM");
+    else if ((e = bg_store_user_team(s, o.pos[1], o.pos[2], add, now)) == BG_OK && add)
+      printf("user %s joined team %s: their devices receive its clients at their next sync\n", o.pos[1], o.pos[2]);
+    else if (e == BG_OK)
+      printf("user %s left team %s: their devices are purged of its clients at their next sync (except those %s leads)\n",
+             o.pos[1], o.pos[2], o.pos[1]);
+  } else if (is(cmd, "client") && (is(sub, "add") || is(sub, "move"))) {
     if (o.npos != 1 || !o.team || !o.begeleider)
       status = usage_error("usage: bgctl --home DIR client %s CLIENT_ID --team TEAM --begeleider LOGIN", sub);
     else if (sub[0] == 'a' && (e = bg_store_client_add(s, o.pos[0], o.team, o.begeleider, now)) == BG_OK)
       printf("client %s added to team %s, trajectbegeleider %s; traject in aanmelding\n", o.pos[0], o.team, o.begeleider);
     else if (sub[0] == 'm' && (e = bg_store_client_move(s, o.pos[0], o.team, o.begeleider, now)) == BG_OK)
       printf("client %s moved to team %s, trajectbegeleider %s\n", o.pos[0], o.team, o.begeleider);
-  } else if (strcmp(cmd, "client") == 0 && strcmp(sub, "list") == 0) {
-    if ((e = bg_store_clients(s, print_client, &n)) == BG_OK) end_list(n);
-  } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "enroll") == 0) {
+  } else if (is(cmd, "client") && is(sub, "assign")) {
+    if (o.npos != 1 || !o.begeleider || o.team)
+      status = usage_error("usage: bgctl --home DIR client assign CLIENT_ID --begeleider LOGIN (another team: client move)");
+    else if ((e = bg_store_client_assign(s, o.pos[0], o.begeleider, now)) == BG_OK)
+      printf("client %s: trajectbegeleider now %s\n", o.pos[0], o.begeleider);
+  } else if (is(cmd, "device") && is(sub, "enroll")) {
     if (o.npos != 1) status = usage_error("usage: bgctl --home DIR device enroll LOGIN");
     else status = cmd_enroll(s, &cfg, o.pos[0]);
-  } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "list") == 0) {
+  } else if (is(cmd, "device") && is(sub, "list")) {
     if ((e = bg_store_devices(s, print_device, &n)) == BG_OK) end_list(n);
-  } else if (strcmp(cmd, "device") == 0 && strcmp(sub, "revoke") == 0) {
+  } else if (is(cmd, "device") && is(sub, "revoke")) {
     char *end = NULL;
     unsigned long long id = o.npos == 1 ? strtoull(o.pos[0], &end, 10) : 0;
     if (o.npos != 1 || end == o.pos[0] || *end) status = usage_error("usage: bgctl --home DIR device revoke DEVICE_ID");
     else if ((e = bg_store_device_revoke(s, id, now)) == BG_OK) printf("device %llu revoked\n", id);
-  } else if (strcmp(cmd, "audit") == 0 && skip == 2) {
+  } else if (is(cmd, "audit") && skip == 2) {
     uint64_t entries, bad;
     e = bg_store_audit_verify(s, &entries, &bad);
     if (e == BG_OK) printf("audit chain intact: %llu entries\n", (unsigned long long)entries);
-  } else if (strcmp(cmd, "audit") == 0) {
+  } else if (is(cmd, "audit")) {
     bg_audit_filter f = {o.client, 0, 0};
     if (o.user) {
       bg_user_row u;
       if ((e = bg_store_user_by_login(s, o.user, &u)) == BG_OK) f.user = u.id;
     }
-    if (e == BG_OK && o.since) {
-      struct tm tm;
-      memset(&tm, 0, sizeof tm);
-      if (sscanf(o.since, "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3) {
-        status = usage_error("--since takes a date: YYYY-MM-DD");
-      } else {
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        f.since = (int64_t)timegm(&tm) * 1000;
-      }
-    }
+    if (e == BG_OK && o.since && !parse_date_opt("--since", o.since, &f.since)) status = BGCTL_USAGE;
     if (e == BG_OK && status == 0 && (e = bg_store_audit_query(s, &f, print_audit, &n)) == BG_OK) end_list(n);
   } else {
     status = usage_error("unknown command '%s %s'", cmd, sub);

@@ -11,7 +11,9 @@
  *     nothing behind;
  *   - a revoked device gets a clear error and keeps its pending writes;
  *   - a client moved to another team is purged from a device once the
- *     device's writes for it are pushed, and those writes reach the new team.
+ *     device's writes for it are pushed, and those writes reach the new team;
+ *   - a disabled user's device pushes its work, is purged of everything and
+ *     is then refused; leaving a team purges the team's clients.
  * Every failure names the scenario (and the sync order) it happened in.
  */
 #define _DEFAULT_SOURCE /* mkdtemp */
@@ -603,6 +605,73 @@ static void moved_client_is_purged_after_pending_writes_are_pushed(void **state)
   world_free(w);
 }
 
+/* --- 6. access ends: a user disabled, a user leaving a team ------------------------------------------ */
+
+static void disabled_user_pushes_then_is_purged_then_refused(void **state) {
+  (void)state;
+  world *w = world_new();
+  snprintf(g_ctx, sizeof g_ctx, "disabled_user_pushes_then_is_purged_then_refused");
+  dev *bl = &w->bl, *al = &w->al;
+  char last[256];
+  EXPECT(bgh_bgctl(&w->org, last, sizeof last, "status") == 0, "bgctl status with the daemon running: %s", last);
+  /* bert, offline, writes; meanwhile the office disables him */
+  CHECK(bl, bgsync_set(bl->r, "c-1", "client.adres", "Molenweg 3"));
+  world_bgctl(w, "user disable bert");
+  EXPECT(bgh_bgctl(&w->org, last, sizeof last, "user disable bert") == 1, "disabling twice: %s", last);
+  EXPECT(bgh_bgctl(&w->org, last, sizeof last, "status") == 0 && strstr(last, "feed") != NULL, "status: %s", last);
+  /* one more session: his write goes up, then everything he holds is purged */
+  dev_sync(bl);
+  bgsync_status st = dev_status(bl);
+  EXPECT(st.pending == 0 && st.rejected == 0, "bert-laptop: %llu pending, %llu rejected", (unsigned long long)st.pending,
+         (unsigned long long)st.rejected);
+  EXPECT(client_rows(bl, "c-1") == 0 && client_rows(bl, "c-2") == 0, "bert-laptop still holds c-1 (%ld) or c-2 (%ld)",
+         client_rows(bl, "c-1"), client_rows(bl, "c-2"));
+  EXPECT(st.clients == 0, "bert-laptop: %llu clients", (unsigned long long)st.clients);
+  EXPECT(sql_count(bl, "SELECT count(*) FROM bgsync_purged WHERE client = '_org'") == 1,
+         "bert-laptop was not purged of the organisation data");
+  /* then refused, clearly */
+  bg_err e = bgsync_sync(bl->r, NULL);
+  EXPECT(e == BG_E_USER_DISABLED, "sync of a disabled user's drained device: %s (%s)", bg_err_name(e), bgsync_errmsg(bl->r));
+  /* his last write reached the team */
+  dev_sync(al);
+  char v[128];
+  EXPECT(sql_text(al, v, sizeof v, "SELECT adres FROM client WHERE client = 'c-1'") && strcmp(v, "Molenweg 3") == 0,
+         "anna-laptop: c-1's adres is '%s'", v);
+  /* enabled again, the device is fed its caseload anew */
+  world_bgctl(w, "user enable bert");
+  dev_sync(bl);
+  EXPECT(dev_status(bl).clients == 2, "bert-laptop after enable: %llu clients", (unsigned long long)dev_status(bl).clients);
+  EXPECT(sql_text(bl, v, sizeof v, "SELECT adres FROM client WHERE client = 'c-1'") && strcmp(v, "Molenweg 3") == 0,
+         "bert-laptop after enable: c-1's adres is '%s'", v);
+  world_free(w);
+}
+
+static void leaving_a_team_purges_its_clients_on_the_next_sync(void **state) {
+  (void)state;
+  world *w = world_new();
+  snprintf(g_ctx, sizeof g_ctx, "leaving_a_team_purges_its_clients_on_the_next_sync");
+  dev *bl = &w->bl, *ap = &w->ap;
+  world_bgctl(w, "team add zuid");
+  world_bgctl(w, "user team add bert zuid");
+  world_bgctl(w, "user team remove bert noord");
+  dev_sync(bl);
+  EXPECT(client_rows(bl, "c-1") == 0 && client_rows(bl, "c-2") == 0, "bert-laptop still holds c-1 (%ld) or c-2 (%ld)",
+         client_rows(bl, "c-1"), client_rows(bl, "c-2"));
+  EXPECT(dev_status(bl).clients == 0, "bert-laptop: %llu clients", (unsigned long long)dev_status(bl).clients);
+  EXPECT(sql_count(bl, "SELECT count(*) FROM bgsync_purged WHERE client = '_org'") == 0,
+         "bert-laptop was purged of the organisation data");
+  /* anna leads c-1 and c-2: a new begeleider in the team, assigned by the office */
+  world_bgctl(w, "user team add bert noord");
+  world_bgctl(w, "client assign c-2 --begeleider bert");
+  dev_sync(bl);
+  EXPECT(dev_status(bl).clients == 2, "bert-laptop back in noord: %llu clients", (unsigned long long)dev_status(bl).clients);
+  dev_sync(ap);
+  char v[32];
+  EXPECT(sql_text(ap, v, sizeof v, "SELECT begeleider FROM traject WHERE client = 'c-2'") && strcmp(v, "3") == 0,
+         "anna-phone: c-2's begeleider is '%s' (bert is user 3)", v);
+  world_free(w);
+}
+
 /* --- the program ------------------------------------------------------------------------------------------ */
 
 static int group_setup(void **state) {
@@ -645,6 +714,8 @@ int main(void) {
       cmocka_unit_test_teardown(plain_sql_writes_sync, test_teardown),
       cmocka_unit_test_teardown(revoked_device_fails_clearly, test_teardown),
       cmocka_unit_test_teardown(moved_client_is_purged_after_pending_writes_are_pushed, test_teardown),
+      cmocka_unit_test_teardown(disabled_user_pushes_then_is_purged_then_refused, test_teardown),
+      cmocka_unit_test_teardown(leaving_a_team_purges_its_clients_on_the_next_sync, test_teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
