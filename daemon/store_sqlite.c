@@ -1055,7 +1055,11 @@ static bg_err bg__reject(bg_store *s, uint32_t *n, uint32_t index, bg_err code) 
 }
 
 /* May `who` write to `client`? In scope now, or held by the device (access it
- * had when the work was done; the PURGE follows the push). */
+ * had when the work was done; the PURGE follows the push). The latest cursor
+ * issued to the device may be one it never received (the connection was cut
+ * after the pull): its held clients and those it names for PURGE together
+ * cover everything the device may still hold - a client is dropped from the
+ * cursors only when the device acknowledged its PURGE. */
 static bg_err bg__may_write(bg_store *s, const bg_who *who, const char *client, const bg__scope *sc,
                             bg__holding *held, bool *held_loaded, bool *ok) {
   *ok = bg__scope_has(sc, client);
@@ -1066,7 +1070,7 @@ static bg_err bg__may_write(bg_store *s, const bg_who *who, const char *client, 
     if (r != BG_OK) return r;
     *held_loaded = true;
   }
-  *ok = bg__holding_find(held, client) != NULL;
+  *ok = bg__holding_find(held, client) != NULL || bg__holding_is_purging(held, client);
   return BG_OK;
 }
 

@@ -394,6 +394,35 @@ static void a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged(vo
   remove_store(s);
 }
 
+/* Found by bgfullsim: the PULL that names a client for PURGE is lost (the
+ * connection cut before it arrived), so the device still holds the client and
+ * keeps working on it; its push must be accepted like any work done while it
+ * had access, and the PURGE follow. */
+static void writes_to_a_client_whose_purge_was_lost_are_accepted(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {3};
+  device b;
+  device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  device_pull(s, &b, &r, (const char *const[]){"Z-1", BG_ORG_CLIENT, NULL}, 0, T0 + 10, NULL, NULL, NULL);
+  assert_int_equal(bg_store_client_move(s, "Z-1", "noord", "anna", T0 + 20), BG_OK);
+  /* the pull that brings the PURGE: its answer never reaches the device */
+  bg_pull_page p;
+  assert_int_equal(bg_store_pull(s, &b.who, b.cursor, 0, 0, T0 + 30, &p), BG_OK);
+  assert_true(p.purge_id > 0);
+  device_edit(&b, "Z-1", 6, "notitie na de verloren PURGE", false, T0 + 40);
+  assert_int_equal(device_push(s, &b, 10, false, T0 + 50), 0);
+  uint64_t pid = 0;
+  char purged[8][BG_ID_MAX + 1];
+  int np = 0;
+  device_pull(s, &b, &r, (const char *const[]){BG_ORG_CLIENT, NULL}, 0, T0 + 60, &pid, purged, &np);
+  assert_int_equal(np, 1);
+  assert_string_equal(purged[0], "Z-1");
+  device_free(&b);
+  remove_store(s);
+}
+
 /* The property, over seeds: random offline edits by several devices (two of one
  * user, a colleague, another team, the office), synced in random orders with
  * lost acknowledgements, lost page commits and small budgets. */
@@ -711,6 +740,7 @@ int main(void) {
       cmocka_unit_test(enrolment_codes_are_single_use_and_expire),
       cmocka_unit_test(push_checks_authorship_and_access_and_resends_are_idempotent),
       cmocka_unit_test(a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged),
+      cmocka_unit_test(writes_to_a_client_whose_purge_was_lost_are_accepted),
       cmocka_unit_test(client_add_and_move_feed_the_trajectbegeleider_to_devices),
       cmocka_unit_test(devices_converge_with_the_store_within_their_scope),
       cmocka_unit_test(an_office_device_registers_a_new_client),
