@@ -141,7 +141,7 @@ static const char *const bg__sql[Q_N] = {
     [Q_PAGE_CLEAR] = "DELETE FROM temp.pull_scope",
     [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos) VALUES(?1, ?2)",
     [Q_PAGE] = "SELECT f.seq, f.client, f.write FROM temp.pull_scope p JOIN feed f ON f.client = p.client"
-               " WHERE f.seq > p.pos AND f.device != ?1 ORDER BY f.seq LIMIT ?2",
+               " WHERE f.seq > p.pos AND (f.device != ?1 OR p.pos = 0) ORDER BY f.seq LIMIT ?2",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_ADD] = "INSERT INTO audit(seq, at, user, device, client, action, object, outcome, hash)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -1303,7 +1303,10 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
     out->n_purge = (uint32_t)next.np;
   }
 
-  /* the page: every client in scope from its own position */
+  /* the page: every client in scope from its own position. The device's own
+   * writes are left out (it has them), except for a client fed from the start:
+   * one entering the scope may be one the device dropped at an earlier PURGE,
+   * its own writes with it (Q_PAGE) */
   sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_PAGE_CLEAR) : NULL;
   if (r == BG_OK) r = bg__run(s, st, "page");
   for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
