@@ -1302,6 +1302,25 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
     out->purge = s->purgev;
     out->n_purge = (uint32_t)next.np;
   }
+  /* the cursor the device sent counts the named clients as purging from now
+   * on, not as held at a position: the device may drop them and its ACK be
+   * lost with the connection, and a client that comes back into the scope
+   * must then be fed from its first write, not from where the device was */
+  if (r == BG_OK && known && next.np > 0) {
+    bg__holding kept = {0};
+    for (size_t i = 0; r == BG_OK && i < h.n; i++)
+      r = bg__holding_is_purging(&next, h.v[i].client) ? bg__holding_purging(&kept, h.v[i].client, strlen(h.v[i].client))
+                                                        : bg__holding_add(&kept, h.v[i].client, strlen(h.v[i].client), h.v[i].pos);
+    for (size_t i = 0; r == BG_OK && i < h.np; i++)
+      if (!bg__holding_is_purging(&kept, h.purging[i])) r = bg__holding_purging(&kept, h.purging[i], strlen(h.purging[i]));
+    if (r == BG_OK) r = bg__holding_encode(&kept, &s->tmp);
+    sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_CURSOR_SET) : NULL;
+    if (r == BG_OK)
+      r = st && bg__bind(st, "ib", (int64_t)cursor, (const void *)s->tmp.data, s->tmp.len) == SQLITE_OK
+              ? bg__run(s, st, "cursor set")
+              : BG_E_STORAGE;
+    bg__holding_free(&kept);
+  }
 
   /* the page: every client in scope from its own position. The device's own
    * writes are left out (it has them), except for a client fed from the start:

@@ -458,6 +458,35 @@ static void a_client_back_after_a_purge_brings_the_devices_own_writes_too(void *
   remove_store(s);
 }
 
+/* Found by bgfullsim: the device drops a client at a PURGE, but the
+ * connection is cut before its ACK and the page's next cursor arrive; the
+ * client comes back into the scope before the next sync. Pulling from its old
+ * cursor, the device must get the client from its first write. */
+static void a_client_back_after_a_purge_whose_ack_was_lost_comes_whole(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {5};
+  device b;
+  uint64_t id = enrol(s, "bert", "kb");
+  device_init(&b, id, o.bert, BG_ROLE_BEGELEIDER);
+  device_pull(s, &b, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  assert_int_equal(bg_store_client_move(s, "Z-1", "noord", "anna", T0 + 20), BG_OK);
+  bg_pull_page p;
+  assert_int_equal(bg_store_pull(s, &b.who, b.cursor, 0, 0, T0 + 30, &p), BG_OK);
+  assert_int_equal(p.n_purge, 1);
+  /* dropped locally; the ACK and the page never reach the office */
+  uint64_t cursor = b.cursor;
+  device_free(&b);
+  device_init(&b, id, o.bert, BG_ROLE_BEGELEIDER);
+  b.cursor = cursor;
+  assert_int_equal(bg_store_client_move(s, "Z-1", "zuid", "bert", T0 + 40), BG_OK);
+  device_pull(s, &b, &r, NULL, 0, T0 + 50, NULL, NULL, NULL);
+  assert_same_as_store(s, &b, "Z-1");
+  device_free(&b);
+  remove_store(s);
+}
+
 /* The property, over seeds: random offline edits by several devices (two of one
  * user, a colleague, another team, the office), synced in random orders with
  * lost acknowledgements, lost page commits and small budgets. */
@@ -777,6 +806,7 @@ int main(void) {
       cmocka_unit_test(a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged),
       cmocka_unit_test(writes_to_a_client_whose_purge_was_lost_are_accepted),
       cmocka_unit_test(a_client_back_after_a_purge_brings_the_devices_own_writes_too),
+      cmocka_unit_test(a_client_back_after_a_purge_whose_ack_was_lost_comes_whole),
       cmocka_unit_test(client_add_and_move_feed_the_trajectbegeleider_to_devices),
       cmocka_unit_test(devices_converge_with_the_store_within_their_scope),
       cmocka_unit_test(an_office_device_registers_a_new_client),
