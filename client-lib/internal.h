@@ -7,7 +7,7 @@
  *            the engine's visible state into the tables, conflicts, status
  * sync.c     a sync session on a libuv loop (blocking and asynchronous)
  * enrol.c    enrolment: key pair, certificate request, ENROLL
- * net.c      one TLS connection on a libuv loop, in frames
+ * net.c      one TLS connection on a libuv loop, in frames (a link.h transport)
  */
 #ifndef BGSYNC_INTERNAL_H
 #define BGSYNC_INTERNAL_H
@@ -23,6 +23,7 @@
 #include "bg_schema.h"
 #include "bg_sql.h"
 #include "bgsync.h"
+#include "link.h"
 
 /* Statements of the replica (replica.c prepares them once). */
 enum {
@@ -59,7 +60,26 @@ struct bgsync {
   uint64_t jitter;         /* xorshift state for the backoff's jitter */
   mbedtls_ssl_session tls_session; /* the last sync's, offered to resume the next */
   bool has_tls_session;
+
+  /* the wall clock (bgs_now_ms): NULL = bg_wall_ms; a test sets its own */
+  uint64_t (*clock)(void *arg);
+  void *clock_arg;
 };
+
+/* Test hook: read the wall clock through `now_ms(arg)` instead of the
+ * system's (every time the replica and its syncs take; NULL restores the
+ * system clock), so a simulation replays bit for bit. */
+void bgs_set_clock(bgsync *r, uint64_t (*now_ms)(void *arg), void *arg);
+/* The wall clock in ms since the epoch, as set by bgs_set_clock. */
+uint64_t bgs_now_ms(const bgsync *r);
+
+/* Test entry: a sync session like bgsync_sync_start, over a link the caller
+ * implements (link.h) instead of a TLS connection. The session sets the
+ * link's callbacks and data; the caller calls on_ready when frames may flow,
+ * on_frame for each frame from the server, and on_closed once after the end.
+ * `done` is called on `loop` after on_closed (run the loop). */
+bg_err bgs_sync_start_link(bgsync *r, uv_loop_t *loop, bgs_link *link, const bgsync_options *o, bgsync_done_cb done,
+                          void *done_arg);
 
 /* Set r->err from a format; returns e. */
 bg_err bgs_fail(bgsync *r, bg_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -18,9 +18,9 @@ typedef struct bgs_wreq {
 
 /* Why the connection ends: `what`, then `detail` (may be NULL). */
 static void bgs_fail(bgs_conn *c, bg_err e, const char *what, const char *detail) {
-  if (c->ended) return;
-  c->result = e;
-  snprintf(c->why, sizeof c->why, "%s%s", what, detail ? detail : "");
+  if (c->link.ended) return;
+  c->link.result = e;
+  snprintf(c->link.why, sizeof c->link.why, "%s%s", what, detail ? detail : "");
 }
 
 /* One handle or request fewer; after the last, the owner hears of the end. */
@@ -33,7 +33,7 @@ static void bgs_release(bgs_conn *c) {
   bg_buf_free(&c->plain);
   if (c->ai) uv_freeaddrinfo(c->ai);
   c->ai = c->ai_cur = NULL;
-  if (c->cbs.on_closed) c->cbs.on_closed(c);
+  if (c->link.cbs.on_closed) c->link.cbs.on_closed(&c->link);
 }
 
 static void bgs_on_handle_closed(uv_handle_t *h) { bgs_release(h->data); }
@@ -41,13 +41,16 @@ static void bgs_on_handle_closed(uv_handle_t *h) { bgs_release(h->data); }
 static void bgs_close_handles(bgs_conn *c) {
   if (c->closing) return;
   c->closing = true;
-  c->ended = true;
+  c->link.ended = true;
   if (c->resolving) (void)uv_cancel((uv_req_t *)&c->gai); /* its callback still comes, with UV_ECANCELED */
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, bgs_on_handle_closed);
   if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, bgs_on_handle_closed);
 }
 
 static void bgs_rearm(bgs_conn *c);
+static bg_err bgs_conn_send(bgs_link *l, const bg_msg *m);
+static void bgs_conn_end(bgs_link *l, bg_err e, const char *why);
+static const bgs_link_ops bgs_conn_ops = {bgs_conn_send, bgs_conn_end};
 
 static void bgs_on_written(uv_write_t *req, int status) {
   bgs_wreq *w = (bgs_wreq *)req;
@@ -79,7 +82,7 @@ static bg_err bgs_flush(bgs_conn *c) {
     bgs_fail(c, BG_E_CONNECTION_LOST, "sending failed: ", uv_strerror(rc));
     return BG_E_CONNECTION_LOST;
   }
-  c->sent += w->len;
+  c->link.sent += w->len;
   return BG_OK;
 }
 
@@ -102,7 +105,7 @@ static void bgs_on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 
 /* Frames out of the decrypted bytes. */
 static void bgs_frames(bgs_conn *c) {
-  while (!c->ended && c->plain.len >= 4) {
+  while (!c->link.ended && c->plain.len >= 4) {
     uint32_t len = (uint32_t)c->plain.data[0] << 24 | (uint32_t)c->plain.data[1] << 16 |
                    (uint32_t)c->plain.data[2] << 8 | c->plain.data[3];
     if (len == 0 || len > BG_FRAME_MAX) {
@@ -112,7 +115,7 @@ static void bgs_frames(bgs_conn *c) {
     }
     if (c->plain.len < 4 + (size_t)len) return;
     /* the owner may end the connection in the callback; the bytes stay until after it */
-    c->cbs.on_frame(c, c->plain.data + 4, len);
+    c->link.cbs.on_frame(&c->link, c->plain.data + 4, len);
     if (c->closing) return;
     bg_buf_consume(&c->plain, 4 + (size_t)len);
   }
@@ -124,7 +127,7 @@ static void bgs_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n < 0) {
     bgs_fail(c, BG_E_CONNECTION_LOST, "the server closed the connection", NULL);
     if (!c->tls.handshake_done)
-      snprintf(c->why, sizeof c->why, "%s",
+      snprintf(c->link.why, sizeof c->link.why, "%s",
                c->enrol ? "the server closed the connection during the TLS handshake: is this the enrolment port "
                           "(the sync port + 1, or as the office says)?"
                         : "the server closed the connection during the TLS handshake (a revoked or unknown device "
@@ -133,7 +136,7 @@ static void bgs_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     return;
   }
   if (n == 0) return;
-  c->received += (uint64_t)n;
+  c->link.received += (uint64_t)n;
   bgs_rearm(c);
   bg_err e = bg_tls_feed(&c->tls, (const uint8_t *)buf->base, (size_t)n);
   if (e == BG_OK && !c->tls.handshake_done) {
@@ -164,7 +167,7 @@ static void bgs_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
       mbedtls_ssl_session_init(c->resume);
       *c->resume_has = bg_tls_session_save(&c->tls, c->resume) == BG_OK;
     }
-    c->cbs.on_ready(c);
+    c->link.cbs.on_ready(&c->link);
     if (c->closing) return;
   }
   if (e == BG_OK) e = bg_tls_read(&c->tls, &c->plain);
@@ -219,8 +222,8 @@ static void bgs_on_connect(uv_connect_t *req, int status) {
     bgs_fail(c, BG_E_CONNECT, "cannot connect: ", uv_strerror(status));
     if (c->ai_cur && c->ai_cur->ai_next) { /* e.g. ::1 refused, 127.0.0.1 listening */
       c->ai_cur = c->ai_cur->ai_next;
-      c->result = BG_OK;
-      c->why[0] = 0;
+      c->link.result = BG_OK;
+      c->link.why[0] = 0;
       uv_close((uv_handle_t *)&c->tcp, bgs_on_retry_closed);
       return;
     }
@@ -293,30 +296,31 @@ bg_err bgs_split_server(const char *server, char *host, size_t hostlen, int *por
 }
 
 bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, const bg_tls_conf_opts *o,
-                      int timeout_ms, mbedtls_ssl_session *resume, bool *resume_has, const bgs_conn_cbs *cbs,
+                      int timeout_ms, mbedtls_ssl_session *resume, bool *resume_has, const bgs_link_cbs *cbs,
                       void *data) {
   memset(c, 0, sizeof *c);
   c->loop = loop;
-  c->cbs = *cbs;
-  c->data = data;
+  c->link.cbs = *cbs;
+  c->link.ops = &bgs_conn_ops;
+  c->link.data = data;
   c->port = port;
   c->hostname = host;
   c->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
   bg_err e = bg_rng_init(&c->rng, "bgsync client");
   if (e != BG_OK) {
-    snprintf(c->why, sizeof c->why, "no randomness for TLS");
+    snprintf(c->link.why, sizeof c->link.why, "no randomness for TLS");
     return e;
   }
   c->has_rng = true;
   e = bg_tls_conf_init(&c->conf, o, &c->rng);
   if (e != BG_OK) {
-    snprintf(c->why, sizeof c->why, "TLS configuration: %s", c->conf.error);
+    snprintf(c->link.why, sizeof c->link.why, "TLS configuration: %s", c->conf.error);
     bg_rng_free(&c->rng);
     return e;
   }
   c->has_conf = true;
   if ((e = bg_tls_init(&c->tls, &c->conf, host)) != BG_OK) {
-    snprintf(c->why, sizeof c->why, "TLS setup failed");
+    snprintf(c->link.why, sizeof c->link.why, "TLS setup failed");
     bg_tls_conf_free(&c->conf);
     bg_rng_free(&c->rng);
     return e;
@@ -328,7 +332,7 @@ bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, 
   if (resume && *resume_has && bg_tls_session_offer(&c->tls, resume) != BG_OK) *resume_has = false;
   int rc = uv_timer_init(loop, &c->timer);
   if (rc < 0) {
-    snprintf(c->why, sizeof c->why, "timer: %s", uv_strerror(rc));
+    snprintf(c->link.why, sizeof c->link.why, "timer: %s", uv_strerror(rc));
     bg_tls_free(&c->tls);
     bg_tls_conf_free(&c->conf);
     bg_rng_free(&c->rng);
@@ -356,7 +360,8 @@ bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, 
   return BG_OK;
 }
 
-bg_err bgs_conn_send(bgs_conn *c, const bg_msg *m) {
+static bg_err bgs_conn_send(bgs_link *l, const bg_msg *m) {
+  bgs_conn *c = (bgs_conn *)l;
   if (c->closing) return BG_E_CONNECTION_LOST;
   bg_buf b = BG_BUF_INIT;
   bg_err e = bg_msg_encode_frame(m, &b, 0);
@@ -371,11 +376,12 @@ static void bgs_on_shutdown(uv_shutdown_t *req, int status) {
   bgs_close_handles(req->data);
 }
 
-void bgs_conn_end(bgs_conn *c, bg_err e, const char *why) {
-  if (c->ended) return;
-  c->result = e;
-  if (why) snprintf(c->why, sizeof c->why, "%s", why);
-  c->ended = true;
+static void bgs_conn_end(bgs_link *l, bg_err e, const char *why) {
+  bgs_conn *c = (bgs_conn *)l;
+  if (c->link.ended) return;
+  c->link.result = e;
+  if (why) snprintf(c->link.why, sizeof c->link.why, "%s", why);
+  c->link.ended = true;
   if (c->connected && !c->closing) {
     bg_tls_close(&c->tls);
     (void)bgs_flush(c);

@@ -4,7 +4,8 @@
  * (bg_tls over memory buffers), then hands every received frame body to the
  * owner and sends messages as frames. A timer ends the connection when the
  * peer stays silent too long. The owner learns the end once, in on_closed,
- * after every libuv handle is closed: then it may free the connection.
+ * after every libuv handle is closed: then it may free the connection. The
+ * connection is a bgs_link (link.h): what sync.c speaks to.
  */
 #ifndef BGSYNC_NET_H
 #define BGSYNC_NET_H
@@ -13,16 +14,12 @@
 
 #include "bg_msg.h"
 #include "bg_tls.h"
+#include "link.h"
 
 typedef struct bgs_conn bgs_conn;
 
-typedef struct bgs_conn_cbs {
-  void (*on_ready)(bgs_conn *c);                                       /* handshake done */
-  void (*on_frame)(bgs_conn *c, const uint8_t *body, size_t len);      /* one frame body */
-  void (*on_closed)(bgs_conn *c);                                      /* the end; c->result */
-} bgs_conn_cbs;
-
 struct bgs_conn {
+  bgs_link link;               /* first: the owner's view (callbacks, result, bytes) */
   uv_loop_t *loop;
   uv_getaddrinfo_t gai;
   uv_connect_t creq;
@@ -30,7 +27,7 @@ struct bgs_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
   int open_handles;
-  bool tcp_open, connected, closing, ended;
+  bool tcp_open, connected, closing;
   bool resolving;              /* the name lookup is under way (cancelled at an early end) */
   bool enrol;                  /* an enrolment connection (for the messages) */
   struct addrinfo *ai, *ai_cur; /* the addresses of the name, the one being tried */
@@ -42,13 +39,8 @@ struct bgs_conn {
   int port;
   int timeout_ms;
   bg_buf plain;                /* decrypted bytes not yet taken as frames */
-  uint64_t sent, received;     /* bytes on the wire */
-  bgs_conn_cbs cbs;
-  void *data;                  /* the owner's */
   mbedtls_ssl_session *resume; /* the owner's session: offered, and replaced after a handshake */
   bool *resume_has;
-  bg_err result;               /* why it ended (BG_OK: an orderly end) */
-  char why[384];
   char rbuf[65536];            /* bytes read from the socket */
 };
 
@@ -56,19 +48,15 @@ struct bgs_conn {
  * needed). `resume` (may be NULL) is a TLS session kept by the owner: offered
  * when *resume_has, so a resumed handshake skips the public-key work, and
  * replaced by the new one after the handshake. On error nothing was started
- * and c->why says why. */
+ * and c->link.why says why. on_ready
+ * follows the handshake. */
 bg_err bgs_conn_start(bgs_conn *c, uv_loop_t *loop, const char *host, int port, const bg_tls_conf_opts *o,
-                      int timeout_ms, mbedtls_ssl_session *resume, bool *resume_has, const bgs_conn_cbs *cbs,
+                      int timeout_ms, mbedtls_ssl_session *resume, bool *resume_has, const bgs_link_cbs *cbs,
                       void *data);
 
-/* Send one message as a frame. */
-bg_err bgs_conn_send(bgs_conn *c, const bg_msg *m);
-
-/* End the connection with result `e` (BG_OK: an orderly end): close_notify
- * after the bytes queued before it (an ERROR just sent still arrives), then
- * the TCP close. `why` may be NULL. Only the first call counts; on_closed
- * follows. */
-void bgs_conn_end(bgs_conn *c, bg_err e, const char *why);
+/* Sending and ending go through the link (bgs_link_send, bgs_link_end): a
+ * message is sent as a frame; the end is close_notify after the bytes queued
+ * before it (an ERROR just sent still arrives), then the TCP close. */
 
 /* Split "host:port" / "[v6]:port" / "host" (port `def`). */
 bg_err bgs_split_server(const char *server, char *host, size_t hostlen, int *port, int def);

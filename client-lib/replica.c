@@ -689,7 +689,7 @@ static bg_err bgs_next_dot(bgsync *r, uint64_t *counter, uint64_t *hlc) {
   bg_hlc clock;
   bg_hlc_init(&clock, 0);
   clock.last = (uint64_t)h;
-  *hlc = bg_hlc_now(&clock, bg_wall_ms());
+  *hlc = bg_hlc_now(&clock, bgs_now_ms(r));
   *counter = (uint64_t)c + 1;
   e = bgs_meta_set_int(r, "counter", (int64_t)*counter);
   return e == BG_OK ? bgs_meta_set_int(r, "hlc", (int64_t)*hlc) : e;
@@ -1028,8 +1028,15 @@ bg_err bgsync_phase(bgsync *r, const char *client, const char *phase) {
   return bgs_write1(r, &w, false);
 }
 
-static void bgs_today(char out[11]) {
-  time_t t = time(NULL);
+void bgs_set_clock(bgsync *r, uint64_t (*now_ms)(void *arg), void *arg) {
+  r->clock = now_ms;
+  r->clock_arg = arg;
+}
+
+uint64_t bgs_now_ms(const bgsync *r) { return r->clock ? r->clock(r->clock_arg) : bg_wall_ms(); }
+
+static void bgs_today(const bgsync *r, char out[11]) {
+  time_t t = (time_t)(bgs_now_ms(r) / 1000);
   struct tm tm;
   if (!localtime_r(&t, &tm) || strftime(out, 11, "%Y-%m-%d", &tm) != 10) snprintf(out, 11, "1970-01-01");
 }
@@ -1074,7 +1081,7 @@ bg_err bgsync_sign(bgsync *r, const char *client, const char *signature, const c
   if (e != BG_OK) return e;
   char rid[16], today[11];
   snprintf(rid, sizeof rid, "%u", cycle);
-  if (!date) bgs_today(today);
+  if (!date) bgs_today(r, today);
   static const char *const names[] = {"getekend_op", "handtekening"};
   bg_value v[2] = {{.type = BG_V_STR, .s = bg_str_c(date ? date : today)},
                    {.type = BG_V_STR, .s = bg_str_c(signature)}};
@@ -1140,7 +1147,7 @@ bg_err bgsync_note(bgsync *r, const char *client, const char *soort, const char 
                    const char *corrects, char *rid_out) {
   if (!text || !*text) return bgs_fail(r, BG_E_USAGE, "a rapportage needs a text");
   char today[11];
-  bgs_today(today);
+  bgs_today(r, today);
   static const char *const names[] = {"soort", "datum", "tekst", "leefgebied", "corrigeert"};
   bg_value v[] = {bgs_text(soort ? soort : "overig"), bgs_text(today), bgs_text(text), bgs_text(leefgebied),
                   bgs_text(corrects)};
@@ -1193,7 +1200,7 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
     }
     if (res.outcome == BG_DUPLICATE) continue;
     /* the clock stays ahead of every write seen (a day's tolerance for a wrong clock) */
-    if (w[i].hlc > hlc && bg_hlc_physical(w[i].hlc) <= bg_wall_ms() + BG_HLC_MAX_AHEAD_LIMIT_MS) hlc = w[i].hlc;
+    if (w[i].hlc > hlc && bg_hlc_physical(w[i].hlc) <= bgs_now_ms(r) + BG_HLC_MAX_AHEAD_LIMIT_MS) hlc = w[i].hlc;
     t[nt++] = (bgs_touch){w[i].client, w[i].rid, w[i].rtype};
   }
   if (e == BG_OK && hlc != (uint64_t)h) e = bgs_meta_set_int(r, "hlc", (int64_t)hlc);
@@ -1280,7 +1287,7 @@ bg_err bgs_purge_client(bgsync *r, bg_str client) {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO bgsync_purged(client, at) VALUES(?1, ?2)", -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, client.p, (int)client.len, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, (int64_t)bg_wall_ms());
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, (int64_t)bgs_now_ms(r));
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "recording a purge");
     sqlite3_finalize(st);

@@ -35,7 +35,8 @@ struct bgsync_op {
   bgsync *r;
   uv_loop_t *loop;
   uv_async_t wake; /* bgsync_cancel from another thread */
-  bgs_conn conn;
+  bgs_conn conn;   /* the TLS connection, unless the session runs on a link of the caller's */
+  bgs_link *link;  /* what the session speaks through: &conn.link, or the caller's */
   bool conn_started;
   bgsync_options opts;
   bgsync_done_cb done;
@@ -80,7 +81,7 @@ static void bgs_decide(bgsync_op *op, bg_err e) {
 /* End the session with `e` (BG_OK: in order); r->err holds the message. */
 static void bgs_end(bgsync_op *op, bg_err e) {
   bgs_decide(op, e);
-  bgs_conn_end(&op->conn, e, NULL);
+  bgs_link_end(op->link, e, NULL);
 }
 
 static void bgs_op_free(bgsync_op *op) {
@@ -106,7 +107,7 @@ static void bgs_on_wake_closed(uv_handle_t *h) {
 
 /* The connection is gone: settle the result, remember it for the backoff, and
  * tell the app. */
-static void bgs_on_closed(bgs_conn *c) {
+static void bgs_on_closed(bgs_link *c) {
   bgsync_op *op = c->data;
   bgsync *r = op->r;
   if (!op->decided) {
@@ -125,7 +126,7 @@ static void bgs_on_closed(bgs_conn *c) {
       r->failures = 0;
       r->retry_ms = 0;
       if (bgs_begin(r) == BG_OK) {
-        if (bgs_meta_set_int(r, "last_sync", (int64_t)bg_wall_ms()) == BG_OK && bgs_meta_set_int(r, "last_error", 0) == BG_OK)
+        if (bgs_meta_set_int(r, "last_sync", (int64_t)bgs_now_ms(r)) == BG_OK && bgs_meta_set_int(r, "last_error", 0) == BG_OK)
           (void)bgs_commit(r);
         bgs_rollback(r);
       }
@@ -166,7 +167,7 @@ static void bgs_on_wake(uv_async_t *a) {
   uv_mutex_lock(&r->lock);
   bool cancel = r->cancel;
   uv_mutex_unlock(&r->lock);
-  if (cancel && !op->decided && !op->conn.ended) { /* a cancel after the end changes nothing */
+  if (cancel && !op->decided && !op->link->ended) { /* a cancel after the end changes nothing */
     bgs_fail(r, BG_E_CANCELLED, "the sync was cancelled; what was committed stays, the next sync carries on");
     bgs_end(op, BG_E_CANCELLED);
   }
@@ -185,13 +186,13 @@ uint64_t bgsync_retry_ms(bgsync *r) { return r->retry_ms; }
 
 static void bgs_progress(bgsync_op *op) {
   if (!op->opts.progress) return;
-  op->prog.bytes_sent = op->conn.sent;
-  op->prog.bytes_received = op->conn.received;
+  op->prog.bytes_sent = op->link->sent;
+  op->prog.bytes_received = op->link->received;
   op->opts.progress(op->opts.arg, &op->prog);
 }
 
 static bool bgs_send(bgsync_op *op, const bg_msg *m) {
-  bg_err e = bgs_conn_send(&op->conn, m);
+  bg_err e = bgs_link_send(op->link, m);
   if (e == BG_OK) return true;
   bgs_fail(op->r, e, "sending %s failed: %s", bg_msg_type_name(m->type), bg_err_message(e));
   bgs_end(op, e);
@@ -206,7 +207,7 @@ static void bgs_refuse(bgsync_op *op, bg_err e) {
   m.type = BG_MSG_ERROR;
   size_t n = strlen(op->r->err);
   m.u.error = (bg_msg_error){(uint32_t)e, {op->r->err, (uint32_t)(n < BG_TEXT_MAX ? n : BG_TEXT_MAX)}, false, 0};
-  (void)bgs_conn_send(&op->conn, &m);
+  (void)bgs_link_send(op->link, &m);
   bgs_end(op, e);
 }
 
@@ -358,14 +359,14 @@ static void bgs_pull(bgsync_op *op) {
 
 /* Keep up to BG_MAX_OUTSTANDING batches in flight; pull when all are acknowledged. */
 static void bgs_push_more(bgsync_op *op) {
-  while (!op->conn.ended && op->outstanding < BG_MAX_OUTSTANDING && op->next_batch < op->n_batches) {
+  while (!op->link->ended && op->outstanding < BG_MAX_OUTSTANDING && op->next_batch < op->n_batches) {
     bg_err e = bgs_push_batch(op, op->batches[op->next_batch++]);
     if (e != BG_OK) {
       bgs_end(op, e);
       return;
     }
   }
-  if (!op->conn.ended && op->outstanding == 0 && op->next_batch == op->n_batches) bgs_pull(op);
+  if (!op->link->ended && op->outstanding == 0 && op->next_batch == op->n_batches) bgs_pull(op);
 }
 
 /* ACK of a batch: refused writes to bgsync_rejected, the rest leave the outbox. */
@@ -395,7 +396,7 @@ static bg_err bgs_acked(bgsync_op *op, const bg_msg_ack *a) {
       rc = sqlite3_bind_int64(st, 1, (int64_t)a->id);
       if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, a->rejected[i].index);
       if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, a->rejected[i].code);
-      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, (int64_t)bg_wall_ms());
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 4, (int64_t)bgs_now_ms(r));
       if (rc == SQLITE_OK) rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(r->db);
     }
     sqlite3_finalize(st);
@@ -495,7 +496,7 @@ static bg_err bgs_changes(bgsync_op *op, const bg_msg_changes *ch) {
 
 /* --- the session ------------------------------------------------------------------------------- */
 
-static void bgs_on_ready(bgs_conn *c) {
+static void bgs_on_ready(bgs_link *c) {
   bgsync_op *op = c->data;
   int64_t cursor = 0, device = 0;
   bg_err e = bgs_meta_int(op->r, "cursor", &cursor);
@@ -572,7 +573,7 @@ static bool bgs_decode(bgsync_op *op, const uint8_t *body, size_t len, bg_msg *m
   return false;
 }
 
-static void bgs_on_frame(bgs_conn *c, const uint8_t *body, size_t len) {
+static void bgs_on_frame(bgs_link *c, const uint8_t *body, size_t len) {
   bgsync_op *op = c->data;
   bgsync *r = op->r;
   bg_msg m;
@@ -632,7 +633,7 @@ static void bgs_on_frame(bgs_conn *c, const uint8_t *body, size_t len) {
       op->server_said = true;
       op->server_retryable = m.u.error.retryable;
       bgs_decide(op, (bg_err)m.u.error.code);
-      bgs_conn_end(&op->conn, (bg_err)m.u.error.code, NULL);
+      bgs_link_end(op->link, (bg_err)m.u.error.code, NULL);
       break;
     case BG_MSG_BYE:
       if (m.u.bye.code == 0 && op->finished) bgs_end(op, BG_OK);
@@ -640,7 +641,7 @@ static void bgs_on_frame(bgs_conn *c, const uint8_t *body, size_t len) {
         bg_err code = m.u.bye.code ? (bg_err)m.u.bye.code : BG_E_CONNECTION_LOST;
         bgs_fail(r, code, "the server ended the session: %s", bg_err_message(code));
         bgs_decide(op, code);
-        bgs_conn_end(&op->conn, code, NULL);
+        bgs_link_end(op->link, code, NULL);
       }
       break;
     case BG_MSG_ENROLLED:
@@ -692,6 +693,7 @@ static bg_err bgs_op_new(bgsync *r, uv_loop_t *loop, const bgsync_options *o, bg
   if (o) op->opts = *o;
   op->done = done;
   op->done_arg = arg;
+  op->link = &op->conn.link;
   *out = op;
   return BG_OK;
 }
@@ -705,11 +707,11 @@ static bg_err bgs_op_start(bgsync_op *op, const bg_tls_conf_opts *tls) {
     return bgs_fail(r, BG_E_INTERNAL, "libuv: %s", uv_strerror(rc));
   }
   op->wake.data = op;
-  bgs_conn_cbs cbs = {bgs_on_ready, bgs_on_frame, bgs_on_closed};
+  bgs_link_cbs cbs = {bgs_on_ready, bgs_on_frame, bgs_on_closed};
   bg_err e = bgs_conn_start(&op->conn, op->loop, op->host, op->port, tls, op->opts.timeout_ms, &r->tls_session,
                             &r->has_tls_session, &cbs, op);
   if (e != BG_OK) {
-    bgs_fail(r, e, "%s", op->conn.why);
+    bgs_fail(r, e, "%s", op->conn.link.why);
     op->done = NULL;
     op->decided = true;
     op->result = e;
@@ -743,6 +745,32 @@ bg_err bgsync_sync_start(bgsync *r, uv_loop_t *loop, const bgsync_options *o, bg
   bg_tls_conf_opts tls = {.ca = op->ca.data, .ca_len = op->ca.len, .cert = op->cert.data, .cert_len = op->cert.len,
                           .key = op->key.data, .key_len = op->key.len};
   return bgs_op_start(op, &tls);
+}
+
+bg_err bgs_sync_start_link(bgsync *r, uv_loop_t *loop, bgs_link *link, const bgsync_options *o, bgsync_done_cb done,
+                          void *done_arg) {
+  bgsync_identity id;
+  bg_err e = bgsync_identity_get(r, &id);
+  if (e != BG_OK) return e;
+  if (!id.enrolled) return bgs_fail(r, BG_E_USAGE, "this replica is not enrolled: enrol it with a code from the office");
+  bgsync_op *op;
+  if ((e = bgs_op_new(r, loop, o, done, done_arg, &op)) != BG_OK) return e;
+  int rc = uv_async_init(loop, &op->wake, bgs_on_wake);
+  if (rc < 0) {
+    bgs_op_free(op);
+    return bgs_fail(r, BG_E_INTERNAL, "libuv: %s", uv_strerror(rc));
+  }
+  op->wake.data = op;
+  op->link = link;
+  link->cbs = (bgs_link_cbs){bgs_on_ready, bgs_on_frame, bgs_on_closed};
+  link->data = op;
+  uv_mutex_lock(&r->lock);
+  r->op = op;
+  r->cancel = false;
+  uv_mutex_unlock(&r->lock);
+  op->prog.stage = BGSYNC_CONNECTING;
+  bgs_progress(op);
+  return BG_OK;
 }
 
 typedef struct bgs_wait {
@@ -864,12 +892,12 @@ static bg_err bgs_write_private(bgsync *r, const char *suffix, const bg_buf *dat
   return e;
 }
 
-static void bgs_enrol_ready(bgs_conn *c) {
+static void bgs_enrol_ready(bgs_link *c) {
   bgsync_op *op = c->data;
   bgsync *r = op->r;
   bg_buf ca = BG_BUF_INIT;
   char why[256];
-  bg_err e = bg_tls_enrol_verify(&c->tls, op->code.ca, BG_CODE_CA_BYTES, op->host, &ca, why, sizeof why);
+  bg_err e = bg_tls_enrol_verify(&op->conn.tls, op->code.ca, BG_CODE_CA_BYTES, op->host, &ca, why, sizeof why);
   bg_buf_free(&ca);
   if (e != BG_OK) {
     bgs_end(op, bgs_fail(r, e, "this server is not the one the code was made for: %s", why));
@@ -883,7 +911,7 @@ static void bgs_enrol_ready(bgs_conn *c) {
   (void)bgs_send(op, &m);
 }
 
-static void bgs_enrol_frame(bgs_conn *c, const uint8_t *body, size_t len) {
+static void bgs_enrol_frame(bgs_link *c, const uint8_t *body, size_t len) {
   bgsync_op *op = c->data;
   bgsync *r = op->r;
   bg_msg m;
@@ -894,7 +922,7 @@ static void bgs_enrol_frame(bgs_conn *c, const uint8_t *body, size_t len) {
     bgs_fail(r, code, "enrolment refused: %s%s%.*s", bg_err_message(code), m.u.error.message.len ? " - " : "",
              (int)m.u.error.message.len, m.u.error.message.p);
     bgs_decide(op, code);
-    bgs_conn_end(&op->conn, code, NULL);
+    bgs_link_end(op->link, code, NULL);
   } else if (m.type == BG_MSG_ENROLLED) {
     const bg_msg_enrolled *en = &m.u.enrolled;
     bg_buf key = BG_BUF_INIT, cert = BG_BUF_INIT, ca = BG_BUF_INIT;
@@ -974,12 +1002,12 @@ static bg_err bgs_enrol_start(bgsync *r, uv_loop_t *loop, void *arg, bgsync_done
     return bgs_fail(r, BG_E_INTERNAL, "libuv: %s", uv_strerror(uv_rc));
   }
   op->wake.data = op;
-  bgs_conn_cbs cbs = {bgs_enrol_ready, bgs_enrol_frame, bgs_on_closed};
+  bgs_link_cbs cbs = {bgs_enrol_ready, bgs_enrol_frame, bgs_on_closed};
   bg_tls_conf_opts tls = {.enrol = true};
   e = bgs_conn_start(&op->conn, loop, op->host, eport, &tls, 15000, NULL, NULL, &cbs, op);
   op->conn.enrol = true;
   if (e != BG_OK) {
-    bgs_fail(r, e, "%s", op->conn.why);
+    bgs_fail(r, e, "%s", op->conn.link.why);
     op->done = NULL;
     uv_close((uv_handle_t *)&op->wake, bgs_on_wake_closed);
     return e;

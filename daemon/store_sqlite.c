@@ -141,9 +141,9 @@ static const char *const bg__sql[Q_N] = {
     [Q_PURGE_GET] = "SELECT clients FROM purges WHERE id = ?1 AND device = ?2",
     [Q_PURGE_ACK] = "UPDATE purges SET acked = ?2 WHERE id = ?1 AND acked = 0",
     [Q_PAGE_CLEAR] = "DELETE FROM temp.pull_scope",
-    [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos, own) VALUES(?1, ?2, ?3)",
+    [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos) VALUES(?1, ?2)",
     [Q_PAGE] = "SELECT f.seq, f.client, f.write FROM temp.pull_scope p JOIN feed f ON f.client = p.client"
-               " WHERE f.seq > p.pos AND (f.device != ?1 OR p.own) ORDER BY f.seq LIMIT ?2",
+               " WHERE f.seq > p.pos AND (f.device != ?1 OR p.pos = 0) ORDER BY f.seq LIMIT ?2",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_ADD] = "INSERT INTO audit(seq, at, user, device, client, action, object, outcome, hash)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -340,7 +340,7 @@ bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen)
     }
   }
   if (r == BG_OK) r = bg_sql_exec(s->db,
-                                  "CREATE TEMP TABLE pull_scope(client TEXT PRIMARY KEY, pos INTEGER NOT NULL, own INTEGER NOT NULL)"
+                                  "CREATE TEMP TABLE pull_scope(client TEXT PRIMARY KEY, pos INTEGER NOT NULL)"
                                   " WITHOUT ROWID");
   if (r == BG_OK) r = bg_sqlkv_new(s->db, &s->kv);
   if (r == BG_OK) r = bg_engine_init(&s->eng, bg_sqlkv_kv(s->kv));
@@ -1083,7 +1083,11 @@ static bg_err bg__reject(bg_store *s, uint32_t *n, uint32_t index, bg_err code) 
 }
 
 /* May `who` write to `client`? In scope now, or held by the device (access it
- * had when the work was done; the PURGE follows the push). */
+ * had when the work was done; the PURGE follows the push). The latest cursor
+ * issued to the device may be one it never received (the connection was cut
+ * after the pull): its held clients and those it names for PURGE together
+ * cover everything the device may still hold - a client is dropped from the
+ * cursors only when the device acknowledged its PURGE. */
 static bg_err bg__may_write(bg_store *s, const bg_who *who, const char *client, const bg__scope *sc,
                             bg__holding *held, bool *held_loaded, bool *ok) {
   *ok = bg__scope_has(sc, client);
@@ -1094,7 +1098,7 @@ static bg_err bg__may_write(bg_store *s, const bg_who *who, const char *client, 
     if (r != BG_OK) return r;
     *held_loaded = true;
   }
-  *ok = bg__holding_find(held, client) != NULL;
+  *ok = bg__holding_find(held, client) != NULL || bg__holding_is_purging(held, client);
   return BG_OK;
 }
 
@@ -1326,17 +1330,36 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
     out->purge = s->purgev;
     out->n_purge = (uint32_t)next.np;
   }
+  /* the cursor the device sent counts the named clients as purging from now
+   * on, not as held at a position: the device may drop them and its ACK be
+   * lost with the connection, and a client that comes back into the scope
+   * must then be fed from its first write, not from where the device was */
+  if (r == BG_OK && known && next.np > 0) {
+    bg__holding kept = {0};
+    for (size_t i = 0; r == BG_OK && i < h.n; i++)
+      r = bg__holding_is_purging(&next, h.v[i].client) ? bg__holding_purging(&kept, h.v[i].client, strlen(h.v[i].client))
+                                                        : bg__holding_add(&kept, h.v[i].client, strlen(h.v[i].client), h.v[i].pos);
+    for (size_t i = 0; r == BG_OK && i < h.np; i++)
+      if (!bg__holding_is_purging(&kept, h.purging[i])) r = bg__holding_purging(&kept, h.purging[i], strlen(h.purging[i]));
+    if (r == BG_OK) r = bg__holding_encode(&kept, &s->tmp);
+    sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_CURSOR_SET) : NULL;
+    if (r == BG_OK)
+      r = st && bg__bind(st, "ib", (int64_t)cursor, (const void *)s->tmp.data, s->tmp.len) == SQLITE_OK
+              ? bg__run(s, st, "cursor set")
+              : BG_E_STORAGE;
+    bg__holding_free(&kept);
+  }
 
-  /* the page: every client in scope from its own position. A device is not
-   * sent its own writes back - except for a client its (known) cursor does not
-   * hold: one it was purged of and now sees again dropped them with the rest
-   * (a user enabled again, a client moved back). */
+  /* the page: every client in scope from its own position. The device's own
+   * writes are left out (it has them), except for a client fed from the start:
+   * one entering the scope may be one the device dropped at an earlier PURGE
+   * (a client moved back, a user enabled again), its own writes with it (Q_PAGE) */
   sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_PAGE_CLEAR) : NULL;
   if (r == BG_OK) r = bg__run(s, st, "page");
   for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
     const bg__held *hd = bg__holding_find(&h, sc.v[i]);
     st = bg__q(s, Q_PAGE_ADD);
-    r = st && bg__bind(st, "tii", sc.v[i], (int64_t)(hd ? hd->pos : 0), (int64_t)(hd == NULL && known)) == SQLITE_OK
+    r = st && bg__bind(st, "ti", sc.v[i], (int64_t)(hd ? hd->pos : 0)) == SQLITE_OK
             ? bg__run(s, st, "page")
             : BG_E_STORAGE;
   }
