@@ -10,7 +10,7 @@
 #   traject to evaluatie, a client moves to another team, the office registers
 #   a new aanmelding on a device. Everyone syncs; the
 #   demo prints what the rules decided and why, what was removed from which
-#   device, and checks its claims (equal digests everywhere, the expected
+#   device, the office's signals and a report, and checks its claims (equal digests everywhere, the expected
 #   conflict, proposal and purge). It stops the daemon and exits 0, or exits 1
 #   naming the claim that failed.
 #
@@ -209,6 +209,15 @@ for d in "${everyone[@]}"; do
 done
 echo "ok  nothing pending and nothing refused on any device"
 bgctl audit verify | sed 's/^/ok  /'
+
+say "Three weeks on, without anyone syncing: the office's signals (bgctl signals --now $(date -d '+21 days' +%F))"
+bgctl signals --now "$(date -d '+21 days' +%F)" | sed 's/^/  /'
+bgctl signals --now "$(date -d '+21 days' +%F)" --json | grep -q '"signal":"plan-unsigned".*"client":"c-03"' ||
+  fail "the signals do not name c-03's unsigned plan"
+
+say "The report for the office (bgctl report, all teams; --json and --csv for spreadsheets)"
+bgctl report | awk '/^Clients per phase/ || /^Decisions made/ {show = 1} /^$/ {if (show) print; show = 0} show && !/^(noord|zuid) /' |
+  sed 's/^/  /'
 
 say "bgsyncd stops (SIGTERM)"
 kill -TERM "$daemon"
