@@ -66,6 +66,15 @@ expect 0 '^[0-9A-Z]{7}(-[0-9A-Z]{7}){7}$' -- bash -c "'$bgctl' --home '$home' de
 expect 1 "no user 'nobody'" -- "$bgctl" --home "$home" device enroll nobody
 expect 0 '^\[\]$' -- "$bgctl" --home "$home" device list --json
 expect 1 "no device 42" -- "$bgctl" --home "$home" device revoke 42
+serial_before=$(openssl x509 -in "$home/server.crt" -noout -serial 2>/dev/null)
+expect 0 "server certificate for localhost renewed until" -- "$bgctl" --home "$home" cert renew
+[ "$(openssl x509 -in "$home/server.crt" -noout -serial 2>/dev/null)" != "$serial_before" ] ||
+  { echo "FAIL: cert renew did not replace server.crt"; failed=$((failed + 1)); }
+[ -f "$home/server.crt.old" ] && [ "$(stat -c %a "$home/server.key")" = 600 ] ||
+  { echo "FAIL: cert renew: no server.crt.old, or the new key is not mode 0600"; failed=$((failed + 1)); }
+expect 2 "--days takes a whole number" -- "$bgctl" --home "$home" cert renew --days 0
+expect 2 "usage: bgctl --home DIR cert renew" -- "$bgctl" --home "$home" cert revoke
+expect 0 "Example:" -- "$bgctl" --home "$home" cert renew --help
 expect 0 "audit chain intact" -- "$bgctl" --home "$home" audit verify
 expect 0 '"login":"anna"' -- "$bgctl" --home "$home" user list --json
 # the office's commands: each one's help, its success and its failures

@@ -51,6 +51,7 @@ static const char k_usage[] =
     "  config show [--json]               the effective configuration\n"
     "  config check                       check bgsyncd.conf, the certificates and keys, the store\n"
     "  status [--json]                    daemon running?, store size, devices seen, pending purges\n"
+    "  cert renew [--days N]              a new server certificate from the CA (then reload)\n"
     "People and access\n"
     "  team add TEAM | team list [--json|--csv]\n"
     "  user add LOGIN --role begeleider|office|admin [--team TEAM]\n"
@@ -105,6 +106,12 @@ static const cmd_help k_help[] = {
      "for the configured host and valid for more than 30 days) and the store. Each\n"
      "problem is named with what to do. Exit 0 when all is well, 1 when not.\n"
      "Example: bgctl --home /srv/zorg-noord config check"},
+    {"cert", "renew", "usage: bgctl --home DIR cert renew [--days N]\n\n"
+     "Issues the server a new key and certificate for the configured host, signed by the\n"
+     "organisation CA, valid N days (default 732). The old pair is kept as FILE.old. Devices\n"
+     "need nothing: they trust the CA. Then reload the daemon (systemctl reload bgsyncd,\n"
+     "or kill -HUP its pid): new connections use the new certificate.\n"
+     "Example: bgctl --home /srv/zorg-noord cert renew"},
     {"status", "", "usage: bgctl --home DIR status [--json]\n\n"
      "Whether bgsyncd serves this directory (it holds a lock on DIR/bgsyncd.pid while\n"
      "it runs), the store's size on disk (with its WAL), users, teams, clients,\n"
@@ -522,6 +529,78 @@ static void config_key(void *arg, const char *key, const char *value, const char
   (void)tbl_row(t, row);
 }
 
+/* Move `name` in the organisation directory aside to `name`.old (replacing an
+ * older one); a missing file is fine. */
+static bool keep_old(const char *name) {
+  char path[BG_PATH_MAX + 300], old[BG_PATH_MAX + 310];
+  bg_config_path(g_home, name, path, sizeof path);
+  snprintf(old, sizeof old, "%s.old", path);
+  if (rename(path, old) == 0 || errno == ENOENT) return true;
+  fprintf(stderr, "bgctl: cannot move %s aside: %s\n", path, strerror(errno));
+  return false;
+}
+
+/* A new server key and certificate from the organisation CA (the CA stays). */
+static int cmd_cert_renew(const opts *o) {
+  long days = 732;
+  if (o->days && ((days = strtol(o->days, NULL, 10)) < 1 || days > 3660))
+    return usage_error("--days takes a whole number from 1 to 3660");
+  bg_config cfg;
+  char conf[BG_PATH_MAX + 300], why[1024] = "", capath[BG_PATH_MAX + 300], cakeypath[BG_PATH_MAX + 300];
+  bg_config_defaults(&cfg);
+  bg_config_path(g_home, BG_CONFIG_FILE, conf, sizeof conf);
+  bg_err e = bg_config_load(&cfg, conf, why, sizeof why);
+  if (e != BG_OK) return failed(e, why[0] ? why : "cannot read bgsyncd.conf: is this an organisation directory?");
+  bg_config_path(g_home, cfg.ca_cert, capath, sizeof capath);
+  bg_config_path(g_home, cfg.ca_key, cakeypath, sizeof cakeypath);
+  mbedtls_x509_crt ca;
+  mbedtls_pk_context cakey, skey;
+  mbedtls_x509_crt_init(&ca);
+  mbedtls_pk_init(&cakey);
+  mbedtls_pk_init(&skey);
+  bg_buf der = BG_BUF_INIT, pem = BG_BUF_INIT, keypem = BG_BUF_INIT;
+  bg_rng rng;
+  bool has_rng = false;
+  if (mbedtls_x509_crt_parse_file(&ca, capath) != 0) e = failed(BG_E_CONFIG, "the CA certificate cannot be read: check ca_cert in bgsyncd.conf (bgctl config check)");
+  else if (mbedtls_pk_parse_keyfile(&cakey, cakeypath, NULL) != 0) e = failed(BG_E_CONFIG, "the CA key cannot be read: check ca_key in bgsyncd.conf (bgctl config check)");
+  else if (mbedtls_pk_check_pair(&ca.pk, &cakey) != 0) e = failed(BG_E_CONFIG, "the CA key does not belong to the CA certificate (bgctl config check)");
+  else if (bg_rng_init(&rng, "bgctl cert renew") != BG_OK) e = failed(BG_E_INTERNAL, "no randomness from the operating system");
+  else has_rng = true;
+  int64_t now = now_ms() / 1000;
+  char sub[sizeof cfg.host + sizeof cfg.org + 8];
+  snprintf(sub, sizeof sub, "CN=%s,O=%s", cfg.host, cfg.org);
+  /* a serial of its own: the time, above the 2 of the first certificate */
+  bg_pki_cert sv = {sub, (uint64_t)now, now - 3600, now + days * 86400LL, false};
+  if (e == BG_OK) e = bg_pki_key_new(&rng, &skey);
+  if (e == BG_OK) e = bg_pki_issue(&rng, &skey, &ca, &cakey, &sv, &der);
+  if (e == BG_OK) e = bg_pki_cert_pem(der.data, der.len, &pem);
+  if (e == BG_OK) e = bg_pki_key_pem(&skey, &keypem);
+  bool ok = e == BG_OK && keep_old(cfg.server_cert) && keep_old(cfg.server_key) &&
+            write_file(g_home, cfg.server_key, &keypem, 0600) && write_file(g_home, cfg.server_cert, &pem, 0644);
+  if (e == BG_OK && !ok) e = failed(BG_E_IO, "the new certificate could not be written; the old pair is in *.old: move it back");
+  if (has_rng) bg_rng_free(&rng);
+  if (keypem.data) mbedtls_platform_zeroize(keypem.data, keypem.cap);
+  bg_buf_free(&der);
+  bg_buf_free(&pem);
+  bg_buf_free(&keypem);
+  mbedtls_pk_free(&skey);
+  mbedtls_pk_free(&cakey);
+  mbedtls_x509_crt_free(&ca);
+  if (e != BG_OK) return BGCTL_FAILED;
+  time_t until = (time_t)(now + days * 86400LL);
+  struct tm tm;
+  char date[32] = "?";
+  if (gmtime_r(&until, &tm)) strftime(date, sizeof date, "%Y-%m-%d", &tm);
+  bg_store *s = open_store(&cfg);
+  if (s) {
+    (void)bg_store_audit(s, now_ms(), BG_OFFICE_USER, BG_OFFICE_DEVICE, "", "cert-renew", cfg.host, "ok");
+    bg_store_close(s);
+  }
+  printf("server certificate for %s renewed until %s (the old pair kept as *.old); reload the daemon: systemctl reload "
+         "bgsyncd (or kill -HUP its pid)\n", cfg.host, date);
+  return 0;
+}
+
 static int cmd_config_show(void) {
   bg_config cfg;
   if (!load_config(&cfg)) return BGCTL_FAILED;
@@ -733,7 +812,7 @@ static int run(int argc, char **argv) {
   const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
   opts o;
   bool two = is(cmd, "team") || is(cmd, "user") || is(cmd, "client") || is(cmd, "device") || is(cmd, "config") ||
-             is(cmd, "conflicts") || is(cmd, "proposals");
+             is(cmd, "conflicts") || is(cmd, "proposals") || is(cmd, "cert");
   bool one = is(cmd, "init") || is(cmd, "status") || is(cmd, "audit") || is(cmd, "signals") || is(cmd, "report");
   if (!two && !one) return usage_error("unknown command '%s'", cmd);
   if (two && (argc < 2 || sub[0] == '-')) {
@@ -755,6 +834,10 @@ static int run(int argc, char **argv) {
   if (is(cmd, "status")) {
     if (o.npos) return usage_error("usage: bgctl --home DIR status [--json]");
     return cmd_status();
+  }
+  if (is(cmd, "cert")) {
+    if (!is(sub, "renew") || o.npos) return usage_error("usage: bgctl --home DIR cert renew [--days N]");
+    return cmd_cert_renew(&o);
   }
   bg_config cfg;
   bg_store *s = open_store(&cfg);
