@@ -214,6 +214,74 @@ static void a_pull_cut_anywhere_resumes(void **state) {
   bgsync_close(q);
 }
 
+/* --- every byte (a long run: BG_CUT_EVERY_BYTE=1) ------------------------------------------------ */
+
+/* Bytes the proxy forwarded up and down in its last connection (its log). */
+static void last_session_bytes(long *up, long *down) {
+  char log[128], line[512], last[512] = "";
+  snprintf(log, sizeof log, "%s/proxy.log", g_tmp);
+  FILE *f = fopen(log, "r");
+  while (f && fgets(line, sizeof line, f))
+    if (strstr(line, " up ") && strstr(line, " down ")) snprintf(last, sizeof last, "%s", line);
+  if (f) fclose(f);
+  const char *u = strstr(last, ": up "), *d = strstr(last, ", down ");
+  if (!u || !d) fail_msg("no session in the proxy's log: %s", last);
+  *up = strtol(u + 5, NULL, 10);
+  *down = strtol(d + 7, NULL, 10);
+}
+
+/* A representative small session - a push of a rapportage and a field edit,
+ * and a pull of a colleague's - cut at every byte offset of its upload and of
+ * its download. After each cut the next sync completes and nothing is lost or
+ * twice. Minutes: a long run (docs/TESTING.md), skipped unless asked for. */
+static void every_byte_of_a_session(void **state) {
+  (void)state;
+  if (!getenv("BG_CUT_EVERY_BYTE")) {
+    print_message("skipped: BG_CUT_EVERY_BYTE=1 runs it (minutes)\n");
+    return;
+  }
+  bgsync *d = replica("eb-dev", "anna", g_proxy_port);
+  bgsync *c = replica("eb-col", "bert", g_org.port);
+  pid_t px = proxy_start(NULL, NULL, 0, 0);
+  CHECK(d, bgsync_sync(d, NULL));
+  CHECK(c, bgsync_sync(c, NULL));
+  int mine = 0, theirs = 1000000;
+  /* the size of the representative session */
+  write_notes(d, 1, &mine);
+  write_notes(c, 1, &theirs);
+  CHECK(c, bgsync_sync(c, NULL));
+  CHECK(d, bgsync_sync(d, NULL));
+  proxy_stop(px);
+  long up, down;
+  last_session_bytes(&up, &down);
+  long sweeps = 0, cuts = 0;
+  for (int dir = 0; dir < 2; dir++) {
+    long size = dir == 0 ? up : down;
+    for (long at = 0; at <= size; at++) {
+      write_notes(d, 1, &mine);
+      write_notes(c, 1, &theirs);
+      CHECK(c, bgsync_sync(c, NULL));
+      px = proxy_start("close", dir == 0 ? "up" : "down", at, 0);
+      bg_err e = bgsync_sync(d, NULL);
+      if (e != BG_OK) {
+        cuts++;
+        if (!bg_err_retryable(e)) fail_msg("cut at %ld %s: not retryable: %s", at, dir ? "down" : "up", bgsync_errmsg(d));
+        CHECK(d, bgsync_sync(d, NULL));
+      }
+      proxy_stop(px);
+      CHECK(c, bgsync_sync(c, NULL));
+      sweeps++;
+      if (count(d, "SELECT count(*) FROM rapportage") != count(c, "SELECT count(*) FROM rapportage"))
+        fail_msg("cut at %ld %s: the replicas hold different notes", at, dir ? "down" : "up");
+      same_state(d, c, "after a cut at a byte");
+    }
+  }
+  print_message("every byte: a session of %ld bytes up and %ld down, %ld cuts swept, %ld broke the session\n", up, down,
+                sweeps, cuts);
+  bgsync_close(d);
+  bgsync_close(c);
+}
+
 /* --- cancellation, the app's loop, backoff ----------------------------------------------------- */
 
 typedef struct canceller {
@@ -351,6 +419,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_push_cut_anywhere_loses_nothing),
       cmocka_unit_test(a_pull_cut_anywhere_resumes),
+      cmocka_unit_test(every_byte_of_a_session),
       cmocka_unit_test(a_cancelled_sync_keeps_what_was_committed),
       cmocka_unit_test(two_replicas_sync_on_the_apps_loop),
       cmocka_unit_test(failures_back_off_and_a_success_resets),
