@@ -97,19 +97,19 @@ typedef struct load_stats {
 static void load_caseload(bg_store *s, begeleider *b, uint64_t seed, bc_rows *rows, load_stats *ls) {
   bc_gen g;
   OK(bc_gen_init(&g, b->who.device, b->who.user, seed, (uint64_t)now_ms() - UINT64_C(90) * 86400000));
-  /* what the device receives first: the office's writes that opened the trajects */
+  /* what the device receives first: the office's writes that opened the
+   * trajects (kept encoded, with their client, to give each client's engine) */
+  bg_buf recv = BG_BUF_INIT;
   uint64_t cursor = 0;
   for (bool more = true; more;) {
     bg_pull_page pg;
     OK(bg_store_pull(s, &b->who, cursor, 0, 0, now_ms(), &pg));
-    msgpack_zone *z = msgpack_zone_new(4096);
-    if (z == NULL) DIE("out of memory");
     for (uint32_t i = 0; i < pg.n; i++) {
-      bg_write w;
-      OK(bg_write_decode((const uint8_t *)pg.writes[i].p, pg.writes[i].len, z, &w, NULL));
-      OK(bc_gen_receive(&g, &w));
+      uint8_t len[4] = {(uint8_t)(pg.writes[i].len >> 24), (uint8_t)(pg.writes[i].len >> 16),
+                        (uint8_t)(pg.writes[i].len >> 8), (uint8_t)pg.writes[i].len};
+      OK(bg_buf_append(&recv, len, 4));
+      OK(bg_buf_append(&recv, pg.writes[i].p, pg.writes[i].len));
     }
-    msgpack_zone_free(z);
     cursor = pg.next;
     more = pg.more;
   }
@@ -117,6 +117,18 @@ static void load_caseload(bg_store *s, begeleider *b, uint64_t seed, bc_rows *ro
     char c[16];
     client_id(b->first + i, c);
     double t0 = bench_now();
+    OK(bc_gen_forget(&g));
+    msgpack_zone *z = msgpack_zone_new(4096);
+    if (z == NULL) DIE("out of memory");
+    for (size_t off = 0; off < recv.len;) {
+      uint32_t len = (uint32_t)recv.data[off] << 24 | (uint32_t)recv.data[off + 1] << 16 |
+                     (uint32_t)recv.data[off + 2] << 8 | recv.data[off + 3];
+      bg_write w;
+      OK(bg_write_decode(recv.data + off + 4, len, z, &w, NULL));
+      if (bg_str_eq(w.client, bg_str_c(c)) || bg_str_eq(w.client, BG_STR(BG_ORG_CLIENT))) OK(bc_gen_receive(&g, &w));
+      off += 4 + len;
+    }
+    msgpack_zone_free(z);
     OK(bc_gen_client(&g, c, b->first + i));
     OK(bc_gen_rows(&g, rows));
     ls->gen_s += bench_now() - t0;
@@ -137,6 +149,7 @@ static void load_caseload(bg_store *s, begeleider *b, uint64_t seed, bc_rows *ro
     bc_gen_clear(&g);
   }
   bc_gen_free(&g);
+  bg_buf_free(&recv);
 }
 
 /* --- devices ---------------------------------------------------------------------------------- */

@@ -134,6 +134,18 @@ bg_err bc_gen_init(bc_gen *g, uint64_t device, uint64_t user, uint64_t seed, uin
   return e;
 }
 
+bg_err bc_gen_forget(bc_gen *g) {
+  bg_engine_free(&g->eng);
+  bg_memkv_free(g->mem);
+  if ((g->mem = bg_memkv_new()) == NULL) return BG_E_NOMEM;
+  bg_err e = bg_engine_init(&g->eng, bg_memkv_kv(g->mem));
+  if (e != BG_OK) {
+    bg_memkv_free(g->mem);
+    g->mem = NULL;
+  }
+  return e;
+}
+
 void bc_gen_clear(bc_gen *g) {
   while (g->arena) {
     bc_chunk *c = g->arena;

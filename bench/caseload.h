@@ -66,6 +66,12 @@ typedef struct bc_gen {
 bg_err bc_gen_init(bc_gen *g, uint64_t device, uint64_t user, uint64_t seed, uint64_t start_ms);
 void bc_gen_free(bc_gen *g);
 
+/* Start the engine over, empty (the dot counter and clock go on). A device
+ * holds all its clients in one replica; the generator holds one client at a
+ * time, because the in-memory store's scans (a signature reclassifies its
+ * plan) walk the whole store. */
+bg_err bc_gen_forget(bc_gen *g);
+
 /* A write this device received (the office's): applied to its engine. */
 bg_err bc_gen_receive(bc_gen *g, const bg_write *w);
 
