@@ -479,7 +479,8 @@ bg_err bc_ceiling(const bc_rows *rows, uint32_t first, uint32_t n_clients, const
   sqlite3 *db = NULL;
   sqlite3_stmt *ins[BG_RTYPE_MAX + 1] = {0};
   int rc = sqlite3_open(path, &db);
-  if (rc == SQLITE_OK) rc = bc_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
+  /* the replica's settings (store/bg_sql.c): 16 KiB pages, WAL, synchronous=FULL */
+  if (rc == SQLITE_OK) rc = bc_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
   char sql[2048];
   for (uint32_t t = 1; t <= BG_RTYPE_MAX && rc == SQLITE_OK; t++) {
     const bg_rtype_def *rt = bg_rtype(t);

@@ -99,7 +99,8 @@ void bc_rows_free(bc_rows *r);
  * The ceiling: the rows of `n_clients` clients (0 = all) from the
  * `first`-th distinct client of `rows` on (0-based), bulk-inserted into a
  * fresh plain SQLite file at `path` - the replica's record tables (same
- * columns and primary key), WAL and synchronous=FULL like the replica, one
+ * columns and primary key), 16 KiB pages, WAL and synchronous=FULL like the
+ * replica, one
  * transaction, one prepared statement per table. *secs is the time from BEGIN
  * to the end of COMMIT, *n_rows the rows inserted, *file_bytes the file's
  * size after a checkpoint.
