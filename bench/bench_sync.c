@@ -215,7 +215,7 @@ typedef struct initial {
 } initial;
 
 static void initial_sync(initial *f, const bgh_org *o, const char *dir, const char *login, const char *name,
-                         const bc_rows *rows, uint32_t first, uint32_t n, device *keep) {
+                         const bc_rows *rows, uint32_t first, uint32_t n, uint32_t shown, device *keep) {
   char cpath[200];
   snprintf(cpath, sizeof cpath, "%s/ceiling-%s.db", dir, name);
   OK(bc_ceiling(rows, first, n, cpath, &f->ceiling_s, &f->ceiling_rows, &f->ceiling_bytes));
@@ -223,7 +223,7 @@ static void initial_sync(initial *f, const bgh_org *o, const char *dir, const ch
   device d;
   device_new(&d, o, dir, login, name);
   f->who = login;
-  f->clients = n;
+  f->clients = shown;
   f->secs = device_sync(&d);
   f->writes = d.last.pulled;
   f->bytes = d.last.bytes_received + d.last.bytes_sent;
@@ -235,6 +235,7 @@ static void initial_sync(initial *f, const bgh_org *o, const char *dir, const ch
     fprintf(stderr, "note: %s's replica holds %" PRIu64 " records, the ceiling %" PRIu64 " rows\n", login, f->records,
             f->ceiling_rows);
   char fig[64];
+  n = shown;
   snprintf(fig, sizeof fig, "initial_sync_%u_clients_s", n);
   bench_figure(P, fig, f->secs, "s", f->secs / f->ceiling_s);
   snprintf(fig, sizeof fig, "initial_sync_%u_clients_records_per_s", n);
@@ -436,14 +437,13 @@ int main(int argc, char **argv) {
   if (bgh_daemon_start(&o) != 0) DIE("bgsyncd did not start");
   initial f[4];
   device anna_a, anna_b;
-  initial_sync(&f[0], &o, dir, "bert", "bert-1", &rows, b[0].first, b[0].n, NULL);
-  initial_sync(&f[1], &o, dir, "anna", "anna-1", &rows, b[1].first, b[1].n, &anna_a);
-  initial_sync(&f[2], &o, dir, "carla", "carla-1", &rows, b[2].first, b[2].n, NULL);
-  initial_sync(&f[3], &o, dir, "olga", "olga-1", &rows, 0, 0, NULL);
-  f[3].clients = n_clients;
+  initial_sync(&f[0], &o, dir, "bert", "bert-1", &rows, b[0].first, b[0].n, b[0].n, NULL);
+  initial_sync(&f[1], &o, dir, "anna", "anna-1", &rows, b[1].first, b[1].n, b[1].n, &anna_a);
+  initial_sync(&f[2], &o, dir, "carla", "carla-1", &rows, b[2].first, b[2].n, b[2].n, NULL);
+  initial_sync(&f[3], &o, dir, "olga", "olga-1", &rows, 0, 0, n_clients, NULL);
   /* a second device of anna (and a second sample of the 30-client sync) */
   initial fb;
-  initial_sync(&fb, &o, dir, "anna", "anna-2", &rows, b[1].first, b[1].n, &anna_b);
+  initial_sync(&fb, &o, dir, "anna", "anna-2", &rows, b[1].first, b[1].n, b[1].n, &anna_b);
 
   printf("\n%-8s %8s %9s %10s %10s %11s %9s %12s %12s %8s\n", "device", "clients", "records", "sync s", "ceiling s",
          "vs ceiling", "rec/s", "wire MB", "replica MB", "B/record");
