@@ -81,7 +81,7 @@ enum {
   Q_DEVICE_SEEN, Q_DEVICE_COUNTER,
   Q_BATCH_GET, Q_BATCH_ADD, Q_FEED_ADD, Q_HEAD, Q_IN_TEAM,
   Q_SCOPE_ALL, Q_SCOPE_USER, Q_CURSOR_GET, Q_CURSOR_LATEST, Q_CURSOR_PRUNE, Q_CURSOR_ADD, Q_CURSORS_OF,
-  Q_CURSOR_SET, Q_PURGE_ADD, Q_PURGE_GET, Q_PURGE_ACK, Q_PAGE_CLEAR, Q_PAGE_ADD, Q_PAGE,
+  Q_CURSOR_SET, Q_PURGE_ADD, Q_PURGE_GET, Q_PURGE_ACK, Q_PAGE,
   Q_AUDIT_LAST, Q_AUDIT_ADD, Q_AUDIT_ALL, Q_AUDIT_QUERY, Q_DATA_VERSION,
   Q_USER_DISABLE, Q_USER_TEAM_DEL, Q_TEAMS, Q_CLIENT_GET, Q_CLIENT_ASSIGN, Q_USER_DISABLED, Q_HISTORY,
   Q_STATS, Q_DEVICES_ACTIVE,
@@ -140,10 +140,10 @@ static const char *const bg__sql[Q_N] = {
     [Q_PURGE_ADD] = "INSERT INTO purges(device, clients, created) VALUES(?1, ?2, ?3)",
     [Q_PURGE_GET] = "SELECT clients FROM purges WHERE id = ?1 AND device = ?2",
     [Q_PURGE_ACK] = "UPDATE purges SET acked = ?2 WHERE id = ?1 AND acked = 0",
-    [Q_PAGE_CLEAR] = "DELETE FROM temp.pull_scope",
-    [Q_PAGE_ADD] = "INSERT INTO temp.pull_scope(client, pos) VALUES(?1, ?2)",
-    [Q_PAGE] = "SELECT f.seq, f.client, f.write FROM temp.pull_scope p JOIN feed f ON f.client = p.client"
-               " WHERE f.seq > p.pos AND (f.device != ?1 OR p.pos = 0) ORDER BY f.seq LIMIT ?2",
+    /* one client's writes after its position, through feed_client(client, seq);
+     * the device's own too when the client is fed from the start (see the page) */
+    [Q_PAGE] = "SELECT seq, write FROM feed WHERE client = ?1 AND seq > ?2 AND (device != ?3 OR ?2 = 0)"
+               " ORDER BY seq LIMIT ?4",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_ADD] = "INSERT INTO audit(seq, at, user, device, client, action, object, outcome, hash)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -339,9 +339,6 @@ bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen)
         snprintf(why, whylen, "%s: migrating the store: %s", path, sqlite3_errmsg(s->db));
     }
   }
-  if (r == BG_OK) r = bg_sql_exec(s->db,
-                                  "CREATE TEMP TABLE pull_scope(client TEXT PRIMARY KEY, pos INTEGER NOT NULL)"
-                                  " WITHOUT ROWID");
   if (r == BG_OK) r = bg_sqlkv_new(s->db, &s->kv);
   if (r == BG_OK) r = bg_engine_init(&s->eng, bg_sqlkv_kv(s->kv));
   if (r != BG_OK) {
@@ -1350,52 +1347,57 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
     bg__holding_free(&kept);
   }
 
-  /* the page: every client in scope from its own position. The device's own
-   * writes are left out (it has them), except for a client fed from the start:
-   * one entering the scope may be one the device dropped at an earlier PURGE
-   * (a client moved back, a user enabled again), its own writes with it (Q_PAGE) */
-  sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_PAGE_CLEAR) : NULL;
-  if (r == BG_OK) r = bg__run(s, st, "page");
-  for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
-    const bg__held *hd = bg__holding_find(&h, sc.v[i]);
-    st = bg__q(s, Q_PAGE_ADD);
-    r = st && bg__bind(st, "ti", sc.v[i], (int64_t)(hd ? hd->pos : 0)) == SQLITE_OK
-            ? bg__run(s, st, "page")
-            : BG_E_STORAGE;
-  }
-  uint64_t last = 0;
+  /* The page: client by client in scope order, each from its own position and
+   * in feed order, through the feed's (client, seq) index - so a page costs
+   * what it returns. The device's own writes are left out (it has them),
+   * except for a client fed from the start: one entering the scope may be one
+   * the device dropped at an earlier PURGE (a client moved back, a user enabled
+   * again), its own writes with it. (One query ordering the scope's whole remaining feed by
+   * seq read everything still to come for every page: an initial sync was
+   * quadratic in the caseload.) The client the page stops in is fed up to
+   * its last write sent, the clients it drained up to the head, the clients
+   * it did not reach keep their position. */
+  uint64_t head = 0;
+  if (r == BG_OK) r = bg_store_head(s, &head);
   uint32_t n = 0;
   size_t bytes = 0;
-  if (r == BG_OK) {
-    st = bg__q(s, Q_PAGE);
-    if (st == NULL || bg__bind(st, "ii", (int64_t)who->device, (int64_t)max_writes + 1) != SQLITE_OK)
-      r = BG_E_STORAGE;
-  }
   /* offsets first (the buffer may move while it grows), pointers after;
    * read[i]: the page holds writes of scope client i (audited below) */
   size_t *offs = NULL;
   bool *read = NULL;
-  int rc = SQLITE_DONE;
+  uint64_t *upto = NULL;
   if (r == BG_OK && ((offs = malloc((size_t)(max_writes + 1) * 2 * sizeof *offs)) == NULL ||
-                     (read = calloc(sc.n + 1, sizeof *read)) == NULL))
+                     (read = calloc(sc.n + 1, sizeof *read)) == NULL || (upto = calloc(sc.n + 1, sizeof *upto)) == NULL))
     r = BG_E_NOMEM;
-  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    size_t len = (size_t)sqlite3_column_bytes(st, 2);
-    if (n == max_writes || (n > 0 && bytes + len > max_bytes)) {
-      out->more = true;
+  for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
+    const bg__held *hd = bg__holding_find(&h, sc.v[i]);
+    upto[i] = hd ? hd->pos : 0;
+    if (upto[i] >= head || out->more) continue; /* nothing new, or the page is full */
+    sqlite3_stmt *st = bg__q(s, Q_PAGE);
+    if (st == NULL || bg__bind(st, "tiii", sc.v[i], (int64_t)upto[i], (int64_t)who->device,
+                               (int64_t)(max_writes - n) + 1) != SQLITE_OK) {
+      r = BG_E_STORAGE;
       break;
     }
-    offs[2 * n] = s->page.len;
-    offs[2 * n + 1] = len;
-    r = bg_buf_append(&s->page, sqlite3_column_blob(st, 2), len);
-    bytes += len;
-    last = (uint64_t)sqlite3_column_int64(st, 0);
-    long at = bg__scope_index(&sc, bg__col_text(st, 1));
-    if (at >= 0) read[at] = true;
-    n++;
+    int rc = SQLITE_DONE;
+    while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+      size_t len = (size_t)sqlite3_column_bytes(st, 1);
+      if (n == max_writes || (n > 0 && bytes + len > max_bytes)) {
+        out->more = true;
+        break;
+      }
+      offs[2 * n] = s->page.len;
+      offs[2 * n + 1] = len;
+      r = bg_buf_append(&s->page, sqlite3_column_blob(st, 1), len);
+      bytes += len;
+      upto[i] = (uint64_t)sqlite3_column_int64(st, 0);
+      read[i] = true;
+      n++;
+    }
+    if (r == BG_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "page");
+    sqlite3_reset(st);
+    if (r == BG_OK && !out->more) upto[i] = head; /* drained */
   }
-  if (r == BG_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "page");
-  if (st) sqlite3_reset(st);
   if (r == BG_OK) r = bg__page_reserve(&s->pagev, &s->pagecap, n);
   for (uint32_t i = 0; r == BG_OK && i < n; i++)
     s->pagev[i] = (bg_str){(const char *)s->page.data + offs[2 * i], (uint32_t)offs[2 * i + 1]};
@@ -1410,18 +1412,13 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
   }
   free(read);
 
-  /* the next cursor: every client in scope, fed up to the page's end (or the
-   * feed's head when nothing more is due); clients still to be purged */
-  uint64_t head = 0;
-  if (r == BG_OK) r = bg_store_head(s, &head);
-  for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
-    const bg__held *hd = bg__holding_find(&h, sc.v[i]);
-    uint64_t pos = hd ? hd->pos : 0, upto = out->more ? last : head;
-    r = bg__holding_add(&next, sc.v[i], strlen(sc.v[i]), pos > upto ? pos : upto);
-  }
+  /* the next cursor: every client in scope with its position after the page;
+   * clients still to be purged */
+  for (size_t i = 0; r == BG_OK && i < sc.n; i++) r = bg__holding_add(&next, sc.v[i], strlen(sc.v[i]), upto[i]);
+  free(upto);
   if (r == BG_OK) r = bg__holding_encode(&next, &s->tmp);
   if (r == BG_OK) {
-    st = bg__q(s, Q_CURSOR_ADD);
+    sqlite3_stmt *st = bg__q(s, Q_CURSOR_ADD);
     r = st && bg__bind(st, "ibi", (int64_t)who->device, (const void *)s->tmp.data, s->tmp.len, now) == SQLITE_OK
             ? bg__run(s, st, "cursor")
             : BG_E_STORAGE;

@@ -35,6 +35,12 @@ bg_err bg_sql_open(const char *path, bool create, int busy_ms, sqlite3 **db, cha
   if (rc == SQLITE_CANTOPEN) r = BG_E_NOT_FOUND;
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(d, busy_ms);
   if (rc == SQLITE_OK) rc = sqlite3_extended_result_codes(d, 1);
+  /* 16 KiB pages for a new file (an existing file keeps its size): the
+   * engine's tables and the record tables are WITHOUT ROWID, whose rows keep
+   * at most about a quarter page in the b-tree; with 4 KiB pages every
+   * rapportage text of 1-2 KB spilled into an overflow page of its own - 4 KB
+   * written for each, in the log, the field state and the record table */
+  if (rc == SQLITE_OK) rc = sqlite3_exec(d, "PRAGMA page_size=16384", NULL, NULL, NULL);
   /* journal_mode answers with a row (the mode now in force): check it is WAL */
   sqlite3_stmt *st = NULL;
   if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(d, "PRAGMA journal_mode=WAL", -1, &st, NULL);
