@@ -142,7 +142,7 @@ static const char *const bg__sql[Q_N] = {
     [Q_PURGE_ACK] = "UPDATE purges SET acked = ?2 WHERE id = ?1 AND acked = 0",
     /* one client's writes after its position, through feed_client(client, seq);
      * the device's own too when the client is fed from the start (see the page) */
-    [Q_PAGE] = "SELECT seq, write FROM feed WHERE client = ?1 AND seq > ?2 AND (device != ?3 OR ?2 = 0)"
+    [Q_PAGE] = "SELECT seq, write FROM feed WHERE client = ?1 AND seq > ?2 AND (device != ?3 OR seq <= ?5)"
                " ORDER BY seq LIMIT ?4",
     [Q_AUDIT_LAST] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     [Q_AUDIT_ADD] = "INSERT INTO audit(seq, at, user, device, client, action, object, outcome, hash)"
@@ -175,6 +175,10 @@ static const char *const bg__sql[Q_N] = {
 typedef struct bg__held {
   char *client;
   uint64_t pos;
+  /* > 0 while a client that entered the scope is fed from the start: the
+   * device's own writes up to this feed position are sent too (it may have
+   * dropped them at an earlier PURGE), also after the page boundary */
+  uint64_t own;
 } bg__held;
 
 /* What a cursor names: held clients (sorted) and clients awaiting a PURGE ack. */
@@ -807,7 +811,7 @@ static char *bg__strndup(const uint8_t *p, size_t n) {
   return c;
 }
 
-static bg_err bg__holding_add(bg__holding *h, const char *client, size_t len, uint64_t pos) {
+static bg_err bg__holding_add_own(bg__holding *h, const char *client, size_t len, uint64_t pos, uint64_t own) {
   if (h->n == h->cap) {
     size_t cap = h->cap ? h->cap * 2 : 16;
     bg__held *v = realloc(h->v, cap * sizeof *v);
@@ -817,8 +821,12 @@ static bg_err bg__holding_add(bg__holding *h, const char *client, size_t len, ui
   }
   char *c = bg__strndup((const uint8_t *)client, len);
   if (c == NULL) return BG_E_NOMEM;
-  h->v[h->n++] = (bg__held){c, pos};
+  h->v[h->n++] = (bg__held){c, pos, own};
   return BG_OK;
+}
+
+static bg_err bg__holding_add(bg__holding *h, const char *client, size_t len, uint64_t pos) {
+  return bg__holding_add_own(h, client, len, pos, 0);
 }
 
 static bg_err bg__holding_purging(bg__holding *h, const char *client, size_t len) {
@@ -848,10 +856,15 @@ static bg_err bg__holding_parse(const uint8_t *p, size_t n, bg__holding *h) {
   bg_err r = BG_OK;
   for (uint32_t i = 0; i < k / 2 && r == BG_OK; i++) {
     const uint8_t *c;
-    uint32_t len;
-    uint64_t pos;
-    if (!bg_mp_read_str(&in, &c, &len) || !bg_mp_read_uint(&in, &pos)) r = BG_E_CORRUPT;
-    else r = bg__holding_add(h, (const char *)c, len, pos);
+    uint32_t len, two_own;
+    uint64_t pos, own = 0;
+    bool ok = bg_mp_read_str(&in, &c, &len);
+    /* a position, or [position, own] for a client still catching up */
+    if (ok && in.p < in.end && *in.p == 0x92)
+      ok = bg_mp_read_array(&in, &two_own) && bg_mp_read_uint(&in, &pos) && bg_mp_read_uint(&in, &own);
+    else if (ok)
+      ok = bg_mp_read_uint(&in, &pos);
+    r = ok ? bg__holding_add_own(h, (const char *)c, len, pos, own) : BG_E_CORRUPT;
   }
   if (r == BG_OK && !bg_mp_read_array(&in, &k)) r = BG_E_CORRUPT;
   for (uint32_t i = 0; i < k && r == BG_OK; i++) {
@@ -876,7 +889,9 @@ static bg_err bg__holding_encode(const bg__holding *h, bg_buf *out) {
   bg_mp_put_array(&o, (uint32_t)(2 * h->n));
   for (size_t i = 0; i < h->n; i++) {
     bg_mp_put_str(&o, h->v[i].client, (uint32_t)strlen(h->v[i].client));
+    if (h->v[i].own) bg_mp_put_array(&o, 2);
     bg_mp_put_uint(&o, h->v[i].pos);
+    if (h->v[i].own) bg_mp_put_uint(&o, h->v[i].own);
   }
   bg_mp_put_array(&o, (uint32_t)h->np);
   for (size_t i = 0; i < h->np; i++) bg_mp_put_str(&o, h->purging[i], (uint32_t)strlen(h->purging[i]));
@@ -886,7 +901,7 @@ static bg_err bg__holding_encode(const bg__holding *h, bg_buf *out) {
 /* A pull looks up every client of the scope (every client, for the office):
  * the held list is sorted, so this is a binary search. */
 static const bg__held *bg__holding_find(const bg__holding *h, const char *client) {
-  const bg__held key = {(char *)(uintptr_t)client, 0};
+  const bg__held key = {(char *)(uintptr_t)client, 0, 0};
   return h->n ? bsearch(&key, h->v, h->n, sizeof *h->v, bg__held_cmp) : NULL;
 }
 
@@ -1335,7 +1350,8 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
     bg__holding kept = {0};
     for (size_t i = 0; r == BG_OK && i < h.n; i++)
       r = bg__holding_is_purging(&next, h.v[i].client) ? bg__holding_purging(&kept, h.v[i].client, strlen(h.v[i].client))
-                                                        : bg__holding_add(&kept, h.v[i].client, strlen(h.v[i].client), h.v[i].pos);
+                                                        : bg__holding_add_own(&kept, h.v[i].client, strlen(h.v[i].client),
+                                                                              h.v[i].pos, h.v[i].own);
     for (size_t i = 0; r == BG_OK && i < h.np; i++)
       if (!bg__holding_is_purging(&kept, h.purging[i])) r = bg__holding_purging(&kept, h.purging[i], strlen(h.purging[i]));
     if (r == BG_OK) r = bg__holding_encode(&kept, &s->tmp);
@@ -1365,17 +1381,20 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
    * read[i]: the page holds writes of scope client i (audited below) */
   size_t *offs = NULL;
   bool *read = NULL;
-  uint64_t *upto = NULL;
+  uint64_t *upto = NULL, *own = NULL;
   if (r == BG_OK && ((offs = malloc((size_t)(max_writes + 1) * 2 * sizeof *offs)) == NULL ||
-                     (read = calloc(sc.n + 1, sizeof *read)) == NULL || (upto = calloc(sc.n + 1, sizeof *upto)) == NULL))
+                     (read = calloc(sc.n + 1, sizeof *read)) == NULL || (upto = calloc(sc.n + 1, sizeof *upto)) == NULL ||
+                     (own = calloc(sc.n + 1, sizeof *own)) == NULL))
     r = BG_E_NOMEM;
   for (size_t i = 0; r == BG_OK && i < sc.n; i++) {
     const bg__held *hd = bg__holding_find(&h, sc.v[i]);
     upto[i] = hd ? hd->pos : 0;
+    /* fed from the start: its own writes up to now too, until it has caught up */
+    own[i] = hd && hd->pos > 0 ? hd->own : head;
     if (upto[i] >= head || out->more) continue; /* nothing new, or the page is full */
     sqlite3_stmt *st = bg__q(s, Q_PAGE);
-    if (st == NULL || bg__bind(st, "tiii", sc.v[i], (int64_t)upto[i], (int64_t)who->device,
-                               (int64_t)(max_writes - n) + 1) != SQLITE_OK) {
+    if (st == NULL || bg__bind(st, "tiiii", sc.v[i], (int64_t)upto[i], (int64_t)who->device,
+                               (int64_t)(max_writes - n) + 1, (int64_t)own[i]) != SQLITE_OK) {
       r = BG_E_STORAGE;
       break;
     }
@@ -1414,8 +1433,10 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
 
   /* the next cursor: every client in scope with its position after the page;
    * clients still to be purged */
-  for (size_t i = 0; r == BG_OK && i < sc.n; i++) r = bg__holding_add(&next, sc.v[i], strlen(sc.v[i]), upto[i]);
+  for (size_t i = 0; r == BG_OK && i < sc.n; i++)
+    r = bg__holding_add_own(&next, sc.v[i], strlen(sc.v[i]), upto[i], upto[i] >= head || upto[i] == 0 ? 0 : own[i]);
   free(upto);
+  free(own);
   if (r == BG_OK) r = bg__holding_encode(&next, &s->tmp);
   if (r == BG_OK) {
     sqlite3_stmt *st = bg__q(s, Q_CURSOR_ADD);

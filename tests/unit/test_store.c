@@ -436,7 +436,14 @@ static void a_client_back_after_a_purge_brings_the_devices_own_writes_too(void *
   uint64_t id = enrol(s, "bert", "kb");
   device_init(&b, id, o.bert, BG_ROLE_BEGELEIDER);
   device_pull(s, &b, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
-  device_edit(&b, "Z-1", 6, "van bert zelf", false, T0 + 20);
+  /* many of his own writes, so that pages (1-20 writes here) end inside them:
+   * those after a page boundary must come back too */
+  for (int i = 0; i < 40; i++) {
+    char text[32];
+    snprintf(text, sizeof text, "van bert zelf %d", i);
+    static const uint32_t text_fields[] = {1, 3, 4, 5, 6}; /* (2 is a date) */
+    device_edit(&b, "Z-1", text_fields[i % 5], text, false, T0 + 20);
+  }
   assert_int_equal(device_push(s, &b, 10, false, T0 + 30), 0);
   device_pull(s, &b, &r, NULL, 0, T0 + 40, NULL, NULL, NULL);
   assert_int_equal(bg_store_client_move(s, "Z-1", "noord", "anna", T0 + 50), BG_OK);
