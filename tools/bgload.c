@@ -30,7 +30,7 @@
  * an in-memory store applies what the device pulls and what it writes;
  * bg_engine_context_for fills in each write's causal context and the traject
  * position, the dot is the device's next counter. K devices (--per-user, 2)
- * share a user and that user's one client, so pulls carry the other device's
+ * share a user, its team and its one client, so pulls carry the other device's
  * writes and concurrent edits of the same fields occur.
  *
  * Not a test: nothing fails on a slow machine. The fd limit is raised as far as
@@ -678,8 +678,9 @@ static void ld_read_file(const char *path, bg_buf *out) {
   OK(bg_buf_append(out, "", 1));
 }
 
-/* Users (K devices each, one client each) for the active devices, one user for
- * the idle ones; every device registered as enrolment registers it and given a
+/* Users (K devices each, one client and one team each: a begeleider sees the
+ * clients of the team, so one shared team would send every write to every
+ * device) for the active devices, one user for the idle ones; every device registered as enrolment registers it and given a
  * certificate signed by the organisation's CA. */
 static void ld_setup(ld *L) {
   char path[200], why[512] = "";
@@ -695,11 +696,13 @@ static void ld_setup(ld *L) {
   uint64_t *uid = calloc(users + 1, sizeof *uid);
   if (uid == NULL) DIE("out of memory");
   for (uint32_t u = 0; u < users; u++) {
-    char login[24], client[16];
+    char login[24], client[16], team[24];
     snprintf(login, sizeof login, "u%05u", u);
     snprintf(client, sizeof client, "c-%05u", u);
-    OK(bg_store_user_add(s, login, BG_ROLE_BEGELEIDER, "load", now, &uid[u]));
-    OK(bg_store_client_add(s, client, "load", login, now));
+    snprintf(team, sizeof team, "t%05u", u);
+    OK(bg_store_team_add(s, team, now));
+    OK(bg_store_user_add(s, login, BG_ROLE_BEGELEIDER, team, now, &uid[u]));
+    OK(bg_store_client_add(s, client, team, login, now));
   }
   double t0 = bench_now();
   for (uint32_t i = 0; i < n; i++) {
