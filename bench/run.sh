@@ -19,4 +19,7 @@ done
 echo "== bench_sync"
 build/bench/bench_sync --clients "${BENCH_CLIENTS:-2000}"
 echo
+echo "== bgload (short: 100 active, 1,000 idle, 10 s; the full run is in BENCHMARKS.md)"
+build/tools/bgload --active "${BGLOAD_ACTIVE:-100}" --idle "${BGLOAD_IDLE:-1000}" --seconds 10
+echo
 echo "== all benchmarks: $(( $(date +%s) - start )) s"

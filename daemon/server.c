@@ -84,8 +84,6 @@ struct bg__conn {
   int64_t t0;
   uint64_t bytes_in, bytes_out;
   char reason[200];   /* why it ended, when not the session's own outcome */
-  char rbuf[65536];
-  bool rbuf_busy;
 };
 
 /* An enrolment attempt counter per peer address (rate limit). */
@@ -115,6 +113,13 @@ struct bg_server {
   uint64_t data_version;
   bg__attempts attempts[64];
   char software[64];
+  /* One read buffer for every connection: libuv reads into it and calls
+   * bg__on_read at once, which hands the bytes to TLS (bg_tls_feed copies
+   * them) before any other connection is read. A buffer per connection cost
+   * 64 KiB of address space each, and resident pages wherever reads had
+   * touched it, for every idle session. */
+  char rbuf[65536];
+  bool rbuf_busy;
 };
 
 static void bg__conf_unref(bg__conf *c) {
@@ -381,19 +386,19 @@ static void bg__pump(bg__conn *c) {
 
 static void bg__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
-  bg__conn *c = h->data;
-  if (c->rbuf_busy) {
+  bg_server *s = ((bg__conn *)h->data)->srv;
+  if (s->rbuf_busy) { /* never while bg__on_read holds it; UV_ENOBUFS to the read callback */
     *buf = uv_buf_init(NULL, 0);
     return;
   }
-  c->rbuf_busy = true;
-  *buf = uv_buf_init(c->rbuf, sizeof c->rbuf);
+  s->rbuf_busy = true;
+  *buf = uv_buf_init(s->rbuf, sizeof s->rbuf);
 }
 
 static void bg__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   bg__conn *c = st->data;
-  (void)buf;
-  c->rbuf_busy = false;
+  bg_server *s = c->srv;
+  if (buf->base == s->rbuf) s->rbuf_busy = false;
   if (n == 0 || c->closed) return;
   if (n < 0) {
     bg__close(c, n == UV_EOF ? (c->has_session ? "peer closed without BYE" : "peer closed during the handshake")
@@ -402,7 +407,7 @@ static void bg__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   }
   c->bytes_in += (uint64_t)n;
   if (c->tls.handshake_done) uv_timer_start(&c->timer, bg__on_timer, c->srv->cfg.idle_timeout_ms, 0);
-  if (bg_tls_feed(&c->tls, (const uint8_t *)c->rbuf, (size_t)n) != BG_OK) {
+  if (bg_tls_feed(&c->tls, (const uint8_t *)buf->base, (size_t)n) != BG_OK) {
     bg__close(c, "out of memory");
     return;
   }

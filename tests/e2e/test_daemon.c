@@ -508,6 +508,34 @@ static void a_device_that_never_reads_costs_bounded_memory(void **state) {
   device_free(&good);
 }
 
+/* What a silent session costs the daemon: issue 9 asks for at most 64 KiB
+ * each (a read buffer per connection was 64 KiB by itself, resident wherever
+ * reads had touched it). */
+static void an_idle_session_costs_the_daemon_at_most_64_kib(void **state) {
+  (void)state;
+  enum { N = 33 }; /* under max_connections = 48 */
+  static peer p[N];
+  device d;
+  device_new(&d, "carla", BG_ROLE_BEGELEIDER);
+  assert_int_equal(hello(&p[0], &d), BG_OK);
+  long before = bgh_daemon_rss_kb(&g_org);
+  for (int i = 1; i < N; i++) assert_int_equal(hello(&p[i], &d), BG_OK);
+  long after = bgh_daemon_rss_kb(&g_org);
+  for (int i = 0; i < N; i++) peer_close(&p[i]);
+  device_free(&d);
+  long per = (after - before) / (N - 1);
+#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+  long bound = 512; /* AddressSanitizer's redzones and quarantine */
+#else
+  long bound = 64;
+#endif
+#else
+  long bound = 64;
+#endif
+  if (per > bound) fail_msg("an idle session costs the daemon %ld KiB (%ld -> %ld KiB for %d)", per, before, after, N - 1);
+}
+
 /* One PULL from the device's cursor (following `more`); returns the PURGE id
  * (0 when none) and the number of clients it named. */
 static uint64_t pull_once(peer *p, device *d, uint32_t *named) {
@@ -723,6 +751,7 @@ int main(void) {
       cmocka_unit_test(hostile_frames_get_an_error_while_others_keep_syncing),
       cmocka_unit_test(sigterm_during_a_large_push_loses_nothing),
       cmocka_unit_test(a_device_that_never_reads_costs_bounded_memory),
+      cmocka_unit_test(an_idle_session_costs_the_daemon_at_most_64_kib),
       cmocka_unit_test(an_old_or_new_app_gets_a_clear_error),
       cmocka_unit_test(idle_silent_and_surplus_connections_are_closed),
       cmocka_unit_test(sighup_reloads_and_keeps_serving),
