@@ -458,6 +458,11 @@ static void certificates_of_the_ca_that_are_no_device_certificates_are_refused(v
   issue_identity(&id, &g_anna, "anna", &ca, (int64_t)time(NULL) - 3600, (int64_t)time(NULL) + 86400, true);
   expect_refused(&id, "a CA certificate naming a device");
   identity_free(&id);
+  /* ... also when it may sign as well */
+  issue_with_usage(&id, &g_anna, "anna", &ca, true,
+                   MBEDTLS_X509_KU_DIGITAL_SIGNATURE | MBEDTLS_X509_KU_KEY_CERT_SIGN, NULL, 0);
+  expect_refused(&id, "a CA certificate with digitalSignature naming a device");
+  identity_free(&id);
   /* an end entity whose key may not sign */
   issue_with_usage(&id, &g_anna, "anna", &ca, false, MBEDTLS_X509_KU_KEY_AGREEMENT, NULL, 0);
   expect_refused(&id, "key usage keyAgreement only");
