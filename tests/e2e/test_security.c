@@ -921,7 +921,7 @@ static void hostile_devices_sending_mutated_frames_leave_the_daemon_serving(void
   sync_pull(&g_carla, good_cursor, noord, 0);
 #if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
 #if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-  long bound = 160 * 1024; /* AddressSanitizer keeps freed memory in quarantine */
+  long bound = 320 * 1024; /* AddressSanitizer keeps up to 256 MiB of freed memory in quarantine */
 #else
   long bound = 32 * 1024;
 #endif
