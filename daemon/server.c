@@ -519,14 +519,18 @@ static void bg__on_poll(uv_timer_t *t) {
   }
 }
 
-/* Refuse, at the handshake, a device the store does not know or has revoked. */
+/* Refuse, at the handshake, a device the store does not know or has revoked,
+ * and a certificate that is no device certificate. mbedTLS checks the key
+ * usage (digitalSignature) and extended key usage (clientAuth, when present)
+ * of the peer's certificate, but not its basic constraints: a CA certificate
+ * is never a device's, whatever subject it names. */
 static int bg__verify(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
   bg_server *s = arg;
   if (depth != 0) return 0;
   uint64_t device;
   char login[BG_ID_MAX + 1];
   bg_device_row d;
-  if (bg_pki_device_of(crt, &device, login, sizeof login) != BG_OK ||
+  if (crt->ca_istrue || bg_pki_device_of(crt, &device, login, sizeof login) != BG_OK ||
       bg_store_device_get(s->store, device, &d) != BG_OK || strcmp(d.login, login) != 0)
     *flags |= MBEDTLS_X509_BADCERT_NOT_TRUSTED;
   else if (d.revoked)

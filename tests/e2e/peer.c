@@ -18,6 +18,8 @@
 #include "bg_frame.h"
 #include "bg_pki.h"
 
+const char *peer_source;
+
 void identity_free(identity *id) {
   bg_buf_free(&id->key);
   bg_buf_free(&id->cert);
@@ -61,6 +63,10 @@ bg_err peer_connect(peer *p, bg_rng *rng, int port, const identity *id, const ui
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
+  if (peer_source) {
+    if (inet_pton(AF_INET, peer_source, &sa.sin_addr) != 1 || bind(p->fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+      return fail(p, BG_E_CONNECT, "bind to the source address");
+  }
   sa.sin_port = htons((uint16_t)port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(p->fd, (struct sockaddr *)&sa, sizeof sa) != 0) return fail(p, BG_E_CONNECT, "connect refused");

@@ -31,6 +31,11 @@ typedef struct identity {
 
 void identity_free(identity *id);
 
+/* The loopback address connections come from (NULL: the kernel's choice,
+ * 127.0.0.1). Another one, 127.0.0.2, is another peer address to the daemon:
+ * its per-address limits count it apart. */
+extern const char *peer_source;
+
 /* Connect and handshake. `id` NULL: an enrolment connection (no certificate),
  * verified against the CA fingerprint `ca_fp` (16 bytes) when given. */
 bg_err peer_connect(peer *p, bg_rng *rng, int port, const identity *id, const uint8_t *ca_fp);
