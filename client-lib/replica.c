@@ -1319,7 +1319,7 @@ static void bgs_value_text(const bg_value *v, const bg_field_def *f, char *out, 
 
 /* One entry copied out of the engine (its memory lasts one callback). */
 typedef struct bgs_entry {
-  char id[48];
+  char id[BG_ENTRY_ID_MAX];
   bool proposal;
   bg_err reason;
   uint8_t rule;
@@ -1362,7 +1362,7 @@ static bg_err bgs_entries_cb(void *arg, const bg_entry *en) {
   bgs_entry *x = &l->v[l->n];
   memset(x, 0, sizeof *x);
   const bg_write *w = en->write;
-  snprintf(x->id, sizeof x->id, "%c%" PRIu64 ".%" PRIu64, en->proposal ? 'p' : 'c', w->dot.device, w->dot.counter);
+  bg_entry_id(en, x->id);
   x->proposal = en->proposal;
   x->reason = en->reason;
   x->rule = en->rule;
@@ -1394,11 +1394,10 @@ static void bgs_entries_free(bgs_entries *l) {
 
 /* Whether a decision on the proposal with id "p<dot>" was recorded. */
 static bg_err bgs_proposal_decided(bgsync *r, const bgs_entry *x, bool *decided) {
-  bg_field_view fv;
-  bg_err e = bg_engine_field(&r->eng, bg_str_c(x->client), BG_RT_VOORSTEL, bg_str_c(x->id + 1), 1, &fv);
-  *decided = e == BG_OK && fv.winner && fv.winner->value.type == BG_V_STR &&
-             !bg_str_eq(fv.winner->value.s, BG_STR("open"));
-  return e;
+  bg_dot dot = {0, 0};
+  *decided = false;
+  if (sscanf(x->id + 1, "%" SCNu64 ".%" SCNu64, &dot.device, &dot.counter) != 2) return BG_OK;
+  return bg_engine_proposal_decided(&r->eng, bg_str_c(x->client), dot, decided);
 }
 
 /* The open entries: conflict entries, and proposals nobody decided on. */

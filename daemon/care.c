@@ -218,19 +218,6 @@ static bg_err bg__count_entry(void *arg, const bg_entry *en) {
   return BG_OK;
 }
 
-/* Whether the office or a device recorded a decision on the proposal whose
- * write has `dot`: a wijzigingsvoorstel record "<device>.<counter>" whose
- * status is no longer open (as libbgsync decides it). */
-static bg_err bg__proposal_decided(bg_engine *e, const char *client, bg_dot dot, bool *decided) {
-  char rid[48];
-  snprintf(rid, sizeof rid, "%" PRIu64 ".%" PRIu64, dot.device, dot.counter);
-  bg_field_view fv;
-  const bg_write *w;
-  bg_err r = bg__winner(e, client, BG_RT_VOORSTEL, rid, 1, &w, &fv);
-  *decided = r == BG_OK && w && w->value.type == BG_V_STR && !bg_str_eq(w->value.s, BG_STR("open"));
-  return r;
-}
-
 static bg_err bg__load_client(bg_store *s, bg_engine *e, bg_care_client *c) {
   bg__scan sc = {c, NULL, 0, 0, 0};
   bg_err r = bg_store_history(s, c->id, bg__scan_write, &sc);
@@ -278,7 +265,7 @@ static bg_err bg__load_client(bg_store *s, bg_engine *e, bg_care_client *c) {
   if (r == BG_OK) r = bg_engine_entries(e, bg_str_c(c->id), bg__count_entry, &k);
   for (size_t i = 0; r == BG_OK && i < k.nprops; i++) {
     bool decided;
-    if ((r = bg__proposal_decided(e, c->id, k.props[i], &decided)) == BG_OK && !decided) c->proposals++;
+    if ((r = bg_engine_proposal_decided(e, bg_str_c(c->id), k.props[i], &decided)) == BG_OK && !decided) c->proposals++;
   }
   free(k.props);
   /* decisions */
@@ -445,7 +432,7 @@ static bg_err bg__collect_entry(void *arg, const bg_entry *en) {
   bg_care_entry *x = &l->v[l->n];
   memset(x, 0, sizeof *x);
   const bg_write *w = en->write;
-  snprintf(x->id, sizeof x->id, "%c%" PRIu64 ".%" PRIu64, en->proposal ? 'p' : 'c', w->dot.device, w->dot.counter);
+  bg_entry_id(en, x->id);
   x->proposal = en->proposal;
   x->reason = en->reason;
   x->rule = en->rule;
@@ -474,7 +461,7 @@ bg_err bg_care_entries_get(bg_store *s, const char *client, bool conflicts, bool
     if (x->proposal) {
       bg_dot dot;
       if (sscanf(x->id + 1, "%" SCNu64 ".%" SCNu64, &dot.device, &dot.counter) == 2)
-        r = bg__proposal_decided(e, x->client, dot, &decided);
+        r = bg_engine_proposal_decided(e, bg_str_c(x->client), dot, &decided);
     }
     if (decided) {
       free(x->shown.value);

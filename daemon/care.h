@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bg_engine.h"
 #include "bg_error.h"
 #include "bg_schema.h"
 #include "store.h"
@@ -122,7 +123,7 @@ typedef struct bg_care_side {
  * shown, as libbgsync names it) or an undecided wijzigingsvoorstel
  * ("p<device>.<counter>"), so office and devices speak of the same entry. */
 typedef struct bg_care_entry {
-  char id[48];
+  char id[BG_ENTRY_ID_MAX];
   bool proposal;
   bg_err reason;  /* proposal: BG_E_WINDOW or BG_E_PLAN_SIGNED */
   uint8_t rule;   /* conflict: the rule that chose the shown value */

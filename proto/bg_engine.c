@@ -26,6 +26,9 @@
  */
 #include "bg_engine.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 #include <assert.h>
 #include <mbedtls/sha256.h>
 #include <string.h>
@@ -926,6 +929,21 @@ bg_err bg_engine_rebuild(bg_engine *e, bg_str client) {
   if (r == BG_OK) r = e->kv.ops->scan(e->kv.self, BG_KV_LOG, prefix.data, prefix.len, bg__reckeys_cb, &c);
   bg_buf_free(&prefix);
   for (size_t i = 0; i < c.n && r == BG_OK; i++) r = bg__rebuild_record(e, c.k[i], c.len[i]);
+  return r;
+}
+
+void bg_entry_id(const bg_entry *entry, char out[BG_ENTRY_ID_MAX]) {
+  snprintf(out, BG_ENTRY_ID_MAX, "%c%" PRIu64 ".%" PRIu64, entry->proposal ? 'p' : 'c', entry->write->dot.device,
+           entry->write->dot.counter);
+}
+
+bg_err bg_engine_proposal_decided(bg_engine *e, bg_str client, bg_dot dot, bool *decided) {
+  char rid[BG_ENTRY_ID_MAX];
+  snprintf(rid, sizeof rid, "%" PRIu64 ".%" PRIu64, dot.device, dot.counter);
+  bg_field_view fv;
+  bg_err r = bg_engine_field(e, client, BG_RT_VOORSTEL, bg_str_c(rid), 1, &fv);
+  *decided = r == BG_OK && fv.winner && fv.winner->value.type == BG_V_STR &&
+             !bg_str_eq(fv.winner->value.s, BG_STR("open"));
   return r;
 }
 

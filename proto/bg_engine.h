@@ -144,6 +144,17 @@ typedef struct bg_entry {
 
 typedef bg_err (*bg_entry_cb)(void *arg, const bg_entry *entry);
 
+/* The id by which devices and the office name an entry: 'c' (conflict entry)
+ * or 'p' (wijzigingsvoorstel), then the device and counter of the write not
+ * shown: "c3.17". Unique, since dots are. */
+#define BG_ENTRY_ID_MAX 48
+void bg_entry_id(const bg_entry *entry, char out[BG_ENTRY_ID_MAX]);
+
+/* Whether a decision was recorded on the wijzigingsvoorstel made by the write
+ * with `dot`: a wijzigingsvoorstel record "<device>.<counter>" of the client
+ * whose status is no longer open. (Not from inside an entries callback.) */
+bg_err bg_engine_proposal_decided(bg_engine *e, bg_str client, bg_dot dot, bool *decided);
+
 /* Every open conflict entry and every wijzigingsvoorstel of a client (all clients
  * when client.len == 0), in key order. The entry is valid during the call. */
 bg_err bg_engine_entries(bg_engine *e, bg_str client, bg_entry_cb cb, void *arg);
