@@ -43,18 +43,6 @@
 
 static const char *P = "bench_sync";
 
-#define DIE(...)                                \
-  do {                                          \
-    fprintf(stderr, "bench_sync: " __VA_ARGS__); \
-    fputc('\n', stderr);                        \
-    exit(1);                                    \
-  } while (0)
-
-#define OK(call)                                                                      \
-  do {                                                                                \
-    bg_err e_ = (call);                                                               \
-    if (e_ != BG_OK) DIE("%s: %s (line %d)", #call, bg_err_name(e_), __LINE__);       \
-  } while (0)
 
 static int64_t now_ms(void) { return (int64_t)bg_wall_ms(); }
 

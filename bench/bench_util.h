@@ -18,6 +18,23 @@
 #define BG_BUILD_TYPE "unknown"
 #endif
 
+/* A program that sets up real processes stops at the first failure, naming
+ * it: DIE(fmt, ...) and OK(call) print "<P>: ..." (each program defines P,
+ * its name) and exit 1. */
+#define DIE(...)                      \
+  do {                                \
+    fprintf(stderr, "%s: ", P);       \
+    fprintf(stderr, __VA_ARGS__);     \
+    fputc('\n', stderr);              \
+    exit(1);                          \
+  } while (0)
+
+#define OK(call)                                                                \
+  do {                                                                          \
+    bg_err e_ = (call);                                                         \
+    if (e_ != BG_OK) DIE("%s: %s (line %d)", #call, bg_err_name(e_), __LINE__); \
+  } while (0)
+
 static inline double bench_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -179,5 +179,9 @@ BGSYNC_REPLICA=$replica expect 0 "not enrolled" -- "$bgsync" status
 printf 'garbage' > "$(dirname "$home")/junk.db"
 expect 1 "cannot open the replica" -- "$bgsync" --replica "$(dirname "$home")/junk.db" status
 
+bgload=$build/tools/bgload
+expect 2 "--active takes a number, not 'x'" -- "$bgload" --active x
+expect 2 "--seconds takes a number, not '2s'" -- "$bgload" --seconds 2s
+
 echo "cli: $((n - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -61,18 +61,6 @@
 
 static const char *P = "bgload";
 
-#define DIE(...)                             \
-  do {                                       \
-    fprintf(stderr, "bgload: " __VA_ARGS__); \
-    fputc('\n', stderr);                     \
-    exit(1);                                 \
-  } while (0)
-
-#define OK(call)                                                                \
-  do {                                                                          \
-    bg_err e_ = (call);                                                         \
-    if (e_ != BG_OK) DIE("%s: %s (line %d)", #call, bg_err_name(e_), __LINE__); \
-  } while (0)
 
 #define UV(call)                                                               \
   do {                                                                         \
@@ -855,6 +843,16 @@ static void usage(void) {
           "  share a user and a client (default 2); W handshakes at once (default 64).\n");
 }
 
+/* A whole number for an option; false for anything else. */
+static bool ld_number(const char *s, uint32_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-' || v > UINT32_MAX) return false;
+  *out = (uint32_t)v;
+  return true;
+}
+
 int main(int argc, char **argv) {
   static ld L;
   L.n_active = 100;
@@ -865,16 +863,23 @@ int main(int argc, char **argv) {
   bool keep = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    bool has = i + 1 < argc;
-    if (strcmp(a, "--active") == 0 && has) L.n_active = (uint32_t)strtoul(argv[++i], NULL, 10);
-    else if (strcmp(a, "--idle") == 0 && has) L.n_idle = (uint32_t)strtoul(argv[++i], NULL, 10);
-    else if (strcmp(a, "--seconds") == 0 && has) L.seconds = strtod(argv[++i], NULL);
-    else if (strcmp(a, "--think-ms") == 0 && has) L.think_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
-    else if (strcmp(a, "--per-user") == 0 && has) L.per_user = (uint32_t)strtoul(argv[++i], NULL, 10);
-    else if (strcmp(a, "--window") == 0 && has) L.window = (uint32_t)strtoul(argv[++i], NULL, 10);
+    bool has = i + 1 < argc, ok = true;
+    if (strcmp(a, "--active") == 0 && has) ok = ld_number(argv[++i], &L.n_active);
+    else if (strcmp(a, "--idle") == 0 && has) ok = ld_number(argv[++i], &L.n_idle);
+    else if (strcmp(a, "--seconds") == 0 && has) {
+      char *end;
+      L.seconds = strtod(argv[++i], &end);
+      ok = end != argv[i] && *end == 0;
+    } else if (strcmp(a, "--think-ms") == 0 && has) ok = ld_number(argv[++i], &L.think_ms);
+    else if (strcmp(a, "--per-user") == 0 && has) ok = ld_number(argv[++i], &L.per_user);
+    else if (strcmp(a, "--window") == 0 && has) ok = ld_number(argv[++i], &L.window);
     else if (strcmp(a, "--keep") == 0) keep = true;
     else {
       usage();
+      return 2;
+    }
+    if (!ok) {
+      fprintf(stderr, "bgload: %s takes a number, not '%s'\n", a, argv[i]);
       return 2;
     }
   }
