@@ -33,6 +33,7 @@
 
 #include "bgsync.h"
 #include "harness.h"
+#include "replicas.h"
 #include "testrand.h"
 
 static char g_tmp[64];
@@ -51,47 +52,21 @@ static int g_points;
 
 static void replica_path(const char *name, char *path, size_t len) { snprintf(path, len, "%s/%s.db", g_tmp, name); }
 
-static bgsync *replica_open(const char *name) {
-  char path[160];
-  replica_path(name, path, sizeof path);
-  bgsync *r;
-  bg_err e = bgsync_open(path, &r);
-  if (e != BG_OK) fail_msg("open %s: %s", path, bgsync_errmsg(r));
-  return r;
-}
 
 static bgsync *replica_new(const char *name, const char *login) {
-  bgsync *r = replica_open(name);
-  char code[128], server[64];
-  if (bgh_bgctl(&g_org, code, sizeof code, "device enroll %s", login) != 0) fail_msg("enroll: %s", code);
-  snprintf(server, sizeof server, "localhost:%d", g_org.port);
-  CHECK(r, bgsync_enroll(r, server, code, name, g_org.enrol_port));
+  bgsync *r = bgr_enrolled(&g_org, g_tmp, name, login, g_org.port);
   CHECK(r, bgsync_sync(r, NULL));
   return r;
 }
 
-static long count(bgsync *r, const char *sql) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(bgsync_db(r), sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s", sqlite3_errmsg(bgsync_db(r)));
-  long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : -1;
-  sqlite3_finalize(st);
-  return n;
-}
 
 /* PRAGMA integrity_check of a database file, on a connection of its own. */
 static void intact(const char *path) {
-  sqlite3 *db;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) fail_msg("open %s", path);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) fail_msg("%s", sqlite3_errmsg(db));
-  const char *ok = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "no answer";
-  if (!ok || strcmp(ok, "ok") != 0) {
+  const char *said = bgr_integrity(path);
+  if (said) {
     BG_REPLAY(g_seed);
-    fail_msg("%s: integrity_check: %s", path, ok ? ok : "?");
+    fail_msg("%s: integrity_check: %s", path, said);
   }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
 }
 
 static void notes(bgsync *r, bg_rand *g, int n, int *written) {
@@ -131,7 +106,7 @@ static void converged(bgsync *a, bgsync *b, long base, int written, const char *
     BG_REPLAY(g_seed);
     fail_msg("%s: %llu pending, %llu refused", after, (unsigned long long)st.pending, (unsigned long long)st.rejected);
   }
-  long on_b = count(b, "SELECT count(*) FROM rapportage");
+  long on_b = bgr_count(b, "SELECT count(*) FROM rapportage");
   if (on_b != base + written) {
     BG_REPLAY(g_seed);
     fail_msg("%s: the office has %ld of %ld notes", after, on_b, base + written);
@@ -162,7 +137,7 @@ static void the_daemon_killed_anywhere_loses_nothing(void **state) {
   bg_rand g = {g_seed};
   bgsync *a = replica_new("kd-a", "anna");
   bgsync *b = replica_new("kd-b", "bert");
-  long base = count(b, "SELECT count(*) FROM rapportage");
+  long base = bgr_count(b, "SELECT count(*) FROM rapportage");
   int written = 0, failed = 0;
   char store[160];
   snprintf(store, sizeof store, "%s/store.db", g_org.home);
@@ -192,7 +167,7 @@ static void the_device_killed_anywhere_loses_nothing(void **state) {
   bg_rand g = {g_seed ^ 0x5eed};
   bgsync *a = replica_new("kc-a", "anna");
   bgsync *b = replica_new("kc-b", "bert");
-  long base = count(b, "SELECT count(*) FROM rapportage");
+  long base = bgr_count(b, "SELECT count(*) FROM rapportage");
   int written = 0, killed = 0;
   char path[160];
   replica_path("kc-a", path, sizeof path);
@@ -218,7 +193,7 @@ static void the_device_killed_anywhere_loses_nothing(void **state) {
     waitpid(p, &st, 0);
     if (WIFSIGNALED(st)) killed++;
     intact(path);
-    a = replica_open("kc-a");
+    a = bgr_open(g_tmp, "kc-a");
     sync_through(a);
     converged(a, b, base, written, "after killing the device");
   }

@@ -33,6 +33,7 @@
 
 #include "bgsync.h"
 #include "harness.h"
+#include "replicas.h"
 
 static char g_tmp[64];
 static bgh_org g_org;
@@ -48,15 +49,7 @@ static int g_proxy_port;
 /* A replica enrolled for `login`; its sync address is `port` (the daemon's or
  * the proxy's: the proxy passes TLS through, the certificate names localhost). */
 static bgsync *replica(const char *name, const char *login, int port) {
-  char path[160], code[128], server[64];
-  snprintf(path, sizeof path, "%s/%s.db", g_tmp, name);
-  bgsync *r;
-  bg_err e = bgsync_open(path, &r);
-  if (e != BG_OK) fail_msg("open %s: %s", path, bgsync_errmsg(r));
-  if (bgh_bgctl(&g_org, code, sizeof code, "device enroll %s", login) != 0) fail_msg("enroll: %s", code);
-  snprintf(server, sizeof server, "localhost:%d", port);
-  CHECK(r, bgsync_enroll(r, server, code, name, g_org.enrol_port));
-  return r;
+  return bgr_enrolled(&g_org, g_tmp, name, login, port);
 }
 
 /* --- the proxy ------------------------------------------------------------------------------ */
@@ -109,13 +102,6 @@ static void proxy_stop(pid_t p) {
 
 /* --- checks --------------------------------------------------------------------------------- */
 
-static long count(bgsync *r, const char *sql) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(bgsync_db(r), sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s", sqlite3_errmsg(bgsync_db(r)));
-  long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : -1;
-  sqlite3_finalize(st);
-  return n;
-}
 
 static void same_state(bgsync *a, bgsync *b, const char *what) {
   char ha[65], hb[65];
@@ -174,7 +160,7 @@ static void a_push_cut_anywhere_loses_nothing(void **state) {
     CHECK(p, bgsync_status_get(p, &st));
     if (st.pending || st.rejected) fail_msg("cut at %ld up: %llu pending, %llu refused", at[i], (unsigned long long)st.pending, (unsigned long long)st.rejected);
     CHECK(v, bgsync_sync(v, NULL));
-    long notes = count(v, "SELECT count(*) FROM rapportage");
+    long notes = bgr_count(v, "SELECT count(*) FROM rapportage");
     if (notes != written) fail_msg("cut at %ld up: the office has %ld notes of %d", at[i], notes, written);
     same_state(p, v, "after a cut push");
   }
@@ -204,8 +190,8 @@ static void a_pull_cut_anywhere_resumes(void **state) {
       CHECK(q, bgsync_sync(q, NULL));
     }
     proxy_stop(px);
-    long notes = count(q, "SELECT count(*) FROM rapportage");
-    if (notes != count(w, "SELECT count(*) FROM rapportage")) fail_msg("cut at %ld down: the puller has %ld notes of %d", at[i], notes, written);
+    long notes = bgr_count(q, "SELECT count(*) FROM rapportage");
+    if (notes != bgr_count(w, "SELECT count(*) FROM rapportage")) fail_msg("cut at %ld down: the puller has %ld notes of %d", at[i], notes, written);
     same_state(w, q, "after a cut pull");
   }
   if (cut < n / 2) fail_msg("only %d of %d sessions were cut", cut, n);
@@ -271,7 +257,7 @@ static void every_byte_of_a_session(void **state) {
       proxy_stop(px);
       CHECK(c, bgsync_sync(c, NULL));
       sweeps++;
-      if (count(d, "SELECT count(*) FROM rapportage") != count(c, "SELECT count(*) FROM rapportage"))
+      if (bgr_count(d, "SELECT count(*) FROM rapportage") != bgr_count(c, "SELECT count(*) FROM rapportage"))
         fail_msg("cut at %ld %s: the replicas hold different notes", at, dir ? "down" : "up");
       same_state(d, c, "after a cut at a byte");
     }
@@ -314,11 +300,11 @@ static void a_cancelled_sync_keeps_what_was_committed(void **state) {
   proxy_stop(px);
   if (e != BG_E_CANCELLED) fail_msg("expected BG_E_CANCELLED, got %s: %s", bg_err_name(e), bgsync_errmsg(q));
   assert_non_null(strstr(bgsync_errmsg(q), "cancelled"));
-  long part = count(q, "SELECT count(*) FROM rapportage");
+  long part = bgr_count(q, "SELECT count(*) FROM rapportage");
   px = proxy_start(NULL, NULL, 0, 0);
   CHECK(q, bgsync_sync(q, NULL));
   proxy_stop(px);
-  if (count(q, "SELECT count(*) FROM rapportage") != count(w, "SELECT count(*) FROM rapportage"))
+  if (bgr_count(q, "SELECT count(*) FROM rapportage") != bgr_count(w, "SELECT count(*) FROM rapportage"))
     fail_msg("after the cancel, not everything arrived");
   same_state(w, q, "after a cancelled pull");
   print_message("cancel: %ld of %d notes committed before the cancel\n", part, written);

@@ -23,6 +23,7 @@
 
 #include "bgsync.h"
 #include "harness.h"
+#include "replicas.h"
 
 static char g_tmp[64], g_flag[96];
 static bgh_org g_org;
@@ -34,24 +35,11 @@ static bgh_org g_org;
   } while (0)
 
 static bgsync *replica_new(const char *name, const char *login) {
-  char path[160], code[128], server[64];
-  snprintf(path, sizeof path, "%s/%s.db", g_tmp, name);
-  bgsync *r;
-  if (bgsync_open(path, &r) != BG_OK) fail_msg("open %s: %s", path, bgsync_errmsg(r));
-  if (bgh_bgctl(&g_org, code, sizeof code, "device enroll %s", login) != 0) fail_msg("enroll: %s", code);
-  snprintf(server, sizeof server, "localhost:%d", g_org.port);
-  CHECK(r, bgsync_enroll(r, server, code, name, g_org.enrol_port));
+  bgsync *r = bgr_enrolled(&g_org, g_tmp, name, login, g_org.port);
   CHECK(r, bgsync_sync(r, NULL));
   return r;
 }
 
-static long count(bgsync *r, const char *sql) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(bgsync_db(r), sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s", sqlite3_errmsg(bgsync_db(r)));
-  long n = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : -1;
-  sqlite3_finalize(st);
-  return n;
-}
 
 static void fault(const char *kind) {
   if (!kind) {
@@ -67,15 +55,8 @@ static void fault(const char *kind) {
 static void intact(void) {
   char path[160];
   snprintf(path, sizeof path, "%s/store.db", g_org.home);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt *st;
-  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  const char *said = bgr_integrity(path);
+  if (said) fail_msg("%s: integrity_check: %s", path, said);
 }
 
 static void a_failing_disk_costs_a_retry_and_nothing_else(void **state) {
@@ -111,7 +92,7 @@ static void a_failing_disk_costs_a_retry_and_nothing_else(void **state) {
     fault(NULL);
     CHECK(a, bgsync_sync(a, NULL));
     CHECK(b, bgsync_sync(b, NULL));
-    assert_int_equal(count(b, "SELECT count(*) FROM rapportage"), written);
+    assert_int_equal(bgr_count(b, "SELECT count(*) FROM rapportage"), written);
     char ha[65], hb[65];
     CHECK(a, bgsync_digest(a, NULL, ha));
     CHECK(b, bgsync_digest(b, NULL, hb));
