@@ -698,6 +698,18 @@ static bg_err bgs_op_new(bgsync *r, uv_loop_t *loop, const bgsync_options *o, bg
   return BG_OK;
 }
 
+/* The op is under way: bgsync_cancel can reach it from now on (a cancel asked
+ * before it started does not count), and the app hears it connect. */
+static void bgs_op_running(bgsync_op *op) {
+  bgsync *r = op->r;
+  uv_mutex_lock(&r->lock);
+  r->op = op;
+  r->cancel = false;
+  uv_mutex_unlock(&r->lock);
+  op->prog.stage = BGSYNC_CONNECTING;
+  bgs_progress(op);
+}
+
 /* Start the connection of an op; on failure the op is freed. */
 static bg_err bgs_op_start(bgsync_op *op, const bg_tls_conf_opts *tls) {
   bgsync *r = op->r;
@@ -718,12 +730,7 @@ static bg_err bgs_op_start(bgsync_op *op, const bg_tls_conf_opts *tls) {
     uv_close((uv_handle_t *)&op->wake, bgs_on_wake_closed);
     return e;
   }
-  uv_mutex_lock(&r->lock);
-  r->op = op;
-  r->cancel = false;
-  uv_mutex_unlock(&r->lock);
-  op->prog.stage = BGSYNC_CONNECTING;
-  bgs_progress(op);
+  bgs_op_running(op);
   return BG_OK;
 }
 
@@ -764,12 +771,7 @@ bg_err bgs_sync_start_link(bgsync *r, uv_loop_t *loop, bgs_link *link, const bgs
   op->link = link;
   link->cbs = (bgs_link_cbs){bgs_on_ready, bgs_on_frame, bgs_on_closed};
   link->data = op;
-  uv_mutex_lock(&r->lock);
-  r->op = op;
-  r->cancel = false;
-  uv_mutex_unlock(&r->lock);
-  op->prog.stage = BGSYNC_CONNECTING;
-  bgs_progress(op);
+  bgs_op_running(op);
   return BG_OK;
 }
 
@@ -1012,9 +1014,7 @@ static bg_err bgs_enrol_start(bgsync *r, uv_loop_t *loop, void *arg, bgsync_done
     uv_close((uv_handle_t *)&op->wake, bgs_on_wake_closed);
     return e;
   }
-  uv_mutex_lock(&r->lock);
-  r->op = op;
-  uv_mutex_unlock(&r->lock);
+  bgs_op_running(op);
   return BG_OK;
 }
 
