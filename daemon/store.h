@@ -203,7 +203,10 @@ typedef struct bg_pull_page {
 
 /* The page after `cursor` (0, or a `next` this store gave this device) within
  * `max_bytes` of encoded writes (at least one write when any is due) and
- * `max_writes`. An unknown cursor starts over from nothing (the device
+ * `max_writes`. The PURGE names every client outside the scope that any of
+ * the device's cursors names (it may present any it has not confirmed past).
+ * An unknown cursor (a store restored from an older backup) names every
+ * client outside the scope and feeds the scope from the start (the device
  * re-receives what it has; harmless, applied by dot). */
 bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t max_bytes, uint32_t max_writes,
                      int64_t now, bg_pull_page *out);

@@ -80,7 +80,7 @@ enum {
   Q_CODE_ADD, Q_CODE_GET, Q_CODE_SPEND, Q_DEVICE_ADD, Q_DEVICE_GET, Q_DEVICES, Q_DEVICE_REVOKE,
   Q_DEVICE_SEEN, Q_DEVICE_COUNTER,
   Q_BATCH_GET, Q_BATCH_ADD, Q_FEED_ADD, Q_HEAD, Q_IN_TEAM,
-  Q_SCOPE_ALL, Q_SCOPE_USER, Q_CURSOR_GET, Q_CURSOR_LATEST, Q_CURSOR_PRUNE, Q_CURSOR_ADD, Q_CURSORS_OF,
+  Q_SCOPE_ALL, Q_SCOPE_USER, Q_CURSOR_GET, Q_CURSOR_PRUNE, Q_CURSOR_ADD, Q_CURSORS_OF,
   Q_CURSOR_SET, Q_PURGE_ADD, Q_PURGE_GET, Q_PURGE_ACK, Q_PAGE,
   Q_AUDIT_LAST, Q_AUDIT_ADD, Q_AUDIT_ALL, Q_AUDIT_QUERY, Q_DATA_VERSION,
   Q_USER_DISABLE, Q_USER_TEAM_DEL, Q_TEAMS, Q_CLIENT_GET, Q_CLIENT_ASSIGN, Q_USER_DISABLED, Q_HISTORY,
@@ -132,8 +132,7 @@ static const char *const bg__sql[Q_N] = {
     [Q_SCOPE_USER] = "SELECT id FROM clients WHERE begeleider = ?1 OR team IN (SELECT team FROM user_teams"
                      " WHERE user = ?1) UNION SELECT '" BG_ORG_CLIENT "' ORDER BY 1",
     [Q_CURSOR_GET] = "SELECT held FROM cursors WHERE id = ?1 AND device = ?2",
-    [Q_CURSOR_LATEST] = "SELECT held FROM cursors WHERE device = ?1 ORDER BY id DESC LIMIT 1",
-    [Q_CURSOR_PRUNE] = "DELETE FROM cursors WHERE device = ?1 AND id != ?2",
+    [Q_CURSOR_PRUNE] = "DELETE FROM cursors WHERE device = ?1 AND id < ?2",
     [Q_CURSOR_ADD] = "INSERT INTO cursors(device, held, created) VALUES(?1, ?2, ?3)",
     [Q_CURSORS_OF] = "SELECT id, held FROM cursors WHERE device = ?1",
     [Q_CURSOR_SET] = "UPDATE cursors SET held = ?2 WHERE id = ?1",
@@ -811,7 +810,7 @@ static char *bg__strndup(const uint8_t *p, size_t n) {
   return c;
 }
 
-static bg_err bg__holding_add_own(bg__holding *h, const char *client, size_t len, uint64_t pos, uint64_t own) {
+static bg_err bg__holding_add(bg__holding *h, const char *client, size_t len, uint64_t pos, uint64_t own) {
   if (h->n == h->cap) {
     size_t cap = h->cap ? h->cap * 2 : 16;
     bg__held *v = realloc(h->v, cap * sizeof *v);
@@ -823,10 +822,6 @@ static bg_err bg__holding_add_own(bg__holding *h, const char *client, size_t len
   if (c == NULL) return BG_E_NOMEM;
   h->v[h->n++] = (bg__held){c, pos, own};
   return BG_OK;
-}
-
-static bg_err bg__holding_add(bg__holding *h, const char *client, size_t len, uint64_t pos) {
-  return bg__holding_add_own(h, client, len, pos, 0);
 }
 
 static bg_err bg__holding_purging(bg__holding *h, const char *client, size_t len) {
@@ -864,7 +859,7 @@ static bg_err bg__holding_parse(const uint8_t *p, size_t n, bg__holding *h) {
       ok = bg_mp_read_array(&in, &two_own) && bg_mp_read_uint(&in, &pos) && bg_mp_read_uint(&in, &own);
     else if (ok)
       ok = bg_mp_read_uint(&in, &pos);
-    r = ok ? bg__holding_add_own(h, (const char *)c, len, pos, own) : BG_E_CORRUPT;
+    r = ok ? bg__holding_add(h, (const char *)c, len, pos, own) : BG_E_CORRUPT;
   }
   if (r == BG_OK && !bg_mp_read_array(&in, &k)) r = BG_E_CORRUPT;
   for (uint32_t i = 0; i < k && r == BG_OK; i++) {
@@ -903,12 +898,6 @@ static bg_err bg__holding_encode(const bg__holding *h, bg_buf *out) {
 static const bg__held *bg__holding_find(const bg__holding *h, const char *client) {
   const bg__held key = {(char *)(uintptr_t)client, 0, 0};
   return h->n ? bsearch(&key, h->v, h->n, sizeof *h->v, bg__held_cmp) : NULL;
-}
-
-static bool bg__holding_is_purging(const bg__holding *h, const char *client) {
-  for (size_t i = 0; i < h->np; i++)
-    if (strcmp(h->purging[i], client) == 0) return true;
-  return false;
 }
 
 /* The holding of cursor `id` of `device` (empty when 0 or unknown; *known says which). */
@@ -992,6 +981,144 @@ static long bg__scope_index(const bg__scope *sc, const char *client) {
 }
 
 static bool bg__scope_has(const bg__scope *sc, const char *client) { return bg__scope_index(sc, client) >= 0; }
+
+static int bg__str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorts h->purging, each client once, for bg__holding_in_set. */
+static void bg__purging_sort(bg__holding *h) {
+  if (h->np < 2) return;
+  qsort(h->purging, h->np, sizeof *h->purging, bg__str_cmp);
+  size_t k = 1;
+  for (size_t i = 1; i < h->np; i++) {
+    if (strcmp(h->purging[i], h->purging[k - 1]) == 0) free(h->purging[i]);
+    else h->purging[k++] = h->purging[i];
+  }
+  h->np = k;
+}
+
+/* Whether `client` is in the purging list of `set`, sorted by bg__purging_sort. */
+static bool bg__holding_in_set(const bg__holding *set, const char *client) {
+  return set->np && bsearch(&client, set->purging, set->np, sizeof *set->purging, bg__str_cmp) != NULL;
+}
+
+/* The cursors of `device`, parsed, with their ids (*n of them; free with bg__cursors_free). */
+static bg_err bg__cursors_load(bg_store *s, uint64_t device, int64_t **ids, bg__holding **hs, size_t *n) {
+  *ids = NULL;
+  *hs = NULL;
+  *n = 0;
+  sqlite3_stmt *st = bg__q(s, Q_CURSORS_OF);
+  if (st == NULL || bg__bind(st, "i", (int64_t)device) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "cursors");
+  bg_err r = BG_OK;
+  size_t cap = 0;
+  int rc = SQLITE_DONE;
+  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 4;
+      int64_t *i2 = realloc(*ids, cap * sizeof *i2);
+      if (i2) *ids = i2;
+      bg__holding *h2 = i2 ? realloc(*hs, cap * sizeof *h2) : NULL;
+      if (h2 == NULL) {
+        r = BG_E_NOMEM;
+        break;
+      }
+      *hs = h2;
+    }
+    (*ids)[*n] = sqlite3_column_int64(st, 0);
+    r = bg__holding_parse(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), &(*hs)[*n]);
+    if (r == BG_E_CORRUPT) bg__fail(s, r, "cursor of device %llu is damaged", (unsigned long long)device);
+    if (r == BG_OK) (*n)++;
+  }
+  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "cursors");
+  sqlite3_reset(st);
+  return r;
+}
+
+static void bg__cursors_free(int64_t *ids, bg__holding *hs, size_t n) {
+  for (size_t i = 0; i < n; i++) bg__holding_free(&hs[i]);
+  free(hs);
+  free(ids);
+}
+
+/* Adds to all->purging every client that a cursor of `device` other than
+ * `skip` names (held or being purged) and - when `outside` is given - that is
+ * not in that scope; then sorts the list, each client once. A device may
+ * present any cursor it was given and has not confirmed past, and a pull
+ * carries the names of every cursor it finds into the one it issues: together
+ * the device's cursors name everything it may hold. */
+static bg_err bg__device_holding(bg_store *s, uint64_t device, int64_t skip, const bg__scope *outside,
+                                 bg__holding *all) {
+  int64_t *ids;
+  bg__holding *hs;
+  size_t n;
+  bg_err r = bg__cursors_load(s, device, &ids, &hs, &n);
+  for (size_t k = 0; r == BG_OK && k < n; k++) {
+    if (ids[k] == skip) continue;
+    for (size_t i = 0; r == BG_OK && i < hs[k].n + hs[k].np; i++) {
+      const char *c = i < hs[k].n ? hs[k].v[i].client : hs[k].purging[i - hs[k].n];
+      if (outside == NULL || !bg__scope_has(outside, c)) r = bg__holding_purging(all, c, strlen(c));
+    }
+  }
+  bg__cursors_free(ids, hs, n);
+  if (r == BG_OK) bg__purging_sort(all);
+  return r;
+}
+
+/* Rewrites every cursor of `device` for the clients of `set` (sorted). With
+ * `drop`, those being purged are gone from it (the device acknowledged
+ * dropping them; one held again came back into the scope since, and was fed
+ * anew). Without, one held becomes one being purged: the device may drop it
+ * and its ACK be lost with the connection, and should the client come back
+ * into the scope it is then fed from its first write, not from where the
+ * device was. */
+static bg_err bg__cursors_rewrite(bg_store *s, uint64_t device, const bg__holding *set, bool drop) {
+  int64_t *ids;
+  bg__holding *hs;
+  size_t n;
+  bg_err r = bg__cursors_load(s, device, &ids, &hs, &n);
+  for (size_t k = 0; r == BG_OK && k < n; k++) {
+    bg__holding kept = {0};
+    bool changed = false;
+    for (size_t i = 0; r == BG_OK && i < hs[k].n; i++) {
+      const bg__held *hd = &hs[k].v[i];
+      if (!drop && bg__holding_in_set(set, hd->client)) {
+        r = bg__holding_purging(&kept, hd->client, strlen(hd->client));
+        changed = true;
+      } else {
+        r = bg__holding_add(&kept, hd->client, strlen(hd->client), hd->pos, hd->own);
+      }
+    }
+    for (size_t i = 0; r == BG_OK && i < hs[k].np; i++) {
+      const char *c = hs[k].purging[i];
+      if (drop && bg__holding_in_set(set, c)) changed = true;
+      else r = bg__holding_purging(&kept, c, strlen(c));
+    }
+    if (r == BG_OK && changed) {
+      sqlite3_stmt *st = NULL;
+      if ((r = bg__holding_encode(&kept, &s->tmp)) == BG_OK) st = bg__q(s, Q_CURSOR_SET);
+      if (r == BG_OK)
+        r = st && bg__bind(st, "ib", ids[k], (const void *)s->tmp.data, s->tmp.len) == SQLITE_OK
+                ? bg__run(s, st, "cursor set")
+                : BG_E_STORAGE;
+    }
+    bg__holding_free(&kept);
+  }
+  bg__cursors_free(ids, hs, n);
+  return r;
+}
+
+/* Adds to out->purging every client of the store outside `sc`: what a device
+ * may hold when it presents a cursor this store does not know (the store was
+ * restored from an older backup, say). */
+static bg_err bg__all_outside(bg_store *s, const bg__scope *sc, bg__holding *out) {
+  bg__scope all = {0};
+  sqlite3_stmt *st = bg__q(s, Q_SCOPE_ALL);
+  bg_err r = st ? bg__each(s, st, "clients", bg__scope_add, &all) : BG_E_STORAGE;
+  for (size_t i = 0; r == BG_OK && i < all.n; i++)
+    if (!bg__scope_has(sc, all.v[i])) r = bg__holding_purging(out, all.v[i], strlen(all.v[i]));
+  bg__scope_free(&all);
+  if (r == BG_OK) bg__purging_sort(out);
+  return r;
+}
 
 /* --- sync: push ---------------------------------------------------------------------------- */
 
@@ -1105,12 +1232,12 @@ static bg_err bg__may_write(bg_store *s, const bg_who *who, const char *client, 
   *ok = bg__scope_has(sc, client);
   if (*ok) return BG_OK;
   if (!*held_loaded) {
-    bool known;
-    bg_err r = bg__holding_load(s, Q_CURSOR_LATEST, (int64_t)who->device, 0, held, &known);
+    memset(held, 0, sizeof *held);
+    bg_err r = bg__device_holding(s, who->device, -1, NULL, held);
     if (r != BG_OK) return r;
     *held_loaded = true;
   }
-  *ok = bg__holding_find(held, client) != NULL || bg__holding_is_purging(held, client);
+  *ok = bg__holding_in_set(held, client);
   return BG_OK;
 }
 
@@ -1296,43 +1423,44 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
   bg__scope sc = {0};
   r = cursor ? bg__holding_load(s, Q_CURSOR_GET, (int64_t)cursor, (int64_t)who->device, &h, &known) : BG_OK;
   if (!cursor) memset(&h, 0, sizeof h);
-  if (r == BG_OK) {
-    /* the device confirmed `cursor`: every other cursor of it is spent */
+  if (r == BG_OK && known) {
+    /* the device confirmed `cursor`: the cursors issued before it are spent.
+     * Later ones stay: one of a session that was cut, or of a connection the
+     * device gave up on and the daemon still serves, may name what it holds */
     sqlite3_stmt *st = bg__q(s, Q_CURSOR_PRUNE);
-    r = st && bg__bind(st, "ii", (int64_t)who->device, known ? (int64_t)cursor : -1) == SQLITE_OK
-            ? bg__run(s, st, "prune")
-            : BG_E_STORAGE;
+    r = st && bg__bind(st, "ii", (int64_t)who->device, (int64_t)cursor) == SQLITE_OK ? bg__run(s, st, "prune")
+                                                                                      : BG_E_STORAGE;
   }
   if (r == BG_OK) r = bg__scope_load(s, who, &sc);
 
-  /* PURGE: held or purging clients no longer in scope */
+  /* PURGE: every client outside the scope that the device may hold - named
+   * by any of its cursors, or, when the cursor it presents is one this store
+   * does not know, any client at all. All of them are named in the next
+   * cursor; one PURGE carries at most BG_MSG_MAX_PURGE, the rest come next. */
   bg_buf_reset(&s->page);
-  size_t np = 0;
   for (size_t i = 0; r == BG_OK && i < h.n + h.np; i++) {
     const char *c = i < h.n ? h.v[i].client : h.purging[i - h.n];
-    if (bg__scope_has(&sc, c)) continue;
-    bool dup = false;
-    for (size_t j = 0; j < next.np && !dup; j++) dup = strcmp(next.purging[j], c) == 0;
-    if (!dup) r = bg__holding_purging(&next, c, strlen(c));
-    np += !dup;
+    if (!bg__scope_has(&sc, c)) r = bg__holding_purging(&next, c, strlen(c));
   }
-  if (r == BG_OK && np > BG_MSG_MAX_PURGE) next.np = BG_MSG_MAX_PURGE; /* the rest next time */
-  if (r == BG_OK && next.np > 0) {
+  if (r == BG_OK)
+    r = cursor && !known ? bg__all_outside(s, &sc, &next) : bg__device_holding(s, who->device, (int64_t)cursor, &sc, &next);
+  size_t np = next.np < BG_MSG_MAX_PURGE ? next.np : BG_MSG_MAX_PURGE;
+  if (r == BG_OK && np > 0) {
     bg_mp_out o;
     bg_buf_reset(&s->tmp);
     bg_mp_out_init(&o, &s->tmp);
-    bg_mp_put_array(&o, (uint32_t)next.np);
-    for (size_t i = 0; i < next.np; i++) bg_mp_put_str(&o, next.purging[i], (uint32_t)strlen(next.purging[i]));
+    bg_mp_put_array(&o, (uint32_t)np);
+    for (size_t i = 0; i < np; i++) bg_mp_put_str(&o, next.purging[i], (uint32_t)strlen(next.purging[i]));
     sqlite3_stmt *st = o.err == BG_OK ? bg__q(s, Q_PURGE_ADD) : NULL;
     r = st && bg__bind(st, "ibi", (int64_t)who->device, (const void *)s->tmp.data, s->tmp.len, now) == SQLITE_OK
             ? bg__run(s, st, "purge")
             : BG_E_STORAGE;
     out->purge_id = (uint64_t)sqlite3_last_insert_rowid(s->db);
-    if (r == BG_OK) r = bg__page_reserve(&s->purgev, &s->purgecap, next.np);
+    if (r == BG_OK) r = bg__page_reserve(&s->purgev, &s->purgecap, np);
     bg_buf_reset(&s->names);
-    for (size_t i = 0; r == BG_OK && i < next.np; i++) r = bg_buf_append(&s->names, next.purging[i], strlen(next.purging[i]) + 1);
+    for (size_t i = 0; r == BG_OK && i < np; i++) r = bg_buf_append(&s->names, next.purging[i], strlen(next.purging[i]) + 1);
     const char *name = (const char *)s->names.data;
-    for (size_t i = 0; r == BG_OK && i < next.np; i++) {
+    for (size_t i = 0; r == BG_OK && i < np; i++) {
       s->purgev[i] = (bg_str){name, (uint32_t)strlen(name)};
       name += s->purgev[i].len + 1;
       char obj[48];
@@ -1340,28 +1468,10 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
       r = bg_store_audit(s, now, who->user, who->device, next.purging[i], "purge", obj, "sent");
     }
     out->purge = s->purgev;
-    out->n_purge = (uint32_t)next.np;
+    out->n_purge = (uint32_t)np;
   }
-  /* the cursor the device sent counts the named clients as purging from now
-   * on, not as held at a position: the device may drop them and its ACK be
-   * lost with the connection, and a client that comes back into the scope
-   * must then be fed from its first write, not from where the device was */
-  if (r == BG_OK && known && next.np > 0) {
-    bg__holding kept = {0};
-    for (size_t i = 0; r == BG_OK && i < h.n; i++)
-      r = bg__holding_is_purging(&next, h.v[i].client) ? bg__holding_purging(&kept, h.v[i].client, strlen(h.v[i].client))
-                                                        : bg__holding_add_own(&kept, h.v[i].client, strlen(h.v[i].client),
-                                                                              h.v[i].pos, h.v[i].own);
-    for (size_t i = 0; r == BG_OK && i < h.np; i++)
-      if (!bg__holding_is_purging(&kept, h.purging[i])) r = bg__holding_purging(&kept, h.purging[i], strlen(h.purging[i]));
-    if (r == BG_OK) r = bg__holding_encode(&kept, &s->tmp);
-    sqlite3_stmt *st = r == BG_OK ? bg__q(s, Q_CURSOR_SET) : NULL;
-    if (r == BG_OK)
-      r = st && bg__bind(st, "ib", (int64_t)cursor, (const void *)s->tmp.data, s->tmp.len) == SQLITE_OK
-              ? bg__run(s, st, "cursor set")
-              : BG_E_STORAGE;
-    bg__holding_free(&kept);
-  }
+  /* every cursor of the device counts them as purging from now on */
+  if (r == BG_OK && next.np > 0) r = bg__cursors_rewrite(s, who->device, &next, false);
 
   /* The page: client by client in scope order, each from its own position and
    * in feed order, through the feed's (client, seq) index - so a page costs
@@ -1434,7 +1544,7 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
   /* the next cursor: every client in scope with its position after the page;
    * clients still to be purged */
   for (size_t i = 0; r == BG_OK && i < sc.n; i++)
-    r = bg__holding_add_own(&next, sc.v[i], strlen(sc.v[i]), upto[i], upto[i] >= head || upto[i] == 0 ? 0 : own[i]);
+    r = bg__holding_add(&next, sc.v[i], strlen(sc.v[i]), upto[i], upto[i] >= head || upto[i] == 0 ? 0 : own[i]);
   free(upto);
   free(own);
   if (r == BG_OK) r = bg__holding_encode(&next, &s->tmp);
@@ -1482,32 +1592,8 @@ bg_err bg_store_purge_ack(bg_store *s, const bg_who *who, uint64_t id, int64_t n
   }
   /* drop the clients from every cursor of the device: it holds them no more */
   if (r == BG_OK) {
-    st = bg__q(s, Q_CURSORS_OF);
-    if (st == NULL || bg__bind(st, "i", (int64_t)who->device) != SQLITE_OK) r = BG_E_STORAGE;
-  }
-  int64_t ids[64];
-  size_t nids = 0;
-  int rc;
-  while (r == BG_OK && nids < 64 && (rc = sqlite3_step(st)) == SQLITE_ROW) ids[nids++] = sqlite3_column_int64(st, 0);
-  if (st) sqlite3_reset(st);
-  for (size_t i = 0; r == BG_OK && i < nids; i++) {
-    bg__holding h, kept = {0};
-    bool known;
-    r = bg__holding_load(s, Q_CURSOR_GET, ids[i], (int64_t)who->device, &h, &known);
-    for (size_t j = 0; r == BG_OK && j < h.n; j++)
-      if (!bg__holding_is_purging(&gone, h.v[j].client))
-        r = bg__holding_add(&kept, h.v[j].client, strlen(h.v[j].client), h.v[j].pos);
-    for (size_t j = 0; r == BG_OK && j < h.np; j++)
-      if (!bg__holding_is_purging(&gone, h.purging[j])) r = bg__holding_purging(&kept, h.purging[j], strlen(h.purging[j]));
-    if (r == BG_OK) r = bg__holding_encode(&kept, &s->tmp);
-    if (r == BG_OK) {
-      st = bg__q(s, Q_CURSOR_SET);
-      r = st && bg__bind(st, "ib", ids[i], (const void *)s->tmp.data, s->tmp.len) == SQLITE_OK
-              ? bg__run(s, st, "cursor set")
-              : BG_E_STORAGE;
-    }
-    bg__holding_free(&h);
-    bg__holding_free(&kept);
+    bg__purging_sort(&gone);
+    r = bg__cursors_rewrite(s, who->device, &gone, true);
   }
   for (size_t i = 0; r == BG_OK && i < gone.np; i++) {
     char obj[48];
@@ -1631,35 +1717,11 @@ bg_err bg_store_client_assign(bg_store *s, const char *client, const char *begel
   return bg__end(s, r);
 }
 
-/* Every client a device holds or is being purged of, by all its cursors (a
- * device may present any cursor it was given and not yet confirmed past). */
-static bg_err bg__device_holding(bg_store *s, uint64_t device, bg__holding *all) {
-  memset(all, 0, sizeof *all);
-  sqlite3_stmt *st = bg__q(s, Q_CURSORS_OF);
-  if (st == NULL || bg__bind(st, "i", (int64_t)device) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "cursors");
-  bg_err r = BG_OK;
-  int rc = SQLITE_DONE;
-  while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    bg__holding h;
-    r = bg__holding_parse(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), &h);
-    if (r == BG_E_CORRUPT) bg__fail(s, r, "cursor of device %llu is damaged", (unsigned long long)device);
-    for (size_t i = 0; r == BG_OK && i < h.n + h.np; i++) {
-      const char *c = i < h.n ? h.v[i].client : h.purging[i - h.n];
-      if (!bg__holding_is_purging(all, c)) r = bg__holding_purging(all, c, strlen(c));
-    }
-    bg__holding_free(&h); /* parse leaves it empty when it fails */
-  }
-  if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "cursors");
-  sqlite3_reset(st);
-  if (r != BG_OK) bg__holding_free(all);
-  return r;
-}
-
 bg_err bg_store_device_holds(bg_store *s, uint64_t device, bool *holds) {
   s->err[0] = 0;
   *holds = false;
-  bg__holding all;
-  bg_err r = bg__device_holding(s, device, &all);
+  bg__holding all = {0};
+  bg_err r = bg__device_holding(s, device, -1, NULL, &all);
   if (r == BG_OK) *holds = all.np > 0;
   bg__holding_free(&all);
   return r;
@@ -1699,16 +1761,14 @@ bg_err bg_store_stats_get(bg_store *s, int64_t seen_since, bg_store_stats *out) 
   if (r == BG_OK && st && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "devices");
   if (st) sqlite3_reset(st);
   for (size_t i = 0; r == BG_OK && i < nd; i++) {
-    bg__holding h;
+    bg__holding h = {0};
     bg__scope sc;
-    if ((r = bg__device_holding(s, devs[i].device, &h)) != BG_OK) break;
-    if ((r = bg__scope_load(s, &devs[i], &sc)) == BG_OK) {
-      uint64_t k = 0;
-      for (size_t j = 0; j < h.np; j++) k += !bg__scope_has(&sc, h.purging[j]);
-      out->purge_devices += k > 0;
-      out->purge_clients += k;
-      bg__scope_free(&sc);
+    if ((r = bg__scope_load(s, &devs[i], &sc)) != BG_OK) break;
+    if ((r = bg__device_holding(s, devs[i].device, -1, &sc, &h)) == BG_OK) {
+      out->purge_devices += h.np > 0;
+      out->purge_clients += h.np;
     }
+    bg__scope_free(&sc);
     bg__holding_free(&h);
   }
   free(devs);

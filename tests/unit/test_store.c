@@ -494,6 +494,101 @@ static void a_client_back_after_a_purge_whose_ack_was_lost_comes_whole(void **st
   remove_store(s);
 }
 
+/* Found by bgfullsim (seeds 4786, 4800): a device gave up on a connection
+ * the daemon still served; that session's late PULL, from the cursor the
+ * device had before, must not make the cursor the device went on with
+ * unknown - an unknown cursor named nothing the device held, so a client
+ * that then left its scope was never purged. */
+static void a_client_leaving_the_scope_is_purged_after_a_stale_session_pulled(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {6};
+  device b;
+  device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  device_pull(s, &b, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  uint64_t before = b.cursor;
+  device_edit(&b, "Z-1", 6, "nieuw", false, T0 + 20);
+  assert_int_equal(device_push(s, &b, 10, false, T0 + 30), 0);
+  device_pull(s, &b, &r, NULL, 0, T0 + 40, NULL, NULL, NULL); /* the session the device finished */
+  bg_pull_page p;
+  assert_int_equal(bg_store_pull(s, &b.who, before, 0, 0, T0 + 50, &p), BG_OK); /* the stale one */
+  assert_int_equal(bg_store_client_move(s, "Z-1", "noord", "anna", T0 + 60), BG_OK);
+  uint64_t pid = 0;
+  char purged[8][BG_ID_MAX + 1];
+  int np = 0;
+  device_pull(s, &b, &r, (const char *const[]){BG_ORG_CLIENT, NULL}, 0, T0 + 70, &pid, purged, &np);
+  assert_int_equal(np, 1);
+  assert_string_equal(purged[0], "Z-1");
+  device_free(&b);
+  remove_store(s);
+}
+
+/* A device presents a cursor the store does not know (the store was restored
+ * from an older backup): the store cannot tell what it holds, so the PURGE
+ * names every client outside its scope, and its scope comes whole. */
+static void a_device_with_a_cursor_the_store_does_not_know_is_purged_of_all_outside_its_scope(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {7};
+  device b;
+  device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  device_pull(s, &b, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  assert_int_equal(bg_store_client_move(s, "Z-1", "noord", "anna", T0 + 20), BG_OK);
+  assert_int_equal(bg_store_client_move(s, "N-2", "zuid", "bert", T0 + 20), BG_OK);
+  b.cursor += 1000; /* never issued */
+  uint64_t pid = 0;
+  char purged[8][BG_ID_MAX + 1];
+  int np = 0;
+  device_pull(s, &b, &r, (const char *const[]){"N-2", BG_ORG_CLIENT, NULL}, 0, T0 + 30, &pid, purged, &np);
+  assert_int_equal(np, 2);
+  assert_string_equal(purged[0], "N-1");
+  assert_string_equal(purged[1], "Z-1");
+  assert_int_equal(bg_store_purge_ack(s, &b.who, pid, T0 + 40), BG_OK);
+  assert_same_as_store(s, &b, "N-2");
+  device_pull(s, &b, &r, NULL, 0, T0 + 50, &pid, purged, &np);
+  assert_int_equal(np, 0);
+  device_free(&b);
+  remove_store(s);
+}
+
+/* More clients leave a scope at once than one PURGE may name: the rest come
+ * in the next one (they were dropped from the cursor, and never purged). */
+static void more_clients_leaving_than_one_purge_holds_are_purged_in_turn(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  const unsigned extra = BG_MSG_MAX_PURGE + 10;
+  assert_int_equal(bg_store_team_add(s, "west", T0), BG_OK);
+  assert_int_equal(bg_store_user_team(s, "bert", "west", true, T0), BG_OK);
+  for (unsigned i = 0; i < extra; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "W-%05u", i);
+    assert_int_equal(bg_store_client_add(s, id, "west", "carla", T0), BG_OK);
+  }
+  bg_who b = {enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER};
+  uint64_t cursor = 0;
+  bg_pull_page p;
+  do {
+    assert_int_equal(bg_store_pull(s, &b, cursor, 0, 0, T0 + 10, &p), BG_OK);
+    cursor = p.next;
+  } while (p.more);
+  assert_int_equal(bg_store_user_team(s, "bert", "west", false, T0 + 20), BG_OK);
+  unsigned named = 0;
+  for (int round = 0; round < 3; round++) {
+    assert_int_equal(bg_store_pull(s, &b, cursor, 0, 0, T0 + 30, &p), BG_OK);
+    cursor = p.next;
+    if (p.purge_id == 0) break;
+    for (uint32_t i = 0; i < p.n_purge; i++) assert_int_equal(p.purge[i].p[0], 'W');
+    named += p.n_purge;
+    assert_int_equal(bg_store_purge_ack(s, &b, p.purge_id, T0 + 40), BG_OK);
+  }
+  assert_int_equal(named, extra);
+  assert_int_equal(p.purge_id, 0);
+  remove_store(s);
+}
+
 /* The property, over seeds: random offline edits by several devices (two of one
  * user, a colleague, another team, the office), synced in random orders with
  * lost acknowledgements, lost page commits and small budgets. */
@@ -814,6 +909,9 @@ int main(void) {
       cmocka_unit_test(writes_to_a_client_whose_purge_was_lost_are_accepted),
       cmocka_unit_test(a_client_back_after_a_purge_brings_the_devices_own_writes_too),
       cmocka_unit_test(a_client_back_after_a_purge_whose_ack_was_lost_comes_whole),
+      cmocka_unit_test(a_client_leaving_the_scope_is_purged_after_a_stale_session_pulled),
+      cmocka_unit_test(a_device_with_a_cursor_the_store_does_not_know_is_purged_of_all_outside_its_scope),
+      cmocka_unit_test(more_clients_leaving_than_one_purge_holds_are_purged_in_turn),
       cmocka_unit_test(client_add_and_move_feed_the_trajectbegeleider_to_devices),
       cmocka_unit_test(devices_converge_with_the_store_within_their_scope),
       cmocka_unit_test(an_office_device_registers_a_new_client),
