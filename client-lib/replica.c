@@ -18,6 +18,7 @@
 
 #include <msgpack.h>
 
+#include "bg_text.h"
 #include "internal.h"
 
 /* --- errors and small helpers ---------------------------------------------------------- */
@@ -896,53 +897,12 @@ static bg_err bgs_parse_path(bgsync *r, const char *path, bg_write *w, char rid[
   return BG_OK;
 }
 
-static bool bgs_streq_ci(const char *a, const char *b) {
-  for (; *a && *b; a++, b++)
-    if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return false;
-  return *a == *b;
-}
-
 /* A value from text by the field's type; NULL clears. */
 static bg_err bgs_parse_value(bgsync *r, const bg_write *w, const char *text, bg_value *v) {
   const bg_rtype_def *rt = bg_rtype(w->rtype);
-  const bg_field_def *f = bg_field(rt, w->field);
-  memset(v, 0, sizeof *v);
-  if (!text) return BG_OK;
-  switch (f->type) {
-    case BG_FT_INT: {
-      char *end;
-      errno = 0;
-      long long i = strtoll(text, &end, 10);
-      if (errno || end == text || *end)
-        return bgs_fail(r, BG_E_VALUE, "%s.%s takes a whole number (%" PRId64 "..%" PRId64 "), not '%s'", rt->name,
-                        f->name, f->min, f->max, text);
-      v->type = BG_V_INT;
-      v->i = i;
-      return BG_OK;
-    }
-    case BG_FT_BOOL:
-      v->type = BG_V_BOOL;
-      if (bgs_streq_ci(text, "ja") || bgs_streq_ci(text, "true") || strcmp(text, "1") == 0) v->b = true;
-      else if (bgs_streq_ci(text, "nee") || bgs_streq_ci(text, "false") || strcmp(text, "0") == 0) v->b = false;
-      else return bgs_fail(r, BG_E_VALUE, "%s.%s takes ja or nee, not '%s'", rt->name, f->name, text);
-      return BG_OK;
-    case BG_FT_POS:
-      return bgs_fail(r, BG_E_USAGE, "the traject's position is moved with `phase`, not set");
-    default:
-      v->type = BG_V_STR;
-      v->s = bg_str_c(text);
-      if (f->type == BG_FT_ENUM && bg_enum_rank(f->enm, text, strlen(text)) < 0) {
-        char opts[400] = "";
-        for (uint8_t i = 0; i < f->enm->n; i++) {
-          size_t l = strlen(opts);
-          snprintf(opts + l, sizeof opts - l, "%s%s", i ? ", " : "", f->enm->values[i]);
-        }
-        return bgs_fail(r, BG_E_VALUE, "%s.%s takes one of: %s (not '%s')", rt->name, f->name, opts, text);
-      }
-      if (f->type == BG_FT_DATE && bg_value_check(f, v) != BG_OK)
-        return bgs_fail(r, BG_E_VALUE, "%s.%s takes a date YYYY-MM-DD, not '%s'", rt->name, f->name, text);
-      return BG_OK;
-  }
+  char why[512];
+  bg_err e = bg_value_parse(rt, bg_field(rt, w->field), text, v, why, sizeof why);
+  return e == BG_OK ? BG_OK : bgs_fail(r, e, "%s", why);
 }
 
 static bg_err bgs_set(bgsync *r, const char *client, const char *path, const char *text, bool propose) {
@@ -1297,163 +1257,36 @@ bg_err bgs_purge_client(bgsync *r, bg_str client) {
 
 /* --- conflicts -------------------------------------------------------------------------------------- */
 
-static void bgs_value_text(const bg_value *v, const bg_field_def *f, char *out, size_t len, bool *is_nil) {
-  *is_nil = false;
-  switch (v->type) {
-    case BG_V_BOOL: snprintf(out, len, "%s", v->b ? "ja" : "nee"); break;
-    case BG_V_INT:
-      if (f && f->type == BG_FT_POS) {
-        bg_pos p;
-        if (bg_pos_decode(v->i, &p)) {
-          snprintf(out, len, "%s (cycle %u)", bg_phase_name(p.phase), p.cycle);
-          break;
-        }
-      }
-      snprintf(out, len, "%" PRId64, v->i);
-      break;
-    case BG_V_STR: snprintf(out, len, "%.*s", (int)v->s.len, v->s.p); break;
-    case BG_V_BIN: snprintf(out, len, "(%u bytes)", v->s.len); break;
-    default: *is_nil = true; out[0] = 0; break;
-  }
-}
-
-/* One entry copied out of the engine (its memory lasts one callback). */
-typedef struct bgs_entry {
-  char id[BG_ENTRY_ID_MAX];
-  bool proposal;
-  bg_err reason;
-  uint8_t rule;
-  char client[BG_ID_MAX + 1], rid[BG_ID_MAX + 1];
-  uint32_t rtype, field;
-  char *a, *b; /* shown (winner) and other value; NULL = nil */
-  uint64_t a_user, a_dev, a_time, b_user, b_dev, b_time;
-} bgs_entry;
-
-typedef struct bgs_entries {
-  bgs_entry *v;
-  size_t n, cap;
-} bgs_entries;
-
-static char *bgs_value_dup(const bg_write *w) {
-  if (!w) return NULL;
-  const bg_rtype_def *rt = bg_rtype(w->rtype);
-  const bg_field_def *f = rt ? bg_field(rt, w->field) : NULL;
-  size_t len = (w->value.type == BG_V_STR || w->value.type == BG_V_BIN ? w->value.s.len : 0) + 64;
-  char *s = malloc(len);
-  bool nil;
-  if (!s) return NULL;
-  bgs_value_text(&w->value, f, s, len, &nil);
-  if (nil) {
-    free(s);
-    return NULL;
-  }
-  return s;
-}
-
-static bg_err bgs_entries_cb(void *arg, const bg_entry *en) {
-  bgs_entries *l = arg;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
-    void *p = realloc(l->v, cap * sizeof *l->v);
-    if (!p) return BG_E_NOMEM;
-    l->v = p;
-    l->cap = cap;
-  }
-  bgs_entry *x = &l->v[l->n];
-  memset(x, 0, sizeof *x);
-  const bg_write *w = en->write;
-  bg_entry_id(en, x->id);
-  x->proposal = en->proposal;
-  x->reason = en->reason;
-  x->rule = en->rule;
-  snprintf(x->client, sizeof x->client, "%.*s", (int)w->client.len, w->client.p);
-  snprintf(x->rid, sizeof x->rid, "%.*s", (int)w->rid.len, w->rid.p);
-  x->rtype = w->rtype;
-  x->field = w->field;
-  x->b = bgs_value_dup(w);
-  x->b_user = w->user;
-  x->b_dev = w->dot.device;
-  x->b_time = bg_hlc_physical(w->hlc);
-  if (en->winner) {
-    x->a = bgs_value_dup(en->winner);
-    x->a_user = en->winner->user;
-    x->a_dev = en->winner->dot.device;
-    x->a_time = bg_hlc_physical(en->winner->hlc);
-  }
-  l->n++;
-  return BG_OK;
-}
-
-static void bgs_entries_free(bgs_entries *l) {
-  for (size_t i = 0; i < l->n; i++) {
-    free(l->v[i].a);
-    free(l->v[i].b);
-  }
-  free(l->v);
-}
-
-/* Whether a decision on the proposal with id "p<dot>" was recorded. */
-static bg_err bgs_proposal_decided(bgsync *r, const bgs_entry *x, bool *decided) {
-  bg_dot dot = {0, 0};
-  *decided = false;
-  if (sscanf(x->id + 1, "%" SCNu64 ".%" SCNu64, &dot.device, &dot.counter) != 2) return BG_OK;
-  return bg_engine_proposal_decided(&r->eng, bg_str_c(x->client), dot, decided);
-}
-
 /* The open entries: conflict entries, and proposals nobody decided on. */
-static bg_err bgs_load_entries(bgsync *r, const char *client, bgs_entries *l) {
-  memset(l, 0, sizeof *l);
-  bg_err e = bg_engine_entries(&r->eng, bgs_str(client), bgs_entries_cb, l);
-  size_t k = 0;
-  for (size_t i = 0; i < l->n && e == BG_OK; i++) {
-    bool decided = false;
-    if (l->v[i].proposal) e = bgs_proposal_decided(r, &l->v[i], &decided);
-    if (decided) {
-      free(l->v[i].a);
-      free(l->v[i].b);
-    } else {
-      l->v[k++] = l->v[i];
-    }
-  }
-  l->n = k;
-  if (e != BG_OK) return bgs_fail(r, e, "reading the conflicts");
-  return BG_OK;
+static bg_err bgs_load_entries(bgsync *r, const char *client, bg_open_entries *l) {
+  bg_err e = bg_open_entries_get(&r->eng, bgs_str(client), true, true, l);
+  return e == BG_OK ? BG_OK : bgs_fail(r, e, "reading the conflicts");
+}
+
+static bgsync_side bgs_side(const bg_entry_side *sd) {
+  return (bgsync_side){sd->text, sd->user, sd->device, (uint64_t)sd->at};
 }
 
 bg_err bgsync_conflicts(bgsync *r, const char *client, bgsync_conflict_cb cb, void *arg) {
-  bgs_entries l;
+  bg_open_entries l;
   bg_err e = bgs_load_entries(r, client, &l);
   for (size_t i = 0; i < l.n && e == BG_OK; i++) {
-    const bgs_entry *x = &l.v[i];
+    const bg_open_entry *x = &l.v[i];
     const bg_rtype_def *rt = bg_rtype(x->rtype);
     const bg_field_def *f = bg_field(rt, x->field);
-    char why[200];
-    if (x->proposal)
-      snprintf(why, sizeof why, "%s", x->reason == BG_E_PLAN_SIGNED
-                                          ? "made after or without seeing the client's signature: waits for the "
-                                            "next evaluation"
-                                          : "made outside the field's phase: waits for the next evaluation");
-    else
-      snprintf(why, sizeof why, "concurrent edits; %s chose the shown value",
-               x->rule == BG_RULE_R2   ? "R2 (the trajectbegeleider leads, then the later edit)"
-               : x->rule == BG_RULE_R3 ? "R3 (progress is monotone)"
-               : x->rule == BG_RULE_R4 ? "R4 (when in doubt, care continues)"
-               : x->rule == BG_RULE_R5 ? "R5 (the phase moves forward)"
-                                       : bg_rule_name(x->rule));
     bgsync_conflict c = {.id = x->id,
                          .proposal = x->proposal,
                          .client = x->client,
                          .type = rt->name,
                          .rid = x->rid,
                          .field = f ? f->name : "?",
-                         .rule = x->proposal ? "R1" : bg_rule_name(x->rule),
-                         .why = why,
-                         .shown = {x->a, x->a_user, x->a_dev, x->a_time},
-                         .other = {x->b, x->b_user, x->b_dev, x->b_time}};
-    if (x->proposal && x->reason == BG_E_WINDOW) c.rule = "window";
+                         .rule = bg_open_entry_rule(x),
+                         .why = bg_open_entry_why(x),
+                         .shown = bgs_side(&x->shown),
+                         .other = bgs_side(&x->other)};
     cb(arg, &c);
   }
-  bgs_entries_free(&l);
+  bg_open_entries_free(&l);
   if (e == BG_OK) r->err[0] = 0;
   return e;
 }
@@ -1461,11 +1294,9 @@ bg_err bgsync_conflicts(bgsync *r, const char *client, bgsync_conflict_cb cb, vo
 bg_err bgsync_resolve(bgsync *r, const char *id, char keep, const char *value) {
   if (!id || (keep != 'A' && keep != 'B' && keep != 0) || (keep == 0 && !value))
     return bgs_fail(r, BG_E_USAGE, "resolve takes an id and --keep A, --keep B or --value TEXT");
-  bgs_entries l;
+  bg_open_entries l;
   bg_err e = bgs_load_entries(r, NULL, &l);
-  const bgs_entry *x = NULL;
-  for (size_t i = 0; i < l.n && e == BG_OK; i++)
-    if (strcmp(l.v[i].id, id) == 0) x = &l.v[i];
+  const bg_open_entry *x = e == BG_OK ? bg_open_entries_find(&l, id) : NULL;
   if (e == BG_OK && !x) e = bgs_fail(r, BG_E_NOT_FOUND, "no open conflict or proposal with id '%s' (see conflicts)", id);
   if (e == BG_OK && x->proposal) {
     if (keep == 0) {
@@ -1478,8 +1309,8 @@ bg_err bgsync_resolve(bgsync *r, const char *id, char keep, const char *value) {
                     bgs_text(keep == 'B' ? "overgenomen" : "afgewezen"));
       if (e == BG_OK && keep == 'B') {
         bg_write v = bgs_w(bg_str_c(x->client), x->rtype, bg_str_c(x->rid), x->field, (bg_value){0});
-        bg_err pe = bgs_parse_value(r, &v, x->b, &v.value);
-        if (pe == BG_OK) pe = bgs_local_write(r, &v, false);
+        v.value = x->other.value;
+        bg_err pe = bgs_local_write(r, &v, false);
         bg_vv_free(&v.ctx);
         /* a take-over of a field that cannot be edited now stays a decision only */
         if (pe != BG_OK && pe != BG_E_WINDOW && pe != BG_E_PLAN_SIGNED) e = pe;
@@ -1489,11 +1320,11 @@ bg_err bgsync_resolve(bgsync *r, const char *id, char keep, const char *value) {
   } else if (e == BG_OK) {
     /* a write that has seen both: the record's context covers them */
     bg_write w = bgs_w(bg_str_c(x->client), x->rtype, bg_str_c(x->rid), x->field, (bg_value){0});
-    const char *text = keep == 'A' ? x->a : keep == 'B' ? x->b : value;
-    e = bgs_parse_value(r, &w, text, &w.value);
+    if (keep) w.value = keep == 'A' ? x->shown.value : x->other.value;
+    else e = bgs_parse_value(r, &w, value, &w.value);
     if (e == BG_OK) e = bgs_write1(r, &w, false);
   }
-  bgs_entries_free(&l);
+  bg_open_entries_free(&l);
   if (e == BG_OK) r->err[0] = 0;
   return e;
 }
@@ -1513,14 +1344,13 @@ bg_err bgsync_status_get(bgsync *r, bgsync_status *out) {
   if (e == BG_OK) e = bgs_count(r, r->q[Q_REJECTED_COUNT], &out->rejected);
   if (e == BG_OK) e = bgs_meta_int(r, "last_sync", &out->last_sync_ms);
   if (e == BG_OK) e = bgs_meta_int(r, "last_error", &out->last_error);
-  bgs_entries l;
-  if (e == BG_OK && (e = bgs_load_entries(r, NULL, &l)) == BG_OK) {
-    for (size_t i = 0; i < l.n; i++) {
-      if (l.v[i].proposal) out->proposals++;
-      else out->conflicts++;
-    }
-    bgs_entries_free(&l);
+  bg_open_entries l = {0};
+  if (e == BG_OK) e = bgs_load_entries(r, NULL, &l);
+  for (size_t i = 0; e == BG_OK && i < l.n; i++) {
+    if (l.v[i].proposal) out->proposals++;
+    else out->conflicts++;
   }
+  bg_open_entries_free(&l);
   if (e == BG_OK) {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(r->db, "SELECT count(*) FROM traject", -1, &st, NULL);

@@ -33,44 +33,6 @@ static void bg__cstr(char *dst, size_t cap, bg_str s) {
 
 /* --- values -------------------------------------------------------------------------------- */
 
-void bg_care_value_text(const bg_field_def *f, const bg_value *v, char *out, size_t len) {
-  switch (v->type) {
-    case BG_V_BOOL: snprintf(out, len, "%s", v->b ? "ja" : "nee"); break;
-    case BG_V_INT: {
-      bg_pos p;
-      if (f && f->type == BG_FT_POS && bg_pos_decode(v->i, &p))
-        snprintf(out, len, "%s (cycle %u)", bg_phase_name(p.phase), p.cycle);
-      else
-        snprintf(out, len, "%" PRId64, v->i);
-      break;
-    }
-    case BG_V_STR: snprintf(out, len, "%.*s", (int)v->s.len, v->s.p); break;
-    case BG_V_BIN: snprintf(out, len, "(%u bytes)", v->s.len); break;
-    default: snprintf(out, len, "%s", ""); break;
-  }
-}
-
-bg_err bg_care_value_parse(const bg_field_def *f, const char *text, bg_value *v) {
-  memset(v, 0, sizeof *v);
-  switch (f->type) {
-    case BG_FT_INT: {
-      char *end;
-      long long n = strtoll(text, &end, 10);
-      if (end == text || *end) return BG_E_VALUE;
-      *v = (bg_value){BG_V_INT, false, n, {"", 0}};
-      break;
-    }
-    case BG_FT_BOOL:
-      if (strcmp(text, "ja") == 0 || strcmp(text, "true") == 0 || strcmp(text, "1") == 0) *v = (bg_value){BG_V_BOOL, true, 0, {"", 0}};
-      else if (strcmp(text, "nee") == 0 || strcmp(text, "false") == 0 || strcmp(text, "0") == 0) *v = (bg_value){BG_V_BOOL, false, 0, {"", 0}};
-      else return BG_E_VALUE;
-      break;
-    case BG_FT_POS: return BG_E_VALUE; /* the phase moves by its own rules, not by a resolution */
-    default: *v = (bg_value){BG_V_STR, false, 0, bg_str_c(text)}; break;
-  }
-  return bg_value_check(f, v);
-}
-
 bool bg_care_date_ms(const char *s, size_t len, int64_t *ms) {
   if (len != 10 || s[4] != '-' || s[7] != '-') return false;
   for (size_t i = 0; i < 10; i++)
@@ -387,116 +349,14 @@ void bg_care_free(bg_care_set *set) {
 
 /* --- entries ---------------------------------------------------------------------------------- */
 
-/* A side's copy of a write: the value as text, and a bg_value over that text. */
-static bg_err bg__side(const bg_write *w, bg_care_side *side, bg_value *v) {
-  memset(side, 0, sizeof *side);
-  memset(v, 0, sizeof *v);
-  if (w == NULL) return BG_OK;
-  side->user = w->user;
-  side->device = w->dot.device;
-  side->at = bg__at(w);
-  *v = w->value;
-  if (w->value.type == BG_V_NIL) return BG_OK;
-  const bg_rtype_def *rt = bg_rtype(w->rtype);
-  const bg_field_def *f = rt ? bg_field(rt, w->field) : NULL;
-  size_t len = (w->value.type == BG_V_STR || w->value.type == BG_V_BIN ? w->value.s.len : 0) + 64;
-  if ((side->value = malloc(len)) == NULL) return BG_E_NOMEM;
-  if (w->value.type == BG_V_STR) {
-    memcpy(side->value, w->value.s.p, w->value.s.len);
-    side->value[w->value.s.len] = 0;
-    v->s = (bg_str){side->value, w->value.s.len};
-  } else {
-    bg_care_value_text(f, &w->value, side->value, len);
-    v->s = (bg_str){"", 0};
-  }
-  return BG_OK;
-}
-
-typedef struct bg__collect {
-  bg_care_entries *l;
-  size_t cap;
-  bool conflicts, proposals;
-} bg__collect;
-
-static bg_err bg__collect_entry(void *arg, const bg_entry *en) {
-  bg__collect *k = arg;
-  if (en->proposal ? !k->proposals : !k->conflicts) return BG_OK;
-  bg_care_entries *l = k->l;
-  if (l->n == k->cap) {
-    size_t cap = k->cap ? k->cap * 2 : 16;
-    bg_care_entry *v = realloc(l->v, cap * sizeof *v);
-    if (v == NULL) return BG_E_NOMEM;
-    l->v = v;
-    k->cap = cap;
-  }
-  bg_care_entry *x = &l->v[l->n];
-  memset(x, 0, sizeof *x);
-  const bg_write *w = en->write;
-  bg_entry_id(en, x->id);
-  x->proposal = en->proposal;
-  x->reason = en->reason;
-  x->rule = en->rule;
-  bg__cstr(x->client, sizeof x->client, w->client);
-  bg__cstr(x->rid, sizeof x->rid, w->rid);
-  x->rtype = w->rtype;
-  x->field = w->field;
-  l->n++; /* counted before the copies: a failed copy is freed with the list */
-  bg_err r = bg__side(w, &x->other, &x->other_value);
-  if (r == BG_OK) r = bg__side(en->winner, &x->shown, &x->shown_value);
-  return r;
-}
-
-bg_err bg_care_entries_get(bg_store *s, const char *client, bool conflicts, bool proposals, bg_care_entries *out) {
-  memset(out, 0, sizeof *out);
+bg_err bg_care_entries_get(bg_store *s, const char *client, bool conflicts, bool proposals, bg_open_entries *out) {
   bg_engine *e;
+  memset(out, 0, sizeof *out);
   bg_err r = bg_store_read_begin(s, &e);
   if (r != BG_OK) return r;
-  bg__collect k = {out, 0, conflicts, proposals};
-  r = bg_engine_entries(e, client ? bg_str_c(client) : (bg_str){"", 0}, bg__collect_entry, &k);
-  /* proposals with a decision are not open */
-  size_t n = 0;
-  for (size_t i = 0; r == BG_OK && i < out->n; i++) {
-    bg_care_entry *x = &out->v[i];
-    bool decided = false;
-    if (x->proposal) {
-      bg_dot dot;
-      if (sscanf(x->id + 1, "%" SCNu64 ".%" SCNu64, &dot.device, &dot.counter) == 2)
-        r = bg_engine_proposal_decided(e, bg_str_c(x->client), dot, &decided);
-    }
-    if (decided) {
-      free(x->shown.value);
-      free(x->other.value);
-    } else {
-      out->v[n++] = *x;
-    }
-  }
-  if (r == BG_OK) out->n = n;
+  r = bg_open_entries_get(e, client ? bg_str_c(client) : (bg_str){"", 0}, conflicts, proposals, out);
   bg_store_read_end(s);
-  if (r != BG_OK) bg_care_entries_free(out);
   return r;
-}
-
-void bg_care_entries_free(bg_care_entries *l) {
-  for (size_t i = 0; i < l->n; i++) {
-    free(l->v[i].shown.value);
-    free(l->v[i].other.value);
-  }
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
-
-const char *bg_care_entry_why(const bg_care_entry *x) {
-  if (x->proposal)
-    return x->reason == BG_E_PLAN_SIGNED
-               ? "made after or without seeing the client's signature: waits for the next evaluation (R1)"
-               : "made outside the field's phase: waits for the next evaluation";
-  switch (x->rule) {
-    case BG_RULE_R2: return "concurrent edits; R2 (the trajectbegeleider leads, then the later edit) chose the shown value";
-    case BG_RULE_R3: return "concurrent edits; R3 (progress is monotone) chose the shown value";
-    case BG_RULE_R4: return "concurrent edits; R4 (when in doubt, care continues) chose the shown value";
-    case BG_RULE_R5: return "concurrent edits; R5 (the phase moves forward) chose the shown value";
-    default: return "concurrent edits; the field's rule chose the shown value";
-  }
 }
 
 /* --- records ---------------------------------------------------------------------------------- */
@@ -525,7 +385,7 @@ bg_err bg_care_records(bg_store *s, const char *client, bg_care_field_cb cb, voi
       bg_field_view fv;
       const bg_write *w;
       if ((r = bg__winner(e, client, rec->rtype, rec->rid, f->id, &w, &fv)) != BG_OK || w == NULL) continue;
-      bg_care_value_text(f, &w->value, text, sizeof text);
+      bg_value_text(f, &w->value, text, sizeof text);
       bg_care_field cf = {rt->name, rec->rid, f->name, text, w->user, bg__at(w), deleted};
       r = cb(arg, &cf);
     }

@@ -29,6 +29,7 @@
 #include "bg_engine.h"
 #include "bg_error.h"
 #include "bg_schema.h"
+#include "bg_text.h"
 #include "store.h"
 
 #define BG_DAY_MS INT64_C(86400000)
@@ -111,39 +112,11 @@ void bg_care_free(bg_care_set *set);
 
 /* --- entries: conflicts and wijzigingsvoorstellen --------------------------------------- */
 
-/* One side of an entry: a write's value as text (NULL for a cleared field),
- * author, device and time. */
-typedef struct bg_care_side {
-  char *value;
-  uint64_t user, device;
-  int64_t at;
-} bg_care_side;
-
-/* An open conflict entry ("c<device>.<counter>": the dot of the write not
- * shown, as libbgsync names it) or an undecided wijzigingsvoorstel
- * ("p<device>.<counter>"), so office and devices speak of the same entry. */
-typedef struct bg_care_entry {
-  char id[BG_ENTRY_ID_MAX];
-  bool proposal;
-  bg_err reason;  /* proposal: BG_E_WINDOW or BG_E_PLAN_SIGNED */
-  uint8_t rule;   /* conflict: the rule that chose the shown value */
-  char client[BG_ID_MAX + 1], rid[BG_ID_MAX + 1];
-  uint32_t rtype, field;
-  bg_value shown_value, other_value; /* owned copies (strings point into the sides' text) */
-  bg_care_side shown, other;         /* shown: the visible write (none for a proposal's own field); other: the entry's write */
-} bg_care_entry;
-
-typedef struct bg_care_entries {
-  bg_care_entry *v;
-  size_t n;
-} bg_care_entries;
-
 /* The open entries of `client` (NULL: every client), conflicts and/or
- * proposals, in the engine's order. */
-bg_err bg_care_entries_get(bg_store *s, const char *client, bool conflicts, bool proposals, bg_care_entries *out);
-void bg_care_entries_free(bg_care_entries *l);
-/* The sentence explaining why an entry exists ("concurrent edits; R2 (...)"). */
-const char *bg_care_entry_why(const bg_care_entry *e);
+ * proposals, in one snapshot of the store; the same ids, values and
+ * explanations libbgsync shows (proto/bg_text.h). Free with
+ * bg_open_entries_free. */
+bg_err bg_care_entries_get(bg_store *s, const char *client, bool conflicts, bool proposals, bg_open_entries *out);
 
 /* --- a client's records ----------------------------------------------------------------------- */
 
@@ -165,13 +138,7 @@ bg_err bg_care_records(bg_store *s, const char *client, bg_care_field_cb cb, voi
 
 /* --- values ------------------------------------------------------------------------------------- */
 
-/* A value as text: positions as "uitvoering (cycle 1)", booleans "ja"/"nee",
- * "" for nil. */
-void bg_care_value_text(const bg_field_def *f, const bg_value *v, char *out, size_t len);
-/* Text to a value of field `f` (the inverse, for --value): TEXT, DATE and
- * ENUM as given (checked by bg_value_check), INT a number, BOOL ja/nee.
- * `v->s` points into `text`. BG_E_VALUE. */
-bg_err bg_care_value_parse(const bg_field_def *f, const char *text, bg_value *v);
+/* (Values as text: bg_value_text and bg_value_parse in proto/bg_text.h.) */
 /* "YYYY-MM-DD" (00:00 UTC) to milliseconds; false when not such a date. */
 bool bg_care_date_ms(const char *s, size_t len, int64_t *ms);
 

@@ -167,26 +167,24 @@ static int client_show(bg_store *s, const opts *o, const logins *users) {
 
 /* --- conflicts and proposals ------------------------------------------------------------------- */
 
-static const char *field_name(const bg_care_entry *x) {
+static const char *field_name(const bg_open_entry *x) {
   const bg_rtype_def *rt = bg_rtype(x->rtype);
   const bg_field_def *f = rt ? bg_field(rt, x->field) : NULL;
   return f ? f->name : "?";
 }
 
-static void record_name(const bg_care_entry *x, char *out, size_t len) {
+static void record_name(const bg_open_entry *x, char *out, size_t len) {
   const bg_rtype_def *rt = bg_rtype(x->rtype);
   snprintf(out, len, "%s:%s", rt ? rt->name : "?", x->rid);
 }
 
-static const char *rule_text(const bg_care_entry *x) {
-  if (x->proposal) return x->reason == BG_E_PLAN_SIGNED ? "R1" : "window";
-  return bg_rule_name(x->rule);
-}
-
 static int entries_list(bg_store *s, const opts *o, const logins *users, bool proposals) {
-  bg_care_entries l;
+  bg_open_entries l;
   bg_err e = bg_care_entries_get(s, o->client, !proposals, proposals, &l);
-  if (e != BG_OK) return failed(e, bg_store_errmsg(s));
+  if (e != BG_OK) {
+    bg_open_entries_free(&l);
+    return failed(e, bg_store_errmsg(s));
+  }
   static const bgctl_col ccols[] = {{"ID", "id", false},         {"CLIENT", "client", false},
                                     {"RECORD", "record", false}, {"FIELD", "field", false},
                                     {"RULE", "rule", false},     {"A (SHOWN)", "shown", false},
@@ -200,54 +198,57 @@ static int entries_list(bg_store *s, const opts *o, const logins *users, bool pr
   tbl_init(&t, proposals ? pcols : ccols, proposals ? 8 : 10);
   bool ok = true;
   for (size_t i = 0; ok && i < l.n; i++) {
-    const bg_care_entry *x = &l.v[i];
+    const bg_open_entry *x = &l.v[i];
     char rec[2 * BG_ID_MAX + 4], at[32], c1[256], c2[256];
     record_name(x, rec, sizeof rec);
     int64_t since = x->other.at > x->shown.at ? x->other.at : x->shown.at;
     if (proposals) {
       fmt_time(x->other.at, at, sizeof at);
-      const char *row[] = {x->id, x->client, rec, field_name(x), rule_text(x),
-                           clip(x->other.value ? x->other.value : "(leeg)", c1, sizeof c1), login_of(users, x->other.user),
+      const char *row[] = {x->id, x->client, rec, field_name(x), bg_open_entry_rule(x),
+                           clip(x->other.text ? x->other.text : "(leeg)", c1, sizeof c1), login_of(users, x->other.user),
                            at};
       ok = tbl_row(&t, row);
     } else {
       fmt_time(since, at, sizeof at);
-      const char *row[] = {x->id, x->client, rec, field_name(x), rule_text(x),
-                           clip(x->shown.value ? x->shown.value : "(leeg)", c1, sizeof c1), login_of(users, x->shown.user),
-                           clip(x->other.value ? x->other.value : "(leeg)", c2, sizeof c2), login_of(users, x->other.user),
+      const char *row[] = {x->id, x->client, rec, field_name(x), bg_open_entry_rule(x),
+                           clip(x->shown.text ? x->shown.text : "(leeg)", c1, sizeof c1), login_of(users, x->shown.user),
+                           clip(x->other.text ? x->other.text : "(leeg)", c2, sizeof c2), login_of(users, x->other.user),
                            at};
       ok = tbl_row(&t, row);
     }
   }
   if (ok) tbl_print(&t, proposals ? "no wijzigingsvoorstellen waiting" : "no open conflicts");
   tbl_free(&t);
-  bg_care_entries_free(&l);
+  bg_open_entries_free(&l);
   return ok ? BGCTL_OK : failed(BG_E_NOMEM, NULL);
 }
 
 /* The open entry `id`, or a message and NULL. */
-static const bg_care_entry *entry_find(const bg_care_entries *l, const char *id) {
-  for (size_t i = 0; i < l->n; i++)
-    if (strcmp(l->v[i].id, id) == 0) return &l->v[i];
+static const bg_open_entry *entry_find(const bg_open_entries *l, const char *id) {
+  const bg_open_entry *x = bg_open_entries_find(l, id);
+  if (x) return x;
   fprintf(stderr, "bgctl: no open conflict or wijzigingsvoorstel '%s' (bgctl conflicts list, bgctl proposals list)\n", id);
   return NULL;
 }
 
-static void side_print(const char *label, const bg_care_side *sd, const logins *users) {
+static void side_print(const char *label, const bg_entry_side *sd, const logins *users) {
   char at[32];
   fmt_time(sd->at, at, sizeof at);
-  printf("%s %s\n     by %s on device %" PRIu64 " at %s\n", label, sd->value ? sd->value : "(leeg)",
+  printf("%s %s\n     by %s on device %" PRIu64 " at %s\n", label, sd->text ? sd->text : "(leeg)",
          login_of(users, sd->user), sd->device, at);
 }
 
 static int conflicts_show(bg_store *s, const opts *o, const logins *users) {
   if (o->npos != 1) return usage_error("usage: bgctl --home DIR conflicts show ID [--json]");
-  bg_care_entries l;
+  bg_open_entries l;
   bg_err e = bg_care_entries_get(s, NULL, true, true, &l);
-  if (e != BG_OK) return failed(e, bg_store_errmsg(s));
-  const bg_care_entry *x = entry_find(&l, o->pos[0]);
+  if (e != BG_OK) {
+    bg_open_entries_free(&l);
+    return failed(e, bg_store_errmsg(s));
+  }
+  const bg_open_entry *x = entry_find(&l, o->pos[0]);
   if (x == NULL) {
-    bg_care_entries_free(&l);
+    bg_open_entries_free(&l);
     return BGCTL_FAILED;
   }
   char rec[2 * BG_ID_MAX + 4];
@@ -260,21 +261,21 @@ static int conflicts_show(bg_store *s, const opts *o, const logins *users) {
     json_str(stdout, x->client);
     fputs(",\"record\":", stdout);
     json_str(stdout, rec);
-    printf(",\"field\":\"%s\",\"rule\":\"%s\",\"why\":", field_name(x), rule_text(x));
-    json_str(stdout, bg_care_entry_why(x));
+    printf(",\"field\":\"%s\",\"rule\":\"%s\",\"why\":", field_name(x), bg_open_entry_rule(x));
+    json_str(stdout, bg_open_entry_why(x));
     fputs(",\"a\":{\"value\":", stdout);
-    x->shown.value ? json_str(stdout, x->shown.value) : (void)fputs("null", stdout);
+    x->shown.text ? json_str(stdout, x->shown.text) : (void)fputs("null", stdout);
     fputs(",\"by\":", stdout);
     json_str(stdout, login_of(users, x->shown.user));
     printf(",\"device\":%" PRIu64 ",\"at\":\"%s\"},\"b\":{\"value\":", x->shown.device, x->shown.at ? a1 : "");
-    x->other.value ? json_str(stdout, x->other.value) : (void)fputs("null", stdout);
+    x->other.text ? json_str(stdout, x->other.text) : (void)fputs("null", stdout);
     fputs(",\"by\":", stdout);
     json_str(stdout, login_of(users, x->other.user));
     printf(",\"device\":%" PRIu64 ",\"at\":\"%s\"}}\n", x->other.device, a2);
   } else {
     printf("%s %s: %s, field %s of %s\n", x->proposal ? "wijzigingsvoorstel" : "conflict", x->id, x->client,
            field_name(x), rec);
-    printf("why: %s\n", bg_care_entry_why(x));
+    printf("why: %s\n", bg_open_entry_why(x));
     if (x->shown.at) side_print(x->proposal ? "now: " : "A (shown):", &x->shown, users);
     side_print(x->proposal ? "proposed:" : "B (kept): ", &x->other, users);
     if (!x->proposal)
@@ -282,7 +283,7 @@ static int conflicts_show(bg_store *s, const opts *o, const logins *users) {
     else
       puts("decided at the next evaluation, on a device (bgsync resolve ID --keep A|B)");
   }
-  bg_care_entries_free(&l);
+  bg_open_entries_free(&l);
   return BGCTL_OK;
 }
 
@@ -290,10 +291,13 @@ static int conflicts_resolve(bg_store *s, const opts *o) {
   bool keep = o->keep != NULL;
   if (o->npos != 1 || keep == (o->value != NULL) || (keep && strcmp(o->keep, "A") != 0 && strcmp(o->keep, "B") != 0))
     return usage_error("usage: bgctl --home DIR conflicts resolve ID (--keep A | --keep B | --value TEXT)");
-  bg_care_entries l;
+  bg_open_entries l;
   bg_err e = bg_care_entries_get(s, NULL, true, true, &l);
-  if (e != BG_OK) return failed(e, bg_store_errmsg(s));
-  const bg_care_entry *x = entry_find(&l, o->pos[0]);
+  if (e != BG_OK) {
+    bg_open_entries_free(&l);
+    return failed(e, bg_store_errmsg(s));
+  }
+  const bg_open_entry *x = entry_find(&l, o->pos[0]);
   int status = BGCTL_OK;
   if (x && x->proposal) {
     fprintf(stderr, "bgctl: %s is a wijzigingsvoorstel: it waits for the next evaluation and is decided there "
@@ -304,15 +308,10 @@ static int conflicts_resolve(bg_store *s, const opts *o) {
     const bg_field_def *f = rt ? bg_field(rt, x->field) : NULL;
     bg_value v;
     const char *what = keep ? (o->keep[0] == 'A' ? "A (the shown value)" : "B (the kept value)") : "a new value";
-    if (keep) v = o->keep[0] == 'A' ? x->shown_value : x->other_value;
-    else if (f == NULL || bg_care_value_parse(f, o->value, &v) != BG_OK) {
-      char values[400] = "";
-      size_t used = 0;
-      for (int i = 0; f && f->enm && i < f->enm->n && used < sizeof values; i++)
-        used += (size_t)snprintf(values + used, sizeof values - used, "%s%s", i ? ", " : " (one of: ", f->enm->values[i]);
-      if (used && used < sizeof values) snprintf(values + used, sizeof values - used, ")");
-      status = usage_error("'%s' is not a value of %s.%s%s", o->value, rt ? rt->name : "?", f ? f->name : "?", values);
-    }
+    char why[512] = "unknown field";
+    if (keep) v = o->keep[0] == 'A' ? x->shown.value : x->other.value;
+    else if (f == NULL || bg_value_parse(rt, f, o->value, &v, why, sizeof why) != BG_OK)
+      status = usage_error("%s", why);
     if (status == BGCTL_OK) {
       char obj[96];
       snprintf(obj, sizeof obj, "conflict %s: %s", x->id, keep ? (o->keep[0] == 'A' ? "keep A" : "keep B") : "value");
@@ -325,7 +324,7 @@ static int conflicts_resolve(bg_store *s, const opts *o) {
   } else {
     status = BGCTL_FAILED;
   }
-  bg_care_entries_free(&l);
+  bg_open_entries_free(&l);
   return status;
 }
 

@@ -322,22 +322,22 @@ static void each_signal_fires_past_its_deadline_and_not_before(void **state) {
   bg_care_free(&set);
 
   /* the conflict entry as devices name it, and the office's resolution */
-  bg_care_entries l;
+  bg_open_entries l;
   assert_int_equal(bg_care_entries_get(s, "K-conflict", true, true, &l), BG_OK);
   assert_int_equal(l.n, 1);
   char eid[48]; /* carla's write, her first: named as libbgsync names it */
   snprintf(eid, sizeof eid, "c%llu.1", (unsigned long long)c->who.device);
   assert_string_equal(l.v[0].id, eid);
-  assert_string_equal(l.v[0].shown.value, "Jan de Vries"); /* R2: anna leads */
-  assert_string_equal(l.v[0].other.value, "Jan de Vries-Bakker");
+  assert_string_equal(l.v[0].shown.text, "Jan de Vries"); /* R2: anna leads */
+  assert_string_equal(l.v[0].other.text, "Jan de Vries-Bakker");
   assert_true(l.v[0].other.device == c->who.device);
-  assert_int_equal(bg_store_office_write(s, "K-conflict", l.v[0].rtype, l.v[0].rid, l.v[0].field, &l.v[0].other_value,
+  assert_int_equal(bg_store_office_write(s, "K-conflict", l.v[0].rtype, l.v[0].rid, l.v[0].field, &l.v[0].other.value,
                                          "resolve", "test", day(30)),
                    BG_OK);
-  bg_care_entries_free(&l);
+  bg_open_entries_free(&l);
   assert_int_equal(bg_care_entries_get(s, "K-conflict", true, true, &l), BG_OK);
   assert_int_equal(l.n, 0);
-  bg_care_entries_free(&l);
+  bg_open_entries_free(&l);
   bg_care_filter fk = {NULL, NULL, "K-conflict"};
   assert_int_equal(bg_care_load(s, &fk, &set), BG_OK);
   assert_int_equal(set.v[0].conflicts, 0);
