@@ -26,35 +26,12 @@
 #include "bg_schema.h"
 #include "care.h"
 #include "store.h"
+#include "teststore.h"
 
 /* 2025-03-01T00:00:00Z; day(n) is 10:00 of day n after it. */
 #define T0 INT64_C(1740787200000)
 #define DAY BG_DAY_MS
 static int64_t day(int n) { return T0 + n * DAY + 10 * 3600 * 1000; }
-
-static char g_path[64];
-
-static bg_store *open_fresh(void) {
-  snprintf(g_path, sizeof g_path, "/tmp/bg_test_care_XXXXXX");
-  int fd = mkstemp(g_path);
-  assert_true(fd >= 0);
-  close(fd);
-  unlink(g_path);
-  bg_store *s;
-  char why[256] = "";
-  if (bg_store_open(g_path, &s, why, sizeof why) != BG_OK) fail_msg("open: %s", why);
-  return s;
-}
-
-static void remove_store(bg_store *s) {
-  bg_store_close(s);
-  char p[80];
-  unlink(g_path);
-  snprintf(p, sizeof p, "%s-wal", g_path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", g_path);
-  unlink(p);
-}
 
 /* --- a device: the engine in memory, writes pushed one by one ------------------------------ */
 

@@ -24,33 +24,10 @@
 #include "bg_hlc.h"
 #include "bg_schema.h"
 #include "store.h"
+#include "teststore.h"
 #include "testrand.h"
 
 #define T0 INT64_C(1795426200000)
-
-static char g_path[64];
-
-static bg_store *open_fresh(void) {
-  snprintf(g_path, sizeof g_path, "/tmp/bg_test_store_XXXXXX");
-  int fd = mkstemp(g_path);
-  assert_true(fd >= 0);
-  close(fd);
-  unlink(g_path);
-  bg_store *s;
-  char why[256] = "";
-  if (bg_store_open(g_path, &s, why, sizeof why) != BG_OK) fail_msg("open: %s", why);
-  return s;
-}
-
-static void remove_store(bg_store *s) {
-  bg_store_close(s);
-  char p[80];
-  unlink(g_path);
-  snprintf(p, sizeof p, "%s-wal", g_path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", g_path);
-  unlink(p);
-}
 
 /* Two teams; a begeleider in each, a second one in team A; an office user. */
 typedef struct org {
@@ -859,21 +836,21 @@ static void audit_chain_detects_a_changed_byte(void **state) {
   bg_store_close(s);
   /* someone edits the table behind the daemon's back */
   sqlite3 *db;
-  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_open(g_store_path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "UPDATE audit SET object = 'zuit' WHERE seq = 2", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
   char why[128];
-  assert_int_equal(bg_store_open(g_path, &s, why, sizeof why), BG_OK);
+  assert_int_equal(bg_store_open(g_store_path, &s, why, sizeof why), BG_OK);
   assert_int_equal(bg_store_audit_verify(s, &entries, &bad), BG_E_CORRUPT);
   assert_int_equal(bad, 2);
   assert_int_equal(entries, 1);
   bg_store_close(s);
   /* a removed entry is caught too */
-  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_open(g_store_path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "UPDATE audit SET object = 'zuid' WHERE seq = 2; DELETE FROM audit WHERE seq = 4",
                                 NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
-  assert_int_equal(bg_store_open(g_path, &s, why, sizeof why), BG_OK);
+  assert_int_equal(bg_store_open(g_store_path, &s, why, sizeof why), BG_OK);
   assert_int_equal(bg_store_audit_verify(s, &entries, &bad), BG_E_CORRUPT);
   assert_int_equal(bad, 4);
   remove_store(s);
@@ -884,20 +861,15 @@ static void a_store_from_newer_software_is_refused(void **state) {
   bg_store *s = open_fresh();
   bg_store_close(s);
   sqlite3 *db;
-  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_open(g_store_path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
   char why[256] = "";
-  assert_int_equal(bg_store_open(g_path, &s, why, sizeof why), BG_E_NEWER_SCHEMA);
+  assert_int_equal(bg_store_open(g_store_path, &s, why, sizeof why), BG_E_NEWER_SCHEMA);
   assert_non_null(strstr(why, "update the software"));
-  assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_open(g_store_path, &db), SQLITE_OK);
   sqlite3_close(db);
-  char p[80];
-  unlink(g_path);
-  snprintf(p, sizeof p, "%s-wal", g_path);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", g_path);
-  unlink(p);
+  remove_store_files();
 }
 
 int main(void) {
