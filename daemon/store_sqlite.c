@@ -1001,8 +1001,10 @@ static bool bg__holding_in_set(const bg__holding *set, const char *client) {
   return set->np && bsearch(&client, set->purging, set->np, sizeof *set->purging, bg__str_cmp) != NULL;
 }
 
-/* The cursors of `device`, parsed, with their ids (*n of them; free with bg__cursors_free). */
-static bg_err bg__cursors_load(bg_store *s, uint64_t device, int64_t **ids, bg__holding **hs, size_t *n) {
+/* The cursors of `device` but `skip`, parsed, with their ids (*n of them;
+ * free with bg__cursors_free). */
+static bg_err bg__cursors_load(bg_store *s, uint64_t device, int64_t skip, int64_t **ids, bg__holding **hs,
+                               size_t *n) {
   *ids = NULL;
   *hs = NULL;
   *n = 0;
@@ -1012,6 +1014,7 @@ static bg_err bg__cursors_load(bg_store *s, uint64_t device, int64_t **ids, bg__
   size_t cap = 0;
   int rc = SQLITE_DONE;
   while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_int64(st, 0) == skip) continue;
     if (*n == cap) {
       cap = cap ? cap * 2 : 4;
       int64_t *i2 = realloc(*ids, cap * sizeof *i2);
@@ -1050,9 +1053,8 @@ static bg_err bg__device_holding(bg_store *s, uint64_t device, int64_t skip, con
   int64_t *ids;
   bg__holding *hs;
   size_t n;
-  bg_err r = bg__cursors_load(s, device, &ids, &hs, &n);
+  bg_err r = bg__cursors_load(s, device, skip, &ids, &hs, &n);
   for (size_t k = 0; r == BG_OK && k < n; k++) {
-    if (ids[k] == skip) continue;
     for (size_t i = 0; r == BG_OK && i < hs[k].n + hs[k].np; i++) {
       const char *c = i < hs[k].n ? hs[k].v[i].client : hs[k].purging[i - hs[k].n];
       if (outside == NULL || !bg__scope_has(outside, c)) r = bg__holding_purging(all, c, strlen(c));
@@ -1074,7 +1076,7 @@ static bg_err bg__cursors_rewrite(bg_store *s, uint64_t device, const bg__holdin
   int64_t *ids;
   bg__holding *hs;
   size_t n;
-  bg_err r = bg__cursors_load(s, device, &ids, &hs, &n);
+  bg_err r = bg__cursors_load(s, device, -1, &ids, &hs, &n);
   for (size_t k = 0; r == BG_OK && k < n; k++) {
     bg__holding kept = {0};
     bool changed = false;
