@@ -150,6 +150,7 @@ static bg_err bg__pull(bg_session *s, const bg_msg_pull *p, bg_buf *out) {
     m.type = BG_MSG_PURGE;
     m.u.purge = (bg_msg_purge){page.purge_id, page.purge, page.n_purge};
     bg__send(s, &m, out);
+    s->purges[s->n_purges++ % 8] = page.purge_id;
   }
   r = bg_changes_frame_raw(page.writes, page.n, page.next, page.more, out, 0);
   if (r != BG_OK) {
@@ -166,6 +167,13 @@ static bg_err bg__ready(bg_session *s, const bg_msg *m, bg_buf *out) {
     case BG_MSG_PUSH: return bg__push(s, &m->u.push, out);
     case BG_MSG_PULL: return bg__pull(s, &m->u.pull, out);
     case BG_MSG_ACK: {
+      /* an ACK names a PURGE of this session (PROTOCOL.md 6b) */
+      bool sent = false;
+      for (unsigned i = 0; i < s->n_purges && i < 8; i++) sent |= s->purges[i] == m->u.ack.id;
+      if (!sent) {
+        bg__error(s, out, BG_E_UNEXPECTED_MESSAGE, "ACK of a PURGE not sent in this session", 0);
+        return BG_OK;
+      }
       bg_err r = bg_store_purge_ack(s->env->store, &s->who, m->u.ack.id, s->env->now_ms());
       if (r == BG_E_NOT_FOUND) bg__error(s, out, BG_E_UNEXPECTED_MESSAGE, "ACK of a PURGE this device was not sent", 0);
       else if (r != BG_OK) bg__error(s, out, r, bg_store_errmsg(s->env->store), m->u.ack.id);

@@ -61,6 +61,8 @@ typedef struct bg_session {
   bg_err outcome;          /* why it ended (BG_OK: BYE) */
   char detail[256];        /* what went wrong, for the log */
   bool done;               /* nothing more to read: close after sending `out` */
+  uint64_t purges[8];      /* the ids of the latest PURGEs sent in this session: what an ACK may name */
+  unsigned n_purges;
 } bg_session;
 
 /* A sync session for the device a verified certificate names (device id and

@@ -212,7 +212,7 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
                      int64_t now, bg_pull_page *out);
 
 /* The device dropped the clients of PURGE `id`. BG_E_NOT_FOUND when the id is
- * not one of this device's. */
+ * not one of this device's; a repeat changes nothing (and is not audited). */
 bg_err bg_store_purge_ack(bg_store *s, const bg_who *who, uint64_t id, int64_t now);
 
 /* The merged state's digest of one client (bg_engine_digest): a device that

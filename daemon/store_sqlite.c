@@ -137,7 +137,7 @@ static const char *const bg__sql[Q_N] = {
     [Q_CURSORS_OF] = "SELECT id, held FROM cursors WHERE device = ?1",
     [Q_CURSOR_SET] = "UPDATE cursors SET held = ?2 WHERE id = ?1",
     [Q_PURGE_ADD] = "INSERT INTO purges(device, clients, created) VALUES(?1, ?2, ?3)",
-    [Q_PURGE_GET] = "SELECT clients FROM purges WHERE id = ?1 AND device = ?2",
+    [Q_PURGE_GET] = "SELECT clients, acked FROM purges WHERE id = ?1 AND device = ?2",
     [Q_PURGE_ACK] = "UPDATE purges SET acked = ?2 WHERE id = ?1 AND acked = 0",
     /* one client's writes after its position, through feed_client(client, seq);
      * the device's own too when the client is fed from the start (see the page) */
@@ -1574,6 +1574,10 @@ bg_err bg_store_purge_ack(bg_store *s, const bg_who *who, uint64_t id, int64_t n
   if (st == NULL || bg__bind(st, "ii", (int64_t)id, (int64_t)who->device) != SQLITE_OK) r = BG_E_STORAGE;
   if (r == BG_OK) r = bg__row(s, st, "purge");
   if (r == BG_E_NOT_FOUND) r = bg__fail(s, r, "no PURGE %llu for this device", (unsigned long long)id);
+  if (r == BG_OK && sqlite3_column_int64(st, 1) != 0) { /* acknowledged before: nothing more to do, or to audit */
+    sqlite3_reset(st);
+    return bg__end(s, BG_OK);
+  }
   bg__holding gone = {0};
   if (r == BG_OK) {
     /* the purge's clients, parsed into gone.purging */

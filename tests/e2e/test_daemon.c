@@ -607,11 +607,22 @@ static void a_client_moved_away_is_purged_until_acknowledged(void **state) {
   ack.type = BG_MSG_ACK;
   ack.u.ack.id = again;
   assert_int_equal(peer_send(&p, &ack), BG_OK);
+  assert_int_equal(peer_send(&p, &ack), BG_OK); /* a repeat in the session: no error */
   assert_int_equal(pull_once(&p, &a, &named), 0);
+  peer_close(&p);
+  /* an ACK names a PURGE of its own session: the same ACK in the next one is ERROR 113 */
+  bg_msg r;
+  assert_int_equal(hello(&p, &a), BG_OK);
+  assert_int_equal(peer_send(&p, &ack), BG_OK);
+  assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
+  assert_int_equal(r.type, BG_MSG_ERROR);
+  assert_int_equal(r.u.error.code, BG_E_UNEXPECTED_MESSAGE);
+  bg_msg_free(&r);
+  peer_close(&p);
+  assert_int_equal(hello(&p, &a), BG_OK);
   /* an ACK of a PURGE never sent: ERROR 113 */
   ack.u.ack.id = 999999;
   assert_int_equal(peer_send(&p, &ack), BG_OK);
-  bg_msg r;
   assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
   assert_int_equal(r.type, BG_MSG_ERROR);
   assert_int_equal(r.u.error.code, BG_E_UNEXPECTED_MESSAGE);

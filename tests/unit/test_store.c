@@ -566,6 +566,49 @@ static void more_clients_leaving_than_one_purge_holds_are_purged_in_turn(void **
   remove_store(s);
 }
 
+static bg_err count_purge_done(void *arg, const bg_audit_row *row) {
+  if (strcmp(row->action, "purge") == 0 && strcmp(row->outcome, "done") == 0) (*(int *)arg)++;
+  return BG_OK;
+}
+
+/* Found by the long network fuzz run: a device acknowledging the same PURGE
+ * again and again made the store audit it again each time (the audit log
+ * grew with every repeat). An acknowledged PURGE stays acknowledged: a
+ * repeat changes nothing and is not audited. */
+static void a_repeated_purge_ack_changes_nothing_and_is_audited_once(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {8};
+  device b;
+  device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  device_pull(s, &b, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  assert_int_equal(bg_store_client_move(s, "Z-1", "noord", "anna", T0 + 20), BG_OK);
+  uint64_t pid = 0;
+  char purged[8][BG_ID_MAX + 1];
+  int np = 0;
+  device_pull(s, &b, &r, NULL, 0, T0 + 30, &pid, purged, &np);
+  assert_int_equal(np, 1);
+  for (int i = 0; i < 3; i++) assert_int_equal(bg_store_purge_ack(s, &b.who, pid, T0 + 40 + i), BG_OK);
+  int done = 0;
+  bg_audit_filter f = {"Z-1", 0, 0};
+  assert_int_equal(bg_store_audit_query(s, &f, count_purge_done, &done), BG_OK);
+  assert_int_equal(done, 1);
+  /* and Z-1, back in his scope, comes whole again though the ACK came late */
+  assert_int_equal(bg_store_client_move(s, "Z-1", "zuid", "bert", T0 + 50), BG_OK);
+  uint64_t cursor = b.cursor, id = b.who.device;
+  device_free(&b); /* it dropped everything of Z-1 */
+  device_init(&b, id, o.bert, BG_ROLE_BEGELEIDER);
+  b.cursor = cursor;
+  device_pull(s, &b, &r, NULL, 0, T0 + 60, NULL, NULL, NULL);
+  assert_int_equal(bg_store_purge_ack(s, &b.who, pid, T0 + 70), BG_OK);
+  device_pull(s, &b, &r, NULL, 0, T0 + 80, &pid, purged, &np);
+  assert_int_equal(np, 0);
+  assert_same_as_store(s, &b, "Z-1");
+  device_free(&b);
+  remove_store(s);
+}
+
 /* The property, over seeds: random offline edits by several devices (two of one
  * user, a colleague, another team, the office), synced in random orders with
  * lost acknowledgements, lost page commits and small budgets. */
@@ -884,6 +927,7 @@ int main(void) {
       cmocka_unit_test(a_client_leaving_the_scope_is_purged_after_a_stale_session_pulled),
       cmocka_unit_test(a_device_with_a_cursor_the_store_does_not_know_is_purged_of_all_outside_its_scope),
       cmocka_unit_test(more_clients_leaving_than_one_purge_holds_are_purged_in_turn),
+      cmocka_unit_test(a_repeated_purge_ack_changes_nothing_and_is_audited_once),
       cmocka_unit_test(client_add_and_move_feed_the_trajectbegeleider_to_devices),
       cmocka_unit_test(devices_converge_with_the_store_within_their_scope),
       cmocka_unit_test(an_office_device_registers_a_new_client),
