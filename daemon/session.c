@@ -121,7 +121,7 @@ static bg_err bg__push(bg_session *s, const bg_msg_push *p, bg_buf *out) {
   bg_err r = bg_store_push(env->store, &s->who, p->batch, p->writes, p->n, env->now_ms(), &res);
   if (r != BG_OK) {
     bg__error(s, out, r, bg_store_errmsg(env->store), p->batch);
-    return r;
+    return r == BG_E_DEVICE_REVOKED ? BG_OK : r; /* the device's end, not the store's failure */
   }
   s->writes_in += p->n - res.n_rejected;
   bg_msg m;
@@ -142,7 +142,7 @@ static bg_err bg__pull(bg_session *s, const bg_msg_pull *p, bg_buf *out) {
                            env->now_ms(), &page);
   if (r != BG_OK) {
     bg__error(s, out, r, bg_store_errmsg(env->store), 0);
-    return r;
+    return r == BG_E_DEVICE_REVOKED ? BG_OK : r; /* the device's end, not the store's failure */
   }
   if (page.purge_id) {
     bg_msg m;

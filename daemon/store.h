@@ -187,7 +187,9 @@ typedef struct bg_push_result {
 /* Apply one PUSH batch (see the header comment). Write refusals: BG_E_AUTHOR
  * (dot, user, role or trajectbegeleider claim not the session's), BG_E_FORBIDDEN
  * (client unknown or out of reach), and the engine's validation errors.
- * A storage error rolls everything back and is returned. */
+ * A storage error rolls everything back and is returned. A revoked device's
+ * batch is refused whole, BG_E_DEVICE_REVOKED (a resent one too): nothing of
+ * it is accepted from the revocation on, also while its session is still open. */
 bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_write *writes, uint32_t n,
                      int64_t now, bg_push_result *out);
 
@@ -207,7 +209,8 @@ typedef struct bg_pull_page {
  * the device's cursors names (it may present any it has not confirmed past).
  * An unknown cursor (a store restored from an older backup) names every
  * client outside the scope and feeds the scope from the start (the device
- * re-receives what it has; harmless, applied by dot). */
+ * re-receives what it has; harmless, applied by dot). BG_E_DEVICE_REVOKED for
+ * a revoked device: nothing is served to it from the revocation on. */
 bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t max_bytes, uint32_t max_writes,
                      int64_t now, bg_pull_page *out);
 

@@ -78,7 +78,7 @@ enum {
   Q_TEAM_ADD, Q_TEAM_ID, Q_USER_ADD, Q_USER_TEAM_ADD, Q_USER_BY_LOGIN, Q_USER_BY_ID, Q_USERS,
   Q_CLIENT_ADD, Q_CLIENT_MOVE, Q_CLIENTS, Q_HISTORY_ADD, Q_HISTORY_HAS, Q_USER_FIRST_TEAM,
   Q_CODE_ADD, Q_CODE_GET, Q_CODE_SPEND, Q_DEVICE_ADD, Q_DEVICE_GET, Q_DEVICES, Q_DEVICE_REVOKE,
-  Q_DEVICE_SEEN, Q_DEVICE_COUNTER,
+  Q_DEVICE_SEEN, Q_DEVICE_COUNTER, Q_DEVICE_REVOKED,
   Q_BATCH_GET, Q_BATCH_ADD, Q_FEED_ADD, Q_HEAD, Q_IN_TEAM,
   Q_SCOPE_ALL, Q_SCOPE_USER, Q_CURSOR_GET, Q_CURSOR_PRUNE, Q_CURSOR_ADD, Q_CURSORS_OF,
   Q_CURSOR_SET, Q_PURGE_ADD, Q_PURGE_GET, Q_PURGE_ACK, Q_PAGE,
@@ -123,6 +123,7 @@ static const char *const bg__sql[Q_N] = {
     [Q_DEVICE_REVOKE] = "UPDATE devices SET revoked = ?2 WHERE id = ?1 AND revoked = 0",
     [Q_DEVICE_SEEN] = "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
     [Q_DEVICE_COUNTER] = "UPDATE devices SET counter = counter + 1 WHERE id = ?1 RETURNING counter",
+    [Q_DEVICE_REVOKED] = "SELECT 1 FROM devices WHERE id = ?1 AND revoked != 0",
     [Q_BATCH_GET] = "SELECT seq, rejected FROM batches WHERE device = ?1 AND batch = ?2",
     [Q_BATCH_ADD] = "INSERT INTO batches(device, batch, seq, rejected, at) VALUES(?1, ?2, ?3, ?4, ?5)",
     [Q_FEED_ADD] = "INSERT INTO feed(client, device, write) VALUES(?1, ?2, ?3)",
@@ -1124,6 +1125,23 @@ static bg_err bg__all_outside(bg_store *s, const bg__scope *sc, bg__holding *out
 
 /* --- sync: push ---------------------------------------------------------------------------- */
 
+/* BG_E_DEVICE_REVOKED when `who` is a revoked device. Checked inside the
+ * transaction of each push and pull, so from the commit of the revocation on
+ * nothing of the device is accepted and nothing is served to it - also in the
+ * moment before the daemon's poll (twice a second, server.c) ends its open
+ * sessions. */
+static bg_err bg__not_revoked(bg_store *s, const bg_who *who) {
+  sqlite3_stmt *st = bg__q(s, Q_DEVICE_REVOKED);
+  if (st == NULL || bg__bind(st, "i", (int64_t)who->device) != SQLITE_OK) return bg__sqlfail(s, SQLITE_ERROR, "device");
+  bg_err r = bg__row(s, st, "device");
+  if (r == BG_E_NOT_FOUND) return BG_OK;
+  if (r != BG_OK) return r;
+  sqlite3_reset(st);
+  return bg__fail(s, BG_E_DEVICE_REVOKED,
+                  "device %llu has been revoked by the office; its data can no longer be synced",
+                  (unsigned long long)who->device);
+}
+
 bg_err bg_store_digest(bg_store *s, const char *client, uint8_t out[32]) {
   s->err[0] = 0;
   int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
@@ -1289,6 +1307,7 @@ bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_wr
   memset(out, 0, sizeof *out);
   bg_err r = bg__begin(s);
   if (r != BG_OK) return r;
+  if ((r = bg__not_revoked(s, who)) != BG_OK) return bg__end(s, r);
   /* a batch seen before: the first answer again */
   sqlite3_stmt *st = bg__q(s, Q_BATCH_GET);
   if (st == NULL || bg__bind(st, "ii", (int64_t)who->device, (int64_t)batch) != SQLITE_OK)
@@ -1420,6 +1439,7 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
   if (max_bytes == 0) max_bytes = BG_PULL_DEFAULT_BYTES;
   bg_err r = bg__begin(s);
   if (r != BG_OK) return r;
+  if ((r = bg__not_revoked(s, who)) != BG_OK) return bg__end(s, r);
   bg__holding h, next = {0};
   bool known = false;
   bg__scope sc = {0};

@@ -401,6 +401,48 @@ static void writes_to_a_client_whose_purge_was_lost_are_accepted(void **state) {
   remove_store(s);
 }
 
+/* Found by bgfullsim: the office revokes a device while its session is open;
+ * until the daemon's poll ends the session (up to 500 ms), its requests went
+ * on: a push was accepted and pages were served. From the revocation's commit
+ * on, the store refuses both, a resent batch too; the user's other device is
+ * not touched. */
+static void a_revoked_device_gets_nothing_accepted_or_served(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {5};
+  device b, b2;
+  device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  device_init(&b2, enrol(s, "bert", "kb2"), o.bert, BG_ROLE_BEGELEIDER);
+  device_pull(s, &b, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  device_pull(s, &b2, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  device_edit(&b, "Z-1", 6, "voor de intrekking", false, T0 + 20);
+  assert_int_equal(device_push(s, &b, 10, false, T0 + 30), 0);
+  uint64_t batch = b.batch;
+  device_edit(&b, "Z-1", 6, "na de intrekking", false, T0 + 40);
+  device_rebind(&b);
+  assert_int_equal(bg_store_device_revoke(s, b.who.device, T0 + 50), BG_OK);
+  uint64_t head, now_head;
+  assert_int_equal(bg_store_head(s, &head), BG_OK);
+  bg_push_result res;
+  assert_int_equal(bg_store_push(s, &b.who, batch + 1, &b.pending[1].w, 1, T0 + 60, &res), BG_E_DEVICE_REVOKED);
+  assert_non_null(strstr(bg_store_errmsg(s), "revoked"));
+  assert_int_equal(bg_store_push(s, &b.who, batch, &b.pending[0].w, 1, T0 + 60, &res), BG_E_DEVICE_REVOKED);
+  assert_int_equal(bg_store_head(s, &now_head), BG_OK);
+  assert_true(now_head == head);
+  bg_pull_page p;
+  assert_int_equal(bg_store_pull(s, &b.who, b.cursor, 0, 0, T0 + 70, &p), BG_E_DEVICE_REVOKED);
+  assert_int_equal(bg_store_pull(s, &b.who, 0, 0, 0, T0 + 70, &p), BG_E_DEVICE_REVOKED);
+  /* bert's other device works on, and receives what the first pushed before */
+  device_edit(&b2, "Z-1", 3, "van de tweede", false, T0 + 80);
+  assert_int_equal(device_push(s, &b2, 10, false, T0 + 90), 0);
+  device_pull(s, &b2, &r, NULL, 0, T0 + 100, NULL, NULL, NULL);
+  assert_same_as_store(s, &b2, "Z-1");
+  device_free(&b);
+  device_free(&b2);
+  remove_store(s);
+}
+
 /* Found by bgfullsim: a client leaves a device's scope (PURGE: the device
  * drops everything of it, its own writes too) and comes back: the device is
  * fed the client from its first write, its own writes included. */
@@ -922,6 +964,7 @@ int main(void) {
       cmocka_unit_test(push_checks_authorship_and_access_and_resends_are_idempotent),
       cmocka_unit_test(a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged),
       cmocka_unit_test(writes_to_a_client_whose_purge_was_lost_are_accepted),
+      cmocka_unit_test(a_revoked_device_gets_nothing_accepted_or_served),
       cmocka_unit_test(a_client_back_after_a_purge_brings_the_devices_own_writes_too),
       cmocka_unit_test(a_client_back_after_a_purge_whose_ack_was_lost_comes_whole),
       cmocka_unit_test(a_client_leaving_the_scope_is_purged_after_a_stale_session_pulled),
