@@ -32,7 +32,7 @@ static bool sample(const bg_field_def *f, int k, bg_value *v) {
     case BG_FT_DATE: *v = (bg_value){BG_V_STR, false, 0, bg_str_c(dates[k % 3])}; return true;
     case BG_FT_ENUM: *v = (bg_value){BG_V_STR, false, 0, bg_str_c(f->enm->values[k % f->enm->n])}; return true;
     case BG_FT_BOOL: *v = (bg_value){BG_V_BOOL, k % 2 == 0, 0, {"", 0}}; return true;
-    case BG_FT_INT: *v = (bg_value){BG_V_INT, false, k == 0 ? f->min : k == 1 ? f->max : (f->min + f->max) / 2, {"", 0}}; return true;
+    case BG_FT_INT: *v = (bg_value){BG_V_INT, false, k == 0 ? f->min : k == 1 ? f->max : f->min / 2 + f->max / 2, {"", 0}}; return true;
     default: return false; /* the position: moved by the phase machine, never typed */
   }
 }
