@@ -199,7 +199,10 @@ bg_err bgsync_conflicts(bgsync *r, const char *client, bgsync_conflict_cb cb, vo
  * write `value` (keep 0). The resolution is a write that has seen both, so every
  * replica ends with the same value and the entry closes everywhere. A
  * wijzigingsvoorstel is decided with keep 'B' (overgenomen: applied, where the
- * field may be edited now) or 'A' (afgewezen). BG_E_NOT_FOUND for an unknown id. */
+ * field may be edited now) or 'A' (afgewezen). A conflict of the traject's
+ * phase (two concurrent phase moves; R5 shows the furthest) closes with 'A'
+ * only: the traject does not move by a resolution (BG_E_USAGE otherwise; it
+ * moves with bgsync_phase). BG_E_NOT_FOUND for an unknown id. */
 bg_err bgsync_resolve(bgsync *r, const char *id, char keep, const char *value);
 
 /* --- status ----------------------------------------------------------------------------- */

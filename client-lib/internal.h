@@ -48,6 +48,7 @@ struct bgsync {
   int applying;            /* > 0: the library itself writes the record tables */
   bool in_capture;         /* a SQL write is being captured */
   bool registering;        /* bgsync_client_add: the traject does not exist yet */
+  bool keeping_position;   /* bgsync_resolve: a write of the shown position closes a conflict of it */
   sqlite3_stmt *q[Q_MAX];
   sqlite3_stmt *upsert[BG_RTYPE_MAX + 1], *remove[BG_RTYPE_MAX + 1];
 

@@ -735,7 +735,8 @@ static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose) {
     bg_pos to;
     if (w->value.type != BG_V_INT || !bg_pos_decode(w->value.i, &to))
       return bgs_fail(r, BG_E_VALUE, "traject.positie takes a position (cycle * 16 + phase); use bgsync_phase");
-    if ((e = bgs_phase_allowed(r, w->client, pos, to)) != BG_OK) return e;
+    bool stays = r->keeping_position && to.cycle == pos.cycle && to.phase == pos.phase; /* no move */
+    if (!stays && (e = bgs_phase_allowed(r, w->client, pos, to)) != BG_OK) return e;
   }
   if ((e = bg_engine_context_for(&r->eng, w)) != BG_OK)
     return bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
@@ -1320,9 +1321,20 @@ bg_err bgsync_resolve(bgsync *r, const char *id, char keep, const char *value) {
   } else if (e == BG_OK) {
     /* a write that has seen both: the record's context covers them */
     bg_write w = bgs_w(bg_str_c(x->client), x->rtype, bg_str_c(x->rid), x->field, (bg_value){0});
-    if (keep) w.value = keep == 'A' ? x->shown.value : x->other.value;
-    else e = bgs_parse_value(r, &w, value, &w.value);
+    const bg_field_def *f = bg_field(bg_rtype(x->rtype), x->field);
+    bool position = f && f->type == BG_FT_POS;
+    if (position && keep != 'A')
+      /* two concurrent phase moves: the traject stands where R5 put it; it
+       * moves on (or back, where the phase machine allows) with a phase move */
+      e = bgs_fail(r, BG_E_USAGE, "a conflict of the traject's phase is closed by keeping the phase shown (--keep A); "
+                                  "to move the traject, use phase");
+    else if (keep)
+      w.value = keep == 'A' ? x->shown.value : x->other.value;
+    else
+      e = bgs_parse_value(r, &w, value, &w.value);
+    r->keeping_position = position;
     if (e == BG_OK) e = bgs_write1(r, &w, false);
+    r->keeping_position = false;
   }
   bg_open_entries_free(&l);
   if (e == BG_OK) r->err[0] = 0;

@@ -370,11 +370,14 @@ bg_err bg_write_check(const bg_write *w, const bg_rtype_def **rtp, const bg_fiel
   if (bg_group(f->group)->admin_only && w->role != BG_ROLE_ADMIN) return BG_E_FORBIDDEN;
   if (f->type == BG_FT_POS) {
     /* A position must be reachable from what the writer saw (decisions are the
-     * writer's to check; they are not part of the write). */
+     * writer's to check; they are not part of the write), or be that position:
+     * a write that keeps it moves nothing (it resolves a conflict of two
+     * moves, and ranks as staying in the phase). */
     if (w->value.type != BG_V_INT) return BG_E_VALUE;
     bg_pos to;
     bg_pos_decode(w->value.i, &to);
-    if ((r = bg_phase_check(seen, to, NULL, NULL, 0)) != BG_OK) return r;
+    bool stays = seen.phase != BG_PH_NONE && to.cycle == seen.cycle && to.phase == seen.phase;
+    if (!stays && (r = bg_phase_check(seen, to, NULL, NULL, 0)) != BG_OK) return r;
   }
   if (f->group == BG_G_SIGN && f->id == 2 && w->value.type == BG_V_NIL) return BG_E_VALUE; /* no un-signing */
   if (rtp) *rtp = rt;

@@ -114,6 +114,7 @@ static const cmd_help k_help[] = {
      "usage: bgsync --replica FILE resolve ID (--keep A|B | --value VALUE)\n"
      "A conflict: keep the shown value (A), the other (B), or write a new one.\n"
      "A wijzigingsvoorstel: --keep B takes it over, --keep A declines it.\n"
+     "Two concurrent phase moves: --keep A keeps the phase shown (the traject moves with phase).\n"
      "Example: bgsync --replica anna.db resolve c3.17 --keep B\n"},
     {"digest",
      "usage: bgsync --replica FILE digest [CLIENT]\n"

@@ -513,6 +513,51 @@ static void conflicts_list_and_resolve(void **state) {
   bgsync_close(r);
 }
 
+/* Found by the extended bgfullsim: two concurrent phase moves leave a conflict
+ * entry (R5 shows the furthest) that the device could not resolve (the
+ * position is not typed, and a write of it went through the phase machine).
+ * Keeping the shown phase closes it everywhere without moving the traject;
+ * keeping the other would move it, and is refused with what to do. */
+static void a_conflict_of_two_phase_moves_closes_by_keeping_the_shown_phase(void **state) {
+  (void)state;
+  bgsync *r = fresh(true);
+  dev office, col;
+  dev_init(&office, OFFICE_DEVICE, OFFICE_USER, BG_ROLE_ADMIN);
+  dev_init(&col, COLLEAGUE_DEVICE, COLLEAGUE_USER, BG_ROLE_BEGELEIDER);
+  office_client(&office, "c-1", BG_PH_AANMELDING);
+  deliver(r, &office, 0);
+  for (size_t i = 0; i < office.n_made; i++) dev_apply_encoded(&col, office.made[i].data, office.made[i].len);
+  /* concurrent: the replica moves on to intake, the colleague's device to opstart (spoedopname) */
+  assert_int_equal(bgsync_set(r, "c-1", "aanmelding.besluit", "intakegesprek"), BG_OK);
+  if (bgsync_phase(r, "c-1", "intake") != BG_OK) fail_msg("%s", bgsync_errmsg(r));
+  assert_int_equal(dev_write(&col, "c-1", BG_RT_TRAJECT, "t", 1, vint(bg_pos_encode((bg_pos){0, BG_PH_OPSTART}))), BG_OK);
+  deliver(r, &col, 0);
+  seen_conflicts s = {0};
+  assert_int_equal(bgsync_conflicts(r, "c-1", on_conflict, &s), BG_OK);
+  assert_int_equal(s.n, 1);
+  assert_string_equal(s.shown, "opstart (cycle 0)"); /* R5: the phase moves forward */
+  assert_string_equal(s.other, "intake (cycle 0)");
+  assert_int_equal(bgsync_resolve(r, s.id, 'B', NULL), BG_E_USAGE);
+  assert_non_null(strstr(bgsync_errmsg(r), "--keep A"));
+  assert_int_equal(bgsync_resolve(r, s.id, 0, "intake"), BG_E_USAGE);
+  assert_int_equal(bgsync_resolve(r, s.id, 'A', NULL), BG_OK);
+  assert_string_equal(text(r, "SELECT phase FROM traject"), "opstart");
+  seen_conflicts after = {0};
+  assert_int_equal(bgsync_conflicts(r, NULL, on_conflict, &after), BG_OK);
+  assert_int_equal(after.n, 0);
+  /* the colleague's replica closes the entry too */
+  int64_t from = 0;
+  collect(r, &col, &from);
+  bg_field_view fv;
+  assert_int_equal(bg_engine_field(&col.e, BG_STR("c-1"), BG_RT_TRAJECT, BG_STR("t"), 1, &fv), BG_OK);
+  assert_int_equal(fv.n_losers, 0);
+  /* and a phase move to where the traject already is stays refused */
+  assert_int_equal(bgsync_phase(r, "c-1", "opstart"), BG_E_PHASE_TRANSITION);
+  dev_free(&col);
+  dev_free(&office);
+  bgsync_close(r);
+}
+
 /* The office refused two of the replica's writes: the replica takes them back
  * and shows what the office and the colleague show. */
 static void refused_writes_are_taken_back(void **state) {
@@ -783,6 +828,7 @@ int main(void) {
       cmocka_unit_test(api_and_sql_writes_are_captured_alike),
       cmocka_unit_test(refusals_name_the_rule_and_leave_nothing),
       cmocka_unit_test(conflicts_list_and_resolve),
+      cmocka_unit_test(a_conflict_of_two_phase_moves_closes_by_keeping_the_shown_phase),
       cmocka_unit_test(refused_writes_are_taken_back),
       cmocka_unit_test(purge_drops_everything_of_a_client),
       cmocka_unit_test(tables_equal_a_fresh_replica_for_random_histories),
