@@ -704,6 +704,20 @@ static const char *bgs_field_label(const bg_write *w, char *buf, size_t len) {
   return buf;
 }
 
+/* The engine refused write `w` (`pos`: the traject's position): what was
+ * wrong, in a sentence. */
+static bg_err bgs_refused(bgsync *r, const bg_write *w, bg_err e, bg_pos pos) {
+  char label[200];
+  bgs_field_label(w, label, sizeof label);
+  const bg_rtype_def *rt = bg_rtype(w->rtype);
+  bool of_a_cycle = rt && (rt->keying == BG_KEY_CYCLE || rt->keying == BG_KEY_CYCLE_LG || rt->keying == BG_KEY_CYCLE_DOT);
+  if (e == BG_E_UNKNOWN_RECORD && of_a_cycle && pos.phase != BG_PH_NONE && pos.cycle == 0)
+    return bgs_fail(r, e, "%s: client %.*s has no cycle yet (the traject is in %s): the %s belongs to a cycle, which "
+                          "starts with analyse",
+                    label, (int)w->client.len, w->client.p, bg_phase_name(pos.phase), rt->name);
+  return bgs_fail(r, e, "%s: %s", label, bg_err_message(e));
+}
+
 /*
  * Make, check, apply and queue one write of this device. The caller set
  * client, rtype, rid, field and value; everything else comes from the replica:
@@ -720,7 +734,7 @@ static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose) {
   if (e != BG_OK) return e;
   if (!id.enrolled || !id.role[0])
     return bgs_fail(r, BG_E_USAGE, "this replica has no caseload yet: enrol it and sync once first");
-  bg_pos pos;
+  bg_pos pos = {0, BG_PH_NONE};
   if (!bg_str_eq(w->client, BG_STR(BG_ORG_CLIENT))) {
     if ((e = bg_engine_position(&r->eng, w->client, &pos)) != BG_OK)
       return bgs_fail(r, e, "reading the traject of client %.*s", (int)w->client.len, w->client.p);
@@ -738,8 +752,7 @@ static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose) {
     bool stays = r->keeping_position && to.cycle == pos.cycle && to.phase == pos.phase; /* no move */
     if (!stays && (e = bgs_phase_allowed(r, w->client, pos, to)) != BG_OK) return e;
   }
-  if ((e = bg_engine_context_for(&r->eng, w)) != BG_OK)
-    return bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
+  if ((e = bg_engine_context_for(&r->eng, w)) != BG_OK) return bgs_refused(r, w, e, pos);
   w->user = id.user;
   w->role = (uint8_t)bg_role_by_name(id.role, strlen(id.role));
   if ((e = bgs_is_tb(r, w->client, id.user, &w->tb)) != BG_OK) return bgs_fail(r, e, "reading the traject");
@@ -749,8 +762,7 @@ static bg_err bgs_local_write(bgsync *r, bg_write *w, bool propose) {
   /* the dot now: the check wants the context below it (a refusal rolls it back) */
   w->dot.device = id.device;
   if ((e = bgs_next_dot(r, &w->dot.counter, &w->hlc)) != BG_OK) return e;
-  if ((e = bg_write_check(w, &rt, &f, &ri)) != BG_OK)
-    return bgs_fail(r, e, "%s: %s", bgs_field_label(w, label, sizeof label), bg_err_message(e));
+  if ((e = bg_write_check(w, &rt, &f, &ri)) != BG_OK) return bgs_refused(r, w, e, pos);
   bool in_window = bg_write_in_window(w, f, &ri);
   bool is_signed = false;
   if (ri.has_cycle && (f->group == BG_G_PLAN || f->group == BG_G_SIGN) &&

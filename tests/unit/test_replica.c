@@ -375,6 +375,11 @@ static void refusals_name_the_rule_and_leave_nothing(void **state) {
   assert_int_equal(count(r, "SELECT count(*) FROM intake"), 0);
   assert_unchanged(r, &s);
 
+  /* a plan before the first cycle: there is none yet, and the message says so */
+  assert_int_equal(bgsync_sign(r, "c-2", "handtekening", "2030-05-01"), BG_E_UNKNOWN_RECORD);
+  assert_non_null(strstr(bgsync_errmsg(r), "has no cycle yet (the traject is in aanmelding)"));
+  assert_unchanged(r, &s);
+
   /* a statement over two clients where the second is refused: nothing of either */
   sql_ok(r, "INSERT INTO client(client, rid, naam) VALUES('c-2', 'c', 'Piet')");
   s = snap(r);
