@@ -480,15 +480,21 @@ static void on_conflict(void *arg, const bgsync_conflict *c) {
   snprintf(s->other, sizeof s->other, "%s", c->other.value ? c->other.value : "");
 }
 
+/* The office opens client `c` up to `phase` (office_client); the replica and a
+ * colleague's device both receive it. */
+static void with_colleague(bgsync *r, dev *office, dev *col, const char *c, int phase) {
+  dev_init(office, OFFICE_DEVICE, OFFICE_USER, BG_ROLE_ADMIN);
+  dev_init(col, COLLEAGUE_DEVICE, COLLEAGUE_USER, BG_ROLE_BEGELEIDER);
+  office_client(office, c, phase);
+  deliver(r, office, 0);
+  for (size_t i = 0; i < office->n_made; i++) dev_apply_encoded(col, office->made[i].data, office->made[i].len);
+}
+
 static void conflicts_list_and_resolve(void **state) {
   (void)state;
   bgsync *r = fresh(true);
   dev office, col;
-  dev_init(&office, OFFICE_DEVICE, OFFICE_USER, BG_ROLE_ADMIN);
-  dev_init(&col, COLLEAGUE_DEVICE, COLLEAGUE_USER, BG_ROLE_BEGELEIDER);
-  office_client(&office, "c-1", BG_PH_INTAKE);
-  deliver(r, &office, 0);
-  for (size_t i = 0; i < office.n_made; i++) dev_apply_encoded(&col, office.made[i].data, office.made[i].len);
+  with_colleague(r, &office, &col, "c-1", BG_PH_INTAKE);
   /* concurrent: the replica (trajectbegeleider) and the colleague set the address */
   assert_int_equal(bgsync_set(r, "c-1", "client.adres", "Dorpsstraat 1"), BG_OK);
   assert_int_equal(dev_write(&col, "c-1", BG_RT_CLIENT, "c", 3, vstr("Kerkstraat 2")), BG_OK);
@@ -527,11 +533,7 @@ static void a_conflict_of_two_phase_moves_closes_by_keeping_the_shown_phase(void
   (void)state;
   bgsync *r = fresh(true);
   dev office, col;
-  dev_init(&office, OFFICE_DEVICE, OFFICE_USER, BG_ROLE_ADMIN);
-  dev_init(&col, COLLEAGUE_DEVICE, COLLEAGUE_USER, BG_ROLE_BEGELEIDER);
-  office_client(&office, "c-1", BG_PH_AANMELDING);
-  deliver(r, &office, 0);
-  for (size_t i = 0; i < office.n_made; i++) dev_apply_encoded(&col, office.made[i].data, office.made[i].len);
+  with_colleague(r, &office, &col, "c-1", BG_PH_AANMELDING);
   /* concurrent: the replica moves on to intake, the colleague's device to opstart (spoedopname) */
   assert_int_equal(bgsync_set(r, "c-1", "aanmelding.besluit", "intakegesprek"), BG_OK);
   if (bgsync_phase(r, "c-1", "intake") != BG_OK) fail_msg("%s", bgsync_errmsg(r));
@@ -569,12 +571,8 @@ static void refused_writes_are_taken_back(void **state) {
   (void)state;
   bgsync *r = fresh(true);
   dev office, col;
-  dev_init(&office, OFFICE_DEVICE, OFFICE_USER, BG_ROLE_ADMIN);
-  dev_init(&col, COLLEAGUE_DEVICE, COLLEAGUE_USER, BG_ROLE_BEGELEIDER);
-  office_client(&office, "c-1", BG_PH_PLANNING);
-  for (size_t i = 0; i < office.n_made; i++) dev_apply_encoded(&col, office.made[i].data, office.made[i].len);
+  with_colleague(r, &office, &col, "c-1", BG_PH_PLANNING);
   assert_int_equal(dev_write(&col, "c-1", BG_RT_CLIENT, "c", 3, vstr("Kerkstraat 2")), BG_OK);
-  deliver(r, &office, 0);
   deliver(r, &col, 0);
   assert_int_equal(bgsync_set(r, "c-1", "client.adres", "Dorpsstraat 1"), BG_OK); /* had seen the colleague's */
   char doel[65];
