@@ -150,7 +150,7 @@ static bg_err bg__pull(bg_session *s, const bg_msg_pull *p, bg_buf *out) {
     m.type = BG_MSG_PURGE;
     m.u.purge = (bg_msg_purge){page.purge_id, page.purge, page.n_purge};
     bg__send(s, &m, out);
-    s->purges[s->n_purges++ % 8] = page.purge_id;
+    s->purges[s->n_purges++ % BG_SESSION_PURGES] = page.purge_id;
   }
   r = bg_changes_frame_raw(page.writes, page.n, page.next, page.more, out, 0);
   if (r != BG_OK) {
@@ -169,7 +169,7 @@ static bg_err bg__ready(bg_session *s, const bg_msg *m, bg_buf *out) {
     case BG_MSG_ACK: {
       /* an ACK names a PURGE of this session (PROTOCOL.md 6b) */
       bool sent = false;
-      for (unsigned i = 0; i < s->n_purges && i < 8; i++) sent |= s->purges[i] == m->u.ack.id;
+      for (unsigned i = 0; i < s->n_purges && i < BG_SESSION_PURGES; i++) sent |= s->purges[i] == m->u.ack.id;
       if (!sent) {
         bg__error(s, out, BG_E_UNEXPECTED_MESSAGE, "ACK of a PURGE not sent in this session", 0);
         return BG_OK;

@@ -47,6 +47,9 @@ typedef struct bg_session_env {
 
 typedef enum bg_session_kind { BG_SESSION_SYNC = 1, BG_SESSION_ENROL = 2 } bg_session_kind;
 
+/* PURGE ids a session remembers for the ACKs (a device ACKs the one it just got). */
+#define BG_SESSION_PURGES 8
+
 typedef struct bg_session {
   bg_session_env *env;
   bg_session_kind kind;
@@ -61,7 +64,7 @@ typedef struct bg_session {
   bg_err outcome;          /* why it ended (BG_OK: BYE) */
   char detail[256];        /* what went wrong, for the log */
   bool done;               /* nothing more to read: close after sending `out` */
-  uint64_t purges[8];      /* the ids of the latest PURGEs sent in this session: what an ACK may name */
+  uint64_t purges[BG_SESSION_PURGES]; /* the ids of the latest PURGEs sent in this session: what an ACK may name */
   unsigned n_purges;
 } bg_session;
 

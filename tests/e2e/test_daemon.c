@@ -119,6 +119,15 @@ static void device_edit(device *d, const char *client, uint32_t field, const cha
   assert_int_equal(bg_engine_apply(&d->e, w, &res), BG_OK);
 }
 
+/* The next frame from `p` is an ERROR with `code`. */
+static void recv_error(peer *p, bg_err code) {
+  bg_msg r;
+  assert_int_equal(peer_recv(p, &r, 5000), BG_OK);
+  assert_int_equal(r.type, BG_MSG_ERROR);
+  if (r.u.error.code != (uint32_t)code) fail_msg("expected %s, got %u", bg_err_name(code), r.u.error.code);
+  bg_msg_free(&r);
+}
+
 static bg_err hello(peer *p, device *d) {
   bg_err e = peer_connect(p, &g_rng, g_org.port, &d->id, NULL);
   if (e != BG_OK) return e;
@@ -260,15 +269,12 @@ static void enrolment_codes_work_once_and_only_with_the_right_ca(void **state) {
   /* HELLO on an enrolment connection */
   peer p;
   assert_int_equal(peer_connect(&p, &g_rng, g_org.enrol_port, NULL, NULL), BG_OK);
-  bg_msg m, r;
+  bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_HELLO;
   m.u.hello = (bg_msg_hello){1, 1, BG_SCHEMA_VERSION, BG_STR("peer/test"), 0, 0};
   assert_int_equal(peer_send(&p, &m), BG_OK);
-  assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
-  assert_int_equal(r.type, BG_MSG_ERROR);
-  assert_int_equal(r.u.error.code, BG_E_AUTH);
-  bg_msg_free(&r);
+  recv_error(&p, BG_E_AUTH);
   peer_close(&p);
   /* and no certificate at all on the sync port: refused at the handshake */
   bg_err e = peer_connect(&p, &g_rng, g_org.port, NULL, NULL);
@@ -336,11 +342,7 @@ static void a_revoked_device_is_refused_and_its_session_closed(void **state) {
   snprintf(cmd, sizeof cmd, "device revoke %llu", (unsigned long long)d.id.device);
   assert_int_equal(bgh_bgctl(&g_org, NULL, 0, "%s", cmd), 0);
   /* the open session: ERROR 203 within a second or so */
-  bg_msg r;
-  assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
-  assert_int_equal(r.type, BG_MSG_ERROR);
-  assert_int_equal(r.u.error.code, BG_E_DEVICE_REVOKED);
-  bg_msg_free(&r);
+  recv_error(&p, BG_E_DEVICE_REVOKED);
   peer_close(&p);
   /* a new handshake is refused */
   bg_err e = peer_connect(&p, &g_rng, g_org.port, &d.id, NULL);
@@ -355,11 +357,8 @@ static void expect_error_for(device *d, const void *bytes, size_t n, bg_err code
   peer p;
   assert_int_equal(hello(&p, d), BG_OK);
   assert_int_equal(peer_send_raw(&p, bytes, n), BG_OK);
+  recv_error(&p, code);
   bg_msg r;
-  assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
-  assert_int_equal(r.type, BG_MSG_ERROR);
-  if (r.u.error.code != (uint32_t)code) fail_msg("expected %s, got %u", bg_err_name(code), r.u.error.code);
-  bg_msg_free(&r);
   assert_int_equal(peer_recv(&p, &r, 5000), BG_E_CONNECTION_LOST);
   peer_close(&p);
 }
@@ -611,22 +610,15 @@ static void a_client_moved_away_is_purged_until_acknowledged(void **state) {
   assert_int_equal(pull_once(&p, &a, &named), 0);
   peer_close(&p);
   /* an ACK names a PURGE of its own session: the same ACK in the next one is ERROR 113 */
-  bg_msg r;
   assert_int_equal(hello(&p, &a), BG_OK);
   assert_int_equal(peer_send(&p, &ack), BG_OK);
-  assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
-  assert_int_equal(r.type, BG_MSG_ERROR);
-  assert_int_equal(r.u.error.code, BG_E_UNEXPECTED_MESSAGE);
-  bg_msg_free(&r);
+  recv_error(&p, BG_E_UNEXPECTED_MESSAGE);
   peer_close(&p);
   assert_int_equal(hello(&p, &a), BG_OK);
   /* an ACK of a PURGE never sent: ERROR 113 */
   ack.u.ack.id = 999999;
   assert_int_equal(peer_send(&p, &ack), BG_OK);
-  assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
-  assert_int_equal(r.type, BG_MSG_ERROR);
-  assert_int_equal(r.u.error.code, BG_E_UNEXPECTED_MESSAGE);
-  bg_msg_free(&r);
+  recv_error(&p, BG_E_UNEXPECTED_MESSAGE);
   peer_close(&p);
   device_free(&a);
 }
