@@ -25,12 +25,6 @@ const char *bg_plan_status_name(int status) {
 
 static int64_t bg__at(const bg_write *w) { return (int64_t)bg_hlc_physical(w->hlc); }
 
-static void bg__cstr(char *dst, size_t cap, bg_str s) {
-  size_t n = s.len < cap - 1 ? s.len : cap - 1;
-  if (n) memcpy(dst, s.p, n);
-  dst[n] = 0;
-}
-
 /* --- values -------------------------------------------------------------------------------- */
 
 bool bg_care_date_ms(const char *s, size_t len, int64_t *ms) {
@@ -76,7 +70,7 @@ static bg_err bg__scan_rec(bg__scan *sc, const bg_write *w) {
     sc->caprec = cap;
   }
   sc->recs[sc->nrec].rtype = w->rtype;
-  bg__cstr(sc->recs[sc->nrec].rid, sizeof sc->recs[sc->nrec].rid, w->rid);
+  bg_str_copy(sc->recs[sc->nrec].rid, sizeof sc->recs[sc->nrec].rid, w->rid);
   sc->nrec++;
   return BG_OK;
 }
@@ -147,7 +141,7 @@ static bg_err bg__decision(bg_care_client *c, size_t *cap, uint8_t kind, uint32_
   bg_care_decision *d = &c->decisions[c->n_decisions++];
   d->kind = kind;
   d->cycle = cycle;
-  bg__cstr(d->value, sizeof d->value, w->value.s);
+  bg_str_copy(d->value, sizeof d->value, w->value.s);
   d->at = bg__at(w);
   return BG_OK;
 }

@@ -180,6 +180,12 @@ bg_str bg_str_c(const char *s) {
 
 bool bg_str_eq(bg_str a, bg_str b) { return a.len == b.len && memcmp(a.p, b.p, a.len) == 0; }
 
+void bg_str_copy(char *dst, size_t cap, bg_str s) {
+  size_t n = s.len < cap - 1 ? s.len : cap - 1;
+  if (n) memcpy(dst, s.p, n);
+  dst[n] = 0;
+}
+
 /* --- member access ------------------------------------------------------------ */
 
 static uint64_t bg__uint_get(const void *base, const bg__field *f) {

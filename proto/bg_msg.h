@@ -83,6 +83,8 @@ typedef struct bg_str {
 #define BG_STR(literal) ((bg_str){(literal), (uint32_t)(sizeof(literal) - 1)})
 bg_str bg_str_c(const char *s); /* from a NUL-terminated string */
 bool bg_str_eq(bg_str a, bg_str b);
+/* Copies `s` into dst as a C string, cut to cap - 1 bytes (cap > 0). */
+void bg_str_copy(char *dst, size_t cap, bg_str s);
 
 /* A field value. Strings are UTF-8; binaries are opaque. */
 typedef enum bg_vtype {

@@ -94,12 +94,6 @@ bg_err bg_value_parse(const bg_rtype_def *rt, const bg_field_def *f, const char 
 
 /* --- open entries --------------------------------------------------------------------------- */
 
-static void bg__cstr(char *dst, size_t cap, bg_str s) {
-  size_t n = s.len < cap - 1 ? s.len : cap - 1;
-  if (n) memcpy(dst, s.p, n);
-  dst[n] = 0;
-}
-
 /* A side's copy of a write: the value as text, and a bg_value over that text. */
 static bg_err bg__side(const bg_write *w, bg_entry_side *side) {
   memset(side, 0, sizeof *side);
@@ -149,8 +143,8 @@ static bg_err bg__collect_entry(void *arg, const bg_entry *en) {
   x->proposal = en->proposal;
   x->reason = en->reason;
   x->rule = en->rule;
-  bg__cstr(x->client, sizeof x->client, w->client);
-  bg__cstr(x->rid, sizeof x->rid, w->rid);
+  bg_str_copy(x->client, sizeof x->client, w->client);
+  bg_str_copy(x->rid, sizeof x->rid, w->rid);
   x->rtype = w->rtype;
   x->field = w->field;
   x->dot = w->dot;
