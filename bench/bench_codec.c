@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
   bg_dot(*ctx)[8] = calloc(writes, sizeof *ctx);
   for (unsigned i = 0; i < writes; i++) bg_gen_write(&g, &w[i], ctx[i]);
   g_push.type = BG_MSG_PUSH;
-  g_push.u.push = (bg_msg_push){1, w, writes};
+  g_push.u.push = (bg_msg_push){1, w, writes, false};
   bg_buf_init(&g_out, 0);
   run_encode(NULL);
   g_copy = malloc(g_out.len);

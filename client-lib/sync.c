@@ -55,6 +55,7 @@ struct bgsync_op {
   uint32_t sent_n[BG_MAX_OUTSTANDING];
   size_t sent_head;
   uint32_t max_frame;   /* the server's, from WELCOME */
+  uint32_t proto;       /* the protocol version the server chose (WELCOME) */
   bool welcomed;        /* WELCOME received: the session is ready */
   bool pull_out;        /* a PULL awaits its CHANGES */
   bool server_said;     /* the server's ERROR carried its own retryable flag */
@@ -328,7 +329,7 @@ static bg_err bgs_push_batch(bgsync_op *op, uint64_t batch) {
     bg_msg m;
     memset(&m, 0, sizeof m);
     m.type = BG_MSG_PUSH;
-    m.u.push = (bg_msg_push){batch, w, (uint32_t)n};
+    m.u.push = (bg_msg_push){batch, w, (uint32_t)n, op->proto >= BG_PROTO_PACKED};
     if (!bgs_send(op, &m)) {
       e = op->result;
     } else {
@@ -524,6 +525,7 @@ static void bgs_welcome(bgsync_op *op, const bg_msg_welcome *w) {
   }
   op->welcomed = true;
   op->max_frame = w->max_frame;
+  op->proto = w->proto;
   if (w->proto < BG_PROTO_VERSION_MIN || w->proto > BG_PROTO_VERSION_MAX) {
     bgs_fail(r, BG_E_PROTOCOL_VERSION, "the server chose protocol %u, this app speaks %u..%u: update the app", w->proto,
              BG_PROTO_VERSION_MIN, BG_PROTO_VERSION_MAX);

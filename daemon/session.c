@@ -108,6 +108,7 @@ static void bg__hello(bg_session *s, const bg_msg_hello *h, bg_buf *out) {
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_WELCOME;
+  s->proto = hi;
   m.u.welcome = (bg_msg_welcome){hi, BG_SCHEMA_VERSION, bg_str_c(env->software), s->cert_device, user,
                                  bg_str_c(s->login), u.role, head, bg_hlc_now(&env->hlc, (uint64_t)now),
                                  env->max_frame};
@@ -152,7 +153,7 @@ static bg_err bg__pull(bg_session *s, const bg_msg_pull *p, bg_buf *out) {
     bg__send(s, &m, out);
     s->purges[s->n_purges++ % BG_SESSION_PURGES] = page.purge_id;
   }
-  r = bg_changes_frame_raw(page.writes, page.n, page.next, page.more, out, 0);
+  r = bg_changes_frame_raw(page.writes, page.n, page.next, page.more, s->proto >= BG_PROTO_PACKED, out, 0);
   if (r != BG_OK) {
     bg__error(s, out, BG_E_INTERNAL, "a page of changes could not be framed", 0);
     return BG_OK;

@@ -56,6 +56,7 @@ typedef struct bg_session {
   int state;
   bg_fdec dec;
   bg_who who;              /* sync: set at HELLO */
+  uint32_t proto;          /* sync: the protocol version chosen at HELLO */
   uint64_t cert_device;    /* sync: from the certificate */
   char cert_login[BG_ID_MAX + 1];
   char login[BG_ID_MAX + 1];

@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bg_frame.h"
@@ -29,6 +30,7 @@ typedef enum bg__kind {
   BG__WRITES,  /* const bg_write * + uint32_t count, count min..max */
   BG__REJECTS, /* const bg_reject * + uint32_t count, as [[index, code], ...] */
   BG__STRS,    /* const bg_str * + uint32_t count, each 1..BG_ID_MAX */
+  BG__PACKED,  /* the writes of a BG__WRITES twin, packed (protocol 2; 4.7 below) */
 } bg__kind;
 
 typedef struct bg__field {
@@ -40,6 +42,8 @@ typedef struct bg__field {
   size_t off;       /* offset of the member */
   size_t off_n;     /* arrays: offset of the uint32_t count */
   uint64_t min, max;
+  size_t off_flag;  /* BG__WRITES, BG__PACKED: offset of the bool `packed` */
+  uint8_t twin;     /* BG__PACKED: key of the BG__WRITES field of the same writes */
 } bg__field;
 
 typedef struct bg__desc {
@@ -49,17 +53,22 @@ typedef struct bg__desc {
 } bg__desc;
 
 #define U(key, name, req, type, member, lo, hi) \
-  {key, BG__UINT, sizeof(((type *)0)->member), req, name, offsetof(type, member), 0, lo, hi}
+  {key, BG__UINT, sizeof(((type *)0)->member), req, name, offsetof(type, member), 0, lo, hi, 0, 0}
 #define B(key, name, req, type, member) \
-  {key, BG__BOOL, 0, req, name, offsetof(type, member), 0, 0, 1}
+  {key, BG__BOOL, 0, req, name, offsetof(type, member), 0, 0, 1, 0, 0}
 #define S(key, name, req, type, member, lo, hi) \
-  {key, BG__STR, 0, req, name, offsetof(type, member), 0, lo, hi}
+  {key, BG__STR, 0, req, name, offsetof(type, member), 0, lo, hi, 0, 0}
 #define BIN(key, name, req, type, member, lo, hi) \
-  {key, BG__BIN, 0, req, name, offsetof(type, member), 0, lo, hi}
+  {key, BG__BIN, 0, req, name, offsetof(type, member), 0, lo, hi, 0, 0}
 #define ARR(key, kind, name, req, type, member, count, lo, hi) \
-  {key, kind, 0, req, name, offsetof(type, member), offsetof(type, count), lo, hi}
+  {key, kind, 0, req, name, offsetof(type, member), offsetof(type, count), lo, hi, 0, 0}
+/* Writes in either form: exactly one of the two keys is present (4.7 below). */
+#define WRITES(key, name, type, lo, hi) \
+  {key, BG__WRITES, 0, OPT, name, offsetof(type, writes), offsetof(type, n), lo, hi, offsetof(type, packed), 0}
+#define PACKED(key, twin, name, type, lo, hi) \
+  {key, BG__PACKED, 0, OPT, name, offsetof(type, writes), offsetof(type, n), lo, hi, offsetof(type, packed), twin}
 #define OTHER(key, kind, name, req, type, member) \
-  {key, kind, 0, req, name, offsetof(type, member), 0, 0, 0}
+  {key, kind, 0, req, name, offsetof(type, member), 0, 0, 0, 0, 0}
 
 #define REQ true
 #define OPT false
@@ -104,7 +113,8 @@ static const bg__field bg__welcome[] = {
 };
 static const bg__field bg__push[] = {
     U(1, "batch", REQ, bg_msg_push, batch, 1, U64MAX),
-    ARR(2, BG__WRITES, "writes", REQ, bg_msg_push, writes, n, 1, BG_MSG_MAX_WRITES),
+    WRITES(2, "writes", bg_msg_push, 1, BG_MSG_MAX_WRITES),
+    PACKED(3, 2, "packed", bg_msg_push, 1, BG_MSG_MAX_WRITES),
 };
 static const bg__field bg__ack[] = {
     U(1, "id", REQ, bg_msg_ack, id, 1, U64MAX),
@@ -117,9 +127,10 @@ static const bg__field bg__pull[] = {
     U(3, "max_writes", OPT, bg_msg_pull, max_writes, 0, BG_MSG_MAX_WRITES),
 };
 static const bg__field bg__changes[] = {
-    ARR(1, BG__WRITES, "writes", REQ, bg_msg_changes, writes, n, 0, BG_MSG_MAX_WRITES),
+    WRITES(1, "writes", bg_msg_changes, 0, BG_MSG_MAX_WRITES),
     U(2, "next", REQ, bg_msg_changes, next, 0, U64MAX),
     B(3, "more", OPT, bg_msg_changes, more),
+    PACKED(4, 1, "packed", bg_msg_changes, 0, BG_MSG_MAX_WRITES),
 };
 static const bg__field bg__purge[] = {
     U(1, "id", REQ, bg_msg_purge, id, 1, U64MAX),
@@ -178,7 +189,7 @@ bg_str bg_str_c(const char *s) {
   return r;
 }
 
-bool bg_str_eq(bg_str a, bg_str b) { return a.len == b.len && memcmp(a.p, b.p, a.len) == 0; }
+bool bg_str_eq(bg_str a, bg_str b) { return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0); }
 
 void bg_str_copy(char *dst, size_t cap, bg_str s) {
   size_t n = s.len < cap - 1 ? s.len : cap - 1;
@@ -217,6 +228,8 @@ typedef const bg_str *bg__strs;
 #define CMEMBER(type, base, f) ((const type *)(const void *)((const char *)(base) + (f)->off))
 #define COUNT(base, f) (*(uint32_t *)(void *)((char *)(base) + (f)->off_n))
 #define CCOUNT(base, f) (*(const uint32_t *)(const void *)((const char *)(base) + (f)->off_n))
+#define FLAG(base, f) (*(bool *)(void *)((char *)(base) + (f)->off_flag))
+#define CFLAG(base, f) (*(const bool *)(const void *)((const char *)(base) + (f)->off_flag))
 
 /* --- decoding ----------------------------------------------------------------- */
 
@@ -265,6 +278,15 @@ static bg_err bg__decode_vv(bg__dec *dc, const bg_mp_map *m, const bg__field *f,
   return BG_OK;
 }
 
+/* After a nested write failed: "PUSH.writes[3].rid: ..." from "write.rid: ...". */
+static void bg__why_write(bg__dec *dc, const bg_mp_map *m, const bg__field *f, uint32_t i) {
+  if (dc->why == NULL) return;
+  char inner[sizeof dc->why->text];
+  memcpy(inner, dc->why->text, sizeof inner);
+  snprintf(dc->why->text, sizeof dc->why->text, "%s.%s[%u].%.150s", m->what, f->name, i,
+           strncmp(inner, "write.", 6) == 0 ? inner + 6 : inner);
+}
+
 static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field *f, void *base) {
   const msgpack_object_array *a;
   bg_err e = bg_mp_get_array(m, f->key, f->name, f->required, (uint32_t)f->min,
@@ -279,12 +301,7 @@ static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field 
       for (uint32_t i = 0; i < a->size; i++) {
         e = bg__decode_struct(dc, &bg__write_desc, &a->ptr[i], &w[i]);
         if (e != BG_OK) {
-          if (dc->why != NULL) {
-            char inner[sizeof dc->why->text];
-            memcpy(inner, dc->why->text, sizeof inner);
-            snprintf(dc->why->text, sizeof dc->why->text, "%s.%s[%u].%.150s", m->what, f->name, i,
-                     strncmp(inner, "write.", 6) == 0 ? inner + 6 : inner);
-          }
+          bg__why_write(dc, m, f, i);
           return e;
         }
       }
@@ -328,6 +345,8 @@ static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field 
   }
 }
 
+static bg_err bg__decode_packed(bg__dec *dc, const bg_mp_map *m, const bg__field *f, void *base);
+
 static bg_err bg__decode_field(bg__dec *dc, const bg_mp_map *m, const bg__field *f, void *base) {
   switch (f->kind) {
     case BG__UINT: {
@@ -354,6 +373,10 @@ static bg_err bg__decode_field(bg__dec *dc, const bg_mp_map *m, const bg__field 
       bg_vv_init(MEMBER(bg_vv, base, f));
       return o == NULL ? BG_OK : bg__decode_vv(dc, m, f, o, MEMBER(bg_vv, base, f));
     }
+    case BG__WRITES:
+      /* absent: the writes come packed (BG__PACKED checks that one form is there) */
+      return m->v[f->key] == NULL ? BG_OK : bg__decode_array(dc, m, f, base);
+    case BG__PACKED: return bg__decode_packed(dc, m, f, base);
     default: return bg__decode_array(dc, m, f, base);
   }
 }
@@ -424,12 +447,16 @@ static bool bg__is_default(const void *base, const bg__field *f) {
     case BG__VALUE: return CMEMBER(bg_value, base, f)->type == BG_V_NIL;
     case BG__DOT: return false;
     case BG__VV: return CMEMBER(bg_vv, base, f)->n == 0;
+    /* the writes go under one of the two keys, even when there are none */
+    case BG__WRITES: return CFLAG(base, f);
+    case BG__PACKED: return !CFLAG(base, f);
     default: return CCOUNT(base, f) == 0;
   }
 }
 
 static bg_err bg__encode_struct(bg_mp_out *o, const bg__desc *d, const void *base, int type);
 static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w, bool checked);
+static bg_err bg__packed_encode(bg_mp_out *o, const bg_write *w, uint32_t n);
 
 static bg_err bg__check_len(uint64_t len, const bg__field *f) {
   if (len > f->max) return BG_E_LIMIT;
@@ -501,6 +528,7 @@ static bg_err bg__encode_field(bg_mp_out *o, const bg__field *f, const void *bas
   uint32_t n = CCOUNT(base, f);
   bg_err e = bg__check_len(n, f);
   if (e != BG_OK) return e;
+  if (f->kind == BG__PACKED) return bg__packed_encode(o, *CMEMBER(bg__writes, base, f), n);
   bg_mp_put_array(o, n);
   for (uint32_t i = 0; i < n && e == BG_OK; i++) {
     if (f->kind == BG__WRITES) {
@@ -709,9 +737,239 @@ bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg
   return bg__decode_struct(&dc, &bg__write_desc, &root, w);
 }
 
-bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bg_buf *out,
-                            uint32_t max) {
+/* --- packed writes (protocol 2) ---------------------------------------------------
+ *
+ * docs/PROTOCOL.md 4.7. `packed` is [clients, writes]: the client ids of the
+ * writes, each once, in order of first use; then one map per write with the
+ * keys of a write, holding only what differs from the write before it (before
+ * the first: the zero write - every number 0, strings empty, no value, empty
+ * context). Three keys differ from the write map: client (1) is an index into
+ * `clients`; dot (6) left out is the previous write's device with the next
+ * counter; hlc (13) is the signed difference to the previous write's (mod 2^64).
+ * What a write cannot take from the zero write - client, rid, dot, user - the
+ * first write must carry. The encoder leaves out exactly what the decoder would
+ * fill in, so this form is canonical too.
+ */
+
+static const bg__field *bg__wfield(unsigned key) { return &bg__write_fields[key - 1]; }
+
+static bool bg__value_eq(const bg_value *a, const bg_value *b) {
+  if (a->type != b->type) return false;
+  switch (a->type) {
+    case BG_V_BOOL: return a->b == b->b;
+    case BG_V_INT: return a->i == b->i;
+    case BG_V_STR: case BG_V_BIN: return bg_str_eq(a->s, b->s);
+    default: return true;
+  }
+}
+
+/* The keys of `w` a packed write carries after `p` (bit k = key k). */
+static uint32_t bg__packed_keys(const bg_write *w, const bg_write *p, bool same_client) {
+  uint32_t k = 0;
+  k |= (uint32_t)!same_client << 1;
+  k |= (uint32_t)(w->rtype != p->rtype) << 2;
+  k |= (uint32_t)!bg_str_eq(w->rid, p->rid) << 3;
+  k |= (uint32_t)(w->field != p->field) << 4;
+  k |= (uint32_t)!bg__value_eq(&w->value, &p->value) << 5;
+  k |= (uint32_t)(w->dot.device != p->dot.device || w->dot.counter != p->dot.counter + 1) << 6;
+  k |= (uint32_t)!bg_vv_equal(&w->ctx, &p->ctx) << 7;
+  k |= (uint32_t)(w->cycle != p->cycle) << 8;
+  k |= (uint32_t)(w->phase != p->phase) << 9;
+  k |= (uint32_t)(w->user != p->user) << 10;
+  k |= (uint32_t)(w->role != p->role) << 11;
+  k |= (uint32_t)(w->tb != p->tb) << 12;
+  k |= (uint32_t)(w->hlc != p->hlc) << 13;
+  return k;
+}
+
+static uint32_t bg__str_hash(bg_str s) {
+  uint32_t h = 2166136261u;
+  for (uint32_t i = 0; i < s.len; i++) h = (h ^ (uint8_t)s.p[i]) * 16777619u;
+  return h;
+}
+
+/* Numbers the distinct clients of w[0..n) in order of first use: ix[i] is the
+ * number of w[i]'s client, first[j] the first write of client j; returns how
+ * many there are, 0 when out of memory. */
+static uint32_t bg__client_table(const bg_write *w, uint32_t n, uint32_t *ix, uint32_t *first) {
+  uint32_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  uint32_t *slot = calloc(cap, sizeof *slot); /* write index + 1 of each client, 0 = free */
+  if (slot == NULL) return 0;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (i > 0 && bg_str_eq(w[i].client, w[i - 1].client)) {
+      ix[i] = ix[i - 1];
+      continue;
+    }
+    uint32_t h = bg__str_hash(w[i].client) & (cap - 1);
+    while (slot[h] != 0 && !bg_str_eq(w[slot[h] - 1].client, w[i].client)) h = (h + 1) & (cap - 1);
+    if (slot[h] == 0) {
+      slot[h] = i + 1;
+      first[k] = i;
+      ix[i] = k++;
+    } else {
+      ix[i] = ix[slot[h] - 1];
+    }
+  }
+  free(slot);
+  return k;
+}
+
+static bg_err bg__packed_encode(bg_mp_out *o, const bg_write *w, uint32_t n) {
+  bg_mp_put_array(o, 2);
+  if (n == 0) {
+    bg_mp_put_array(o, 0);
+    bg_mp_put_array(o, 0);
+    return o->err;
+  }
+  uint32_t *ix = malloc(2 * (size_t)n * sizeof *ix), *first = ix + n;
+  uint32_t k = ix != NULL ? bg__client_table(w, n, ix, first) : 0;
+  bg_err e = k == 0 ? BG_E_NOMEM : BG_OK;
+  bg_mp_put_array(o, k);
+  for (uint32_t j = 0; j < k && e == BG_OK; j++) {
+    bg_str c = w[first[j]].client;
+    if (c.len > BG_ID_MAX) e = BG_E_LIMIT;
+    else if (c.len == 0) e = BG_E_FIELD_RANGE;
+    else if (!bg_utf8_valid(c.p, c.len)) e = BG_E_UTF8;
+    else bg_mp_put_str(o, c.p, c.len);
+  }
+  bg_mp_put_array(o, n);
+  static const bg_write zero;
+  for (uint32_t i = 0; i < n && e == BG_OK; i++) {
+    const bg_write *p = i > 0 ? &w[i - 1] : &zero;
+    /* what a left-out key would take from the zero write must be refused here */
+    if (w[i].rid.len == 0 || w[i].user == 0 || w[i].dot.device == 0 || w[i].dot.counter == 0) {
+      e = BG_E_FIELD_RANGE;
+      break;
+    }
+    uint32_t keys = bg__packed_keys(&w[i], p, i > 0 && ix[i] == ix[i - 1]);
+    bg_mp_put_map(o, (uint32_t)__builtin_popcount(keys));
+    for (unsigned key = 1; key <= 13 && e == BG_OK; key++) {
+      if (!(keys & (1u << key))) continue;
+      bg_mp_put_uint(o, key);
+      if (key == 1) {
+        bg_mp_put_uint(o, ix[i]);
+      } else if (key == 13) {
+        uint64_t d = w[i].hlc - p->hlc;
+        bg_mp_put_int(o, d <= INT64_MAX ? (int64_t)d : -(int64_t)(~d) - 1);
+      } else {
+        e = bg__encode_field(o, bg__wfield(key), &w[i]);
+      }
+    }
+  }
+  free(ix);
+  return e != BG_OK ? e : o->err;
+}
+
+/* One packed write after `p`: `w` starts as `p` with the next dot and takes
+ * the keys present. */
+static bg_err bg__decode_packed_write(bg__dec *dc, const msgpack_object *o, const bg_str *clients, uint32_t nc,
+                                      const bg_write *p, bg_write *w) {
+  bg_mp_map m;
+  bg_err e = bg_mp_map_index(&m, o, BG_MP_MAX_KEY, "write", dc->why);
+  if (e != BG_OK) return e;
+  *w = *p;
+  w->dot.counter = p->dot.counter + 1;
+  for (unsigned key = 1; key <= 13; key++) {
+    const msgpack_object *v = m.v[key];
+    if (v == NULL) continue;
+    if (key == 1) {
+      uint64_t c;
+      if (!bg_mp_as_uint(v, &c)) return bg_mp_fail(&m, "client", BG_E_FIELD_TYPE, "expected an index into clients");
+      if (c >= nc) return bg_mp_fail(&m, "client", BG_E_FIELD_RANGE, "no such index in clients");
+      w->client = clients[c];
+    } else if (key == 13) {
+      uint64_t d;
+      if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) d = v->via.u64;
+      else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) d = (uint64_t)v->via.i64;
+      else return bg_mp_fail(&m, "hlc", BG_E_FIELD_TYPE, "expected an integer (the difference to the previous write)");
+      w->hlc = p->hlc + d;
+    } else if ((e = bg__decode_field(dc, &m, bg__wfield(key), w)) != BG_OK) {
+      return e;
+    }
+  }
+  /* what the zero write cannot give: the first write's own */
+  if (w->client.len == 0) return bg_mp_fail(&m, "client", BG_E_MISSING_FIELD, "required in the first write");
+  if (w->rid.len == 0) return bg_mp_fail(&m, "rid", BG_E_MISSING_FIELD, "required in the first write");
+  if (w->dot.device == 0) return bg_mp_fail(&m, "dot", BG_E_MISSING_FIELD, "required in the first write");
+  if (w->dot.counter == 0) return bg_mp_fail(&m, "dot", BG_E_FIELD_RANGE, "the next counter is past 2^64-1");
+  if (w->user == 0) return bg_mp_fail(&m, "user", BG_E_MISSING_FIELD, "required in the first write");
+  return BG_OK;
+}
+
+static bg_err bg__decode_packed(bg__dec *dc, const bg_mp_map *m, const bg__field *f, void *base) {
+  const msgpack_object *o = m->v[f->key];
+  bool plain = m->v[f->twin] != NULL;
+  if (o == NULL) return plain ? BG_OK : bg_mp_fail(m, "writes", BG_E_MISSING_FIELD, "required field missing");
+  if (plain) return bg_mp_fail(m, f->name, BG_E_DUPLICATE_KEY, "writes and packed both present: send one");
+  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
+      o->via.array.ptr[0].type != MSGPACK_OBJECT_ARRAY || o->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY)
+    return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "expected [clients, writes]");
+  const msgpack_object_array *ca = &o->via.array.ptr[0].via.array, *wa = &o->via.array.ptr[1].via.array;
+  if (wa->size > f->max) {
+    char t[64];
+    snprintf(t, sizeof t, "%u writes, at most %u allowed", wa->size, (unsigned)f->max);
+    return bg_mp_fail(m, f->name, BG_E_LIMIT, t);
+  }
+  if (wa->size < f->min) return bg_mp_fail(m, f->name, BG_E_FIELD_RANGE, "too few writes");
+  if (ca->size > wa->size) return bg_mp_fail(m, f->name, BG_E_LIMIT, "more clients than writes");
+  if (wa->size == 0) {
+    FLAG(base, f) = true;
+    return BG_OK;
+  }
+  bg_str *cs = msgpack_zone_malloc(dc->zone, (ca->size ? ca->size : 1) * sizeof *cs);
+  bg_write *w = msgpack_zone_malloc(dc->zone, wa->size * sizeof *w);
+  if (cs == NULL || w == NULL) return BG_E_NOMEM;
+  for (uint32_t j = 0; j < ca->size; j++) {
+    const msgpack_object *t = &ca->ptr[j];
+    if (t->type != MSGPACK_OBJECT_STR) return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "clients: expected strings");
+    if (t->via.str.size > BG_ID_MAX) return bg_mp_fail(m, f->name, BG_E_LIMIT, "clients: longer than 64 bytes");
+    if (t->via.str.size == 0) return bg_mp_fail(m, f->name, BG_E_FIELD_RANGE, "clients: empty string");
+    if (!bg_utf8_valid(t->via.str.ptr, t->via.str.size))
+      return bg_mp_fail(m, f->name, BG_E_UTF8, "clients: not valid UTF-8");
+    cs[j] = (bg_str){t->via.str.ptr, t->via.str.size};
+  }
+  static const bg_write zero;
+  for (uint32_t i = 0; i < wa->size; i++) {
+    bg_err e = bg__decode_packed_write(dc, &wa->ptr[i], cs, ca->size, i > 0 ? &w[i - 1] : &zero, &w[i]);
+    if (e != BG_OK) {
+      bg__why_write(dc, m, f, i);
+      return e;
+    }
+  }
+  *MEMBER(bg__writes, base, f) = w;
+  COUNT(base, f) = wa->size;
+  FLAG(base, f) = true;
+  return BG_OK;
+}
+
+/* The packed form of a page: decode the stored writes, encode them packed. */
+static bg_err bg__changes_frame_packed(const bg_str *writes, uint32_t n, uint64_t next, bool more, bg_buf *out,
+                                       uint32_t max) {
+  msgpack_zone *zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+  bg_write *w = n ? malloc(n * sizeof *w) : NULL;
+  bg_err e = zone == NULL || (n && w == NULL) ? BG_E_NOMEM : BG_OK;
+  for (uint32_t i = 0; i < n && e == BG_OK; i++) {
+    e = bg_write_decode((const uint8_t *)writes[i].p, writes[i].len, zone, &w[i], NULL);
+    if (e != BG_OK && e != BG_E_NOMEM) e = BG_E_INTERNAL; /* the store's own encoding */
+  }
+  if (e == BG_OK) {
+    bg_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = BG_MSG_CHANGES;
+    m.u.changes = (bg_msg_changes){w, n, next, more, true};
+    e = bg_msg_encode_frame(&m, out, max);
+  }
+  free(w);
+  if (zone != NULL) msgpack_zone_free(zone);
+  return e;
+}
+
+bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bool packed,
+                            bg_buf *out, uint32_t max) {
   if (n > BG_MSG_MAX_WRITES) return BG_E_LIMIT;
+  if (packed) return bg__changes_frame_packed(writes, n, next, more, out, max);
   size_t mark;
   bg_err e = bg_frame_begin(out, &mark);
   if (e != BG_OK) return e;
@@ -849,7 +1107,7 @@ static void bg__json_field(bg__jout *o, const bg__field *f, const void *base) {
   bg__json_raw(o, "[");
   for (uint32_t i = 0; i < n; i++) {
     if (i) bg__json_raw(o, ",");
-    if (f->kind == BG__WRITES) {
+    if (f->kind == BG__WRITES || f->kind == BG__PACKED) {
       bg__json_struct(o, &bg__write_desc, &(*CMEMBER(bg__writes, base, f))[i], NULL);
     } else if (f->kind == BG__REJECTS) {
       const bg_reject *r = &(*CMEMBER(bg__rejects, base, f))[i];

@@ -34,7 +34,10 @@
 
 /* Protocol versions this build speaks (negotiated in HELLO/WELCOME). */
 #define BG_PROTO_VERSION_MIN 1u
-#define BG_PROTO_VERSION_MAX 1u
+#define BG_PROTO_VERSION_MAX 2u
+/* The first version with packed writes (PUSH.packed, CHANGES.packed): a sender
+ * uses them only in a session of this version or later. */
+#define BG_PROTO_PACKED 2u
 
 /* Limits, part of the specification. */
 #define BG_MP_MAX_DEPTH 16u              /* nesting of arrays and maps */
@@ -143,10 +146,18 @@ typedef struct bg_msg_welcome {
   uint32_t max_frame; /* optional: largest body the server accepts (0 = BG_FRAME_MAX) */
 } bg_msg_welcome;
 
+/*
+ * PUSH and CHANGES carry their writes in one of two forms (docs/PROTOCOL.md 4.7):
+ * `writes`, a map per write, or - from protocol 2 - `packed`, the same writes
+ * with the client ids in a table and every field the previous write shares left
+ * out. `packed` chooses the form when encoding and tells it after decoding; the
+ * decoded writes are the same either way.
+ */
 typedef struct bg_msg_push {
   uint64_t batch;    /* > 0, unique per device; a resent batch keeps its id */
   const bg_write *writes;
   uint32_t n;        /* 1..BG_MSG_MAX_WRITES */
+  bool packed;       /* encoded as PUSH.packed (protocol >= BG_PROTO_PACKED) */
 } bg_msg_push;
 
 typedef struct bg_reject {
@@ -172,6 +183,7 @@ typedef struct bg_msg_changes {
   uint32_t n;        /* 0..BG_MSG_MAX_WRITES */
   uint64_t next;     /* opaque cursor to pull from next (persist with the page) */
   bool more;         /* optional: more changes wait beyond `next` */
+  bool packed;       /* encoded as CHANGES.packed (protocol >= BG_PROTO_PACKED) */
 } bg_msg_changes;
 
 typedef struct bg_msg_purge {
@@ -271,9 +283,10 @@ bg_err bg_write_encode(const bg_write *w, bg_buf *out);
  * form a store keeps them in - so a server pages writes out without decoding
  * and re-encoding each. The bytes equal bg_msg_encode_frame's for the same
  * writes. The encodings are trusted (the store validated them on the way in).
+ * With `packed` the writes are decoded once and sent packed (protocol 2).
  * BG_E_LIMIT over BG_MSG_MAX_WRITES; on error `out` is unchanged. */
-bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bg_buf *out,
-                            uint32_t max);
+bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bool packed,
+                            bg_buf *out, uint32_t max);
 
 /* The same through the generic, table-driven encoder: the reference the fast
  * write encoder is tested against (test_msg). Not for other uses. */

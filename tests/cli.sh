@@ -32,7 +32,7 @@ expect() {
 }
 
 expect 0 "Example:" -- "$bgframe" --help
-expect 0 "protocol 1\.\.1" -- "$bgframe" --version
+expect 0 "protocol 1\.\.2" -- "$bgframe" --version
 expect 2 "missing command" -- "$bgframe"
 expect 2 "unknown command 'nope'" -- "$bgframe" nope
 expect 2 "cannot open" -- "$bgframe" decode /nonexistent/frame.hex

@@ -98,6 +98,7 @@ typedef struct ld_conn {
   bg_engine eng;
   bg_hlc hlc;
   uint64_t counter, batch, cursor, rng;
+  uint32_t proto;                /* chosen in WELCOME */
   uint32_t pushed_n;
   double t_push;
 } ld_conn;
@@ -314,7 +315,7 @@ static void ld_push(ld_conn *c) {
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_PUSH;
-  m.u.push = (bg_msg_push){++c->batch, w, n};
+  m.u.push = (bg_msg_push){++c->batch, w, n, c->proto >= BG_PROTO_PACKED};
   c->state = ST_PUSHING;
   c->pushed_n = n;
   c->t_push = bench_now();
@@ -372,6 +373,7 @@ static void ld_message(ld_conn *c, const bg_msg *m) {
   switch (c->state) {
     case ST_HELLO:
       if (m->type != BG_MSG_WELCOME) break;
+      c->proto = m->u.welcome.proto;
       if (!c->active) {
         c->ready = true;
         c->state = ST_DONE;

@@ -70,6 +70,8 @@ typedef struct device {
   bg_hlc hlc;
   uint64_t counter, cursor, batch, user;
   uint8_t role;
+  uint32_t proto_max; /* highest protocol version it offers (0: 1, an app of protocol 1) */
+  uint32_t proto;     /* chosen by the daemon */
   held_write *pending;
   size_t npending, acked;
   char seen[8][BG_ID_MAX + 1];
@@ -134,12 +136,16 @@ static bg_err hello(peer *p, device *d) {
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_HELLO;
-  m.u.hello = (bg_msg_hello){1, 1, BG_SCHEMA_VERSION, BG_STR("peer/test"), d->id.device, d->cursor};
+  m.u.hello = (bg_msg_hello){1, d->proto_max ? d->proto_max : 1, BG_SCHEMA_VERSION, BG_STR("peer/test"),
+                             d->id.device, d->cursor};
   if ((e = peer_send(p, &m)) != BG_OK) return e;
   bg_msg r;
   if ((e = peer_recv(p, &r, 5000)) != BG_OK) return e;
   e = r.type == BG_MSG_WELCOME ? BG_OK : r.type == BG_MSG_ERROR ? (bg_err)r.u.error.code : BG_E_UNEXPECTED_MESSAGE;
-  if (r.type == BG_MSG_WELCOME) assert_true(r.u.welcome.device == d->id.device);
+  if (r.type == BG_MSG_WELCOME) {
+    assert_true(r.u.welcome.device == d->id.device);
+    d->proto = r.u.welcome.proto;
+  }
   bg_msg_free(&r);
   return e;
 }
@@ -163,7 +169,7 @@ static void device_sync(device *d, size_t k, const char *const *allowed) {
     bg_msg m;
     memset(&m, 0, sizeof m);
     m.type = BG_MSG_PUSH;
-    m.u.push = (bg_msg_push){++d->batch, ws, (uint32_t)n};
+    m.u.push = (bg_msg_push){++d->batch, ws, (uint32_t)n, d->proto >= BG_PROTO_PACKED};
     assert_int_equal(peer_send(&p, &m), BG_OK);
     bg_msg r;
     assert_int_equal(peer_recv(&p, &r, 20000), BG_OK);
@@ -186,6 +192,7 @@ static void device_sync(device *d, size_t k, const char *const *allowed) {
       assert_int_equal(peer_recv(&p, &r, 20000), BG_OK);
     }
     assert_int_equal(r.type, BG_MSG_CHANGES);
+    assert_int_equal(r.u.changes.packed, d->proto >= BG_PROTO_PACKED); /* what the session's version defines */
     for (uint32_t i = 0; i < r.u.changes.n; i++) {
       const bg_write *w = &r.u.changes.writes[i];
       if (!may_see(allowed, w->client))
@@ -291,6 +298,8 @@ static void two_users_converge_and_another_team_sees_nothing(void **state) {
   device_new(&c, "carla", BG_ROLE_BEGELEIDER);
   device_new(&b, "bert", BG_ROLE_BEGELEIDER);
   device_new(&o, "otto", BG_ROLE_OFFICE);
+  /* anna's and otto's apps speak protocol 2 (packed writes), carla's and bert's only 1 */
+  a.proto_max = o.proto_max = BG_PROTO_VERSION_MAX;
   const char *const noord[] = {"N-1", BG_ORG_CLIENT, NULL};
   const char *const zuid[] = {"Z-1", BG_ORG_CLIENT, NULL};
   device_sync(&a, 10, noord);
@@ -408,7 +417,7 @@ static void sigterm_during_a_large_push_loses_nothing(void **state) {
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_PUSH;
-  m.u.push = (bg_msg_push){77, ws, (uint32_t)n};
+  m.u.push = (bg_msg_push){77, ws, (uint32_t)n, false};
   bg_buf frame = BG_BUF_INIT;
   assert_int_equal(bg_msg_encode_frame(&m, &frame, 0), BG_OK);
   /* half the batch, the signal, the rest */
@@ -659,12 +668,13 @@ static void an_old_or_new_app_gets_a_clear_error(void **state) {
   (void)state;
   device d;
   device_new(&d, "anna", BG_ROLE_BEGELEIDER);
-  struct { uint32_t lo, hi, schema; bg_err want; } cases[] = {
-      {2, 5, BG_SCHEMA_VERSION, BG_E_PROTOCOL_VERSION},
-      {1, 1, BG_SCHEMA_VERSION + 1, BG_E_SCHEMA_VERSION},
-      {1, 9, BG_SCHEMA_VERSION, BG_OK}, /* a newer app that also speaks 1 */
+  struct { uint32_t lo, hi, schema; bg_err want; uint32_t proto; } cases[] = {
+      {BG_PROTO_VERSION_MAX + 1, 9, BG_SCHEMA_VERSION, BG_E_PROTOCOL_VERSION, 0}, /* speaks only newer ones */
+      {1, 1, BG_SCHEMA_VERSION + 1, BG_E_SCHEMA_VERSION, 0},
+      {1, 9, BG_SCHEMA_VERSION, BG_OK, BG_PROTO_VERSION_MAX}, /* a newer app that also speaks ours */
+      {1, 1, BG_SCHEMA_VERSION, BG_OK, 1},                     /* an app of protocol 1 keeps it */
   };
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     peer p;
     assert_int_equal(peer_connect(&p, &g_rng, g_org.port, &d.id, NULL), BG_OK);
     bg_msg m, r;
@@ -675,7 +685,7 @@ static void an_old_or_new_app_gets_a_clear_error(void **state) {
     assert_int_equal(peer_recv(&p, &r, 5000), BG_OK);
     if (cases[i].want == BG_OK) {
       assert_int_equal(r.type, BG_MSG_WELCOME);
-      assert_int_equal(r.u.welcome.proto, 1);
+      assert_int_equal(r.u.welcome.proto, cases[i].proto);
     } else {
       assert_int_equal(r.type, BG_MSG_ERROR);
       assert_int_equal(r.u.error.code, cases[i].want);

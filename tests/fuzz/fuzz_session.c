@@ -74,7 +74,7 @@ static void setup(void) {
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_HELLO;
-  m.u.hello = (bg_msg_hello){1, 1, BG_SCHEMA_VERSION, BG_STR("fuzz/1"), 0, 0};
+  m.u.hello = (bg_msg_hello){1, BG_PROTO_VERSION_MAX, BG_SCHEMA_VERSION, BG_STR("fuzz/1"), 0, 0};
   if (bg_msg_encode_frame(&m, &g_hello, 0) != BG_OK) die("HELLO");
 }
 

@@ -118,6 +118,25 @@ void bg_gen_write(bg_gen *g, bg_write *w, bg_dot *ctx) {
   w->hlc = g->realistic ? bg_hlc_make(UINT64_C(1795426200000) + pick(g, 86400000), 0) : edgy(g, 0, UINT64_MAX);
 }
 
+void bg_gen_like(bg_gen *g, bg_write *w, const bg_write *p) {
+  if (pick(g, 2)) w->client = p->client;
+  if (pick(g, 2)) w->rtype = p->rtype;
+  if (pick(g, 2)) w->rid = p->rid;
+  if (pick(g, 2)) w->field = p->field;
+  if (pick(g, 4) == 0) w->value = p->value;
+  if (pick(g, 2) && p->dot.counter < UINT64_MAX) w->dot = (bg_dot){p->dot.device, p->dot.counter + 1};
+  if (pick(g, 2)) w->ctx = p->ctx;
+  if (pick(g, 2)) w->cycle = p->cycle;
+  if (pick(g, 2)) w->phase = p->phase;
+  if (pick(g, 2)) {
+    w->user = p->user;
+    w->role = p->role;
+    w->tb = p->tb;
+  }
+  if (pick(g, 4) == 0) w->hlc = p->hlc;
+  else if (pick(g, 2)) w->hlc = p->hlc + pick(g, 1u << 20); /* wraps at the edge: so does packing */
+}
+
 void bg_gen_msg(bg_gen *g, bg_msg_type t, unsigned nwrites, bg_msg *m) {
   memset(m, 0, sizeof *m);
   m->type = t;
@@ -139,9 +158,13 @@ void bg_gen_msg(bg_gen *g, bg_msg_type t, unsigned nwrites, bg_msg *m) {
       break;
     case BG_MSG_PUSH: case BG_MSG_CHANGES: {
       uint32_t n = (uint32_t)(t == BG_MSG_PUSH ? 1 + pick(g, nwrites) : pick(g, nwrites + 1));
-      for (uint32_t i = 0; i < n; i++) bg_gen_write(g, &g->w[i], g->ctx[i]);
-      if (t == BG_MSG_PUSH) m->u.push = (bg_msg_push){edgy(g, 1, UINT64_MAX), g->w, n};
-      else m->u.changes = (bg_msg_changes){n ? g->w : NULL, n, edgy(g, 0, UINT64_MAX), pick(g, 2)};
+      for (uint32_t i = 0; i < n; i++) {
+        bg_gen_write(g, &g->w[i], g->ctx[i]);
+        if (i > 0 && pick(g, 2)) bg_gen_like(g, &g->w[i], &g->w[i - 1]);
+      }
+      bool packed = pick(g, 2);
+      if (t == BG_MSG_PUSH) m->u.push = (bg_msg_push){edgy(g, 1, UINT64_MAX), g->w, n, packed};
+      else m->u.changes = (bg_msg_changes){n ? g->w : NULL, n, edgy(g, 0, UINT64_MAX), pick(g, 2), packed};
       break;
     }
     case BG_MSG_ACK: {

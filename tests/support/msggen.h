@@ -40,4 +40,8 @@ void bg_gen_msg(bg_gen *g, bg_msg_type t, unsigned nwrites, bg_msg *m);
 /* A random valid write. */
 void bg_gen_write(bg_gen *g, bg_write *w, bg_dot *ctx);
 
+/* Gives `w` some of `p`'s fields (and the dot after p's), as consecutive
+ * writes of one device share them: what packed writes leave out. */
+void bg_gen_like(bg_gen *g, bg_write *w, const bg_write *p);
+
 #endif /* BG_MSGGEN_H */

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "bg_frame.h"
+#include "bg_hlc.h"
+#include "bg_mp.h"
 #include "bg_msg.h"
 #include "msggen.h"
 
@@ -64,6 +66,7 @@ static void msg_equal(const bg_msg *a, const bg_msg *b) {
       break;
     case BG_MSG_PUSH:
       assert_true(a->u.push.batch == b->u.push.batch);
+      assert_int_equal(a->u.push.packed, b->u.push.packed);
       assert_int_equal(a->u.push.n, b->u.push.n);
       for (uint32_t i = 0; i < a->u.push.n; i++) write_equal(&a->u.push.writes[i], &b->u.push.writes[i]);
       break;
@@ -73,6 +76,7 @@ static void msg_equal(const bg_msg *a, const bg_msg *b) {
         write_equal(&a->u.changes.writes[i], &b->u.changes.writes[i]);
       assert_true(a->u.changes.next == b->u.changes.next);
       assert_int_equal(a->u.changes.more, b->u.changes.more);
+      assert_int_equal(a->u.changes.packed, b->u.changes.packed);
       break;
     case BG_MSG_ACK:
       assert_true(a->u.ack.id == b->u.ack.id);
@@ -169,12 +173,21 @@ static bg_write a_write(void) {
   return w;
 }
 
+/* A PUSH of one write; the packed form must refuse what the plain one does
+ * (and leave `out` alone). The plain form's bytes stay in `out`. */
 static bg_err encode_push_with(const bg_write *w, bg_buf *out) {
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_PUSH;
-  m.u.push = (bg_msg_push){1, w, 1};
-  return bg_msg_encode(&m, out);
+  m.u.push = (bg_msg_push){1, w, 1, true};
+  size_t mark = out->len;
+  bg_err packed = bg_msg_encode(&m, out);
+  if (packed != BG_OK) assert_int_equal(out->len, mark);
+  out->len = mark;
+  m.u.push.packed = false;
+  bg_err e = bg_msg_encode(&m, out);
+  assert_int_equal(packed, e);
+  return e;
 }
 
 static void encoder_refuses_what_the_decoder_must_refuse_and_leaves_buffer_unchanged(void **state) {
@@ -213,7 +226,9 @@ static void encoder_refuses_what_the_decoder_must_refuse_and_leaves_buffer_uncha
   m.u.hello = (bg_msg_hello){3, 1, 1, BG_STR("x"), 0, 0};
   assert_int_equal(bg_msg_encode(&m, &out), BG_E_FIELD_RANGE);
   m.type = BG_MSG_PUSH;
-  m.u.push = (bg_msg_push){1, NULL, 0};
+  m.u.push = (bg_msg_push){1, NULL, 0, false};
+  assert_int_equal(bg_msg_encode(&m, &out), BG_E_FIELD_RANGE);
+  m.u.push.packed = true;
   assert_int_equal(bg_msg_encode(&m, &out), BG_E_FIELD_RANGE);
   assert_int_equal(out.len, 4);
   assert_memory_equal(out.data, "keep", 4);
@@ -244,22 +259,178 @@ static void too_many_writes_in_one_batch_is_a_limit_error(void **state) {
   (void)state;
   bg_write *w = calloc(BG_MSG_MAX_WRITES + 1, sizeof *w);
   for (uint32_t i = 0; i <= BG_MSG_MAX_WRITES; i++) w[i] = a_write();
-  bg_msg m;
-  memset(&m, 0, sizeof m);
-  m.type = BG_MSG_PUSH;
-  m.u.push = (bg_msg_push){1, w, BG_MSG_MAX_WRITES};
   bg_buf out = BG_BUF_INIT;
-  assert_int_equal(bg_msg_encode(&m, &out), BG_OK);
-  bg_msg d;
-  assert_int_equal(bg_msg_decode(out.data, out.len, &d, NULL), BG_OK);
-  assert_int_equal(d.u.push.n, BG_MSG_MAX_WRITES);
-  bg_msg_free(&d);
-  bg_buf_reset(&out);
-  m.u.push.n = BG_MSG_MAX_WRITES + 1;
-  assert_int_equal(bg_msg_encode(&m, &out), BG_E_LIMIT);
-  assert_int_equal(out.len, 0);
+  for (int packed = 0; packed < 2; packed++) {
+    bg_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = BG_MSG_PUSH;
+    m.u.push = (bg_msg_push){1, w, BG_MSG_MAX_WRITES, packed};
+    assert_int_equal(bg_msg_encode(&m, &out), BG_OK);
+    bg_msg d;
+    assert_int_equal(bg_msg_decode(out.data, out.len, &d, NULL), BG_OK);
+    assert_int_equal(d.u.push.n, BG_MSG_MAX_WRITES);
+    assert_int_equal(d.u.push.packed, packed);
+    bg_msg_free(&d);
+    bg_buf_reset(&out);
+    m.u.push.n = BG_MSG_MAX_WRITES + 1;
+    assert_int_equal(bg_msg_encode(&m, &out), BG_E_LIMIT);
+    assert_int_equal(out.len, 0);
+  }
   free(w);
   bg_buf_free(&out);
+}
+
+/* A device's writes as it makes them: three clients in turn, one author,
+ * consecutive dots, a second apart. */
+static void a_run_of_writes(bg_write *w, uint32_t n) {
+  static const char *const clients[] = {"C-0001", "C-0417", "C-1203"};
+  static char rids[64][16];
+  for (uint32_t i = 0; i < n; i++) {
+    w[i] = a_write();
+    w[i].client = bg_str_c(clients[(i / 2) % 3]);
+    snprintf(rids[i % 64], sizeof rids[0], "4/%u", 10 + i);
+    w[i].rid = bg_str_c(rids[i % 64]);
+    w[i].rtype = 7;
+    w[i].field = 2 + i % 3;
+    w[i].value.type = BG_V_STR;
+    w[i].value.s = BG_STR("Voortgang: gesprek gehad.");
+    w[i].dot = (bg_dot){1000003, 5000 + i};
+    w[i].cycle = 1 + (i / 2) % 3;
+    w[i].hlc = bg_hlc_make(UINT64_C(1795426200000) + 1000 * i, 0);
+  }
+}
+
+static void packed_writes_decode_to_the_same_writes_and_are_smaller(void **state) {
+  (void)state;
+  bg_write w[40];
+  a_run_of_writes(w, 40);
+  bg_buf plain = BG_BUF_INIT, packed = BG_BUF_INIT;
+  bg_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = BG_MSG_CHANGES;
+  m.u.changes = (bg_msg_changes){w, 40, 9, false, false};
+  assert_int_equal(bg_msg_encode(&m, &plain), BG_OK);
+  m.u.changes.packed = true;
+  assert_int_equal(bg_msg_encode(&m, &packed), BG_OK);
+  bg_msg a, b;
+  assert_int_equal(bg_msg_decode(plain.data, plain.len, &a, NULL), BG_OK);
+  assert_int_equal(bg_msg_decode(packed.data, packed.len, &b, NULL), BG_OK);
+  assert_false(a.u.changes.packed);
+  assert_true(b.u.changes.packed);
+  b.u.changes.packed = false;
+  msg_equal(&a, &b);
+  /* client, author, dot and most of the time are not repeated: at least 20
+   * bytes a write fewer (the figure that matters is in bench_sync) */
+  assert_true(packed.len + 20 * 40 <= plain.len);
+  bg_msg_free(&a);
+  bg_msg_free(&b);
+  bg_buf_free(&plain);
+  bg_buf_free(&packed);
+}
+
+/* A PUSH body {type, batch 1, key: value} with `value` given as MessagePack. */
+static void push_body(bg_buf *b, unsigned key, void (*value)(bg_mp_out *)) {
+  bg_buf_reset(b);
+  bg_mp_out o;
+  bg_mp_out_init(&o, b);
+  bg_mp_put_map(&o, key ? 3 : 2);
+  bg_mp_put_uint(&o, 0);
+  bg_mp_put_uint(&o, BG_MSG_PUSH);
+  bg_mp_put_uint(&o, 1);
+  bg_mp_put_uint(&o, 1);
+  if (key) {
+    bg_mp_put_uint(&o, key);
+    value(&o);
+  }
+  assert_int_equal(o.err, BG_OK);
+}
+
+/* the packed writes' first write, whole: client 0, rtype 4, rid "r", field 2,
+ * dot [7, 1], phase 4, user 12, role 1, hlc 1 */
+static void first_packed_write(bg_mp_out *o, unsigned leave_out) {
+  static const unsigned keys[] = {1, 2, 3, 4, 6, 9, 10, 11, 13};
+  unsigned n = 0;
+  for (unsigned i = 0; i < 9; i++) n += keys[i] != leave_out;
+  bg_mp_put_map(o, n);
+  for (unsigned i = 0; i < 9; i++) {
+    if (keys[i] == leave_out) continue;
+    bg_mp_put_uint(o, keys[i]);
+    switch (keys[i]) {
+      case 1: bg_mp_put_uint(o, 0); break;
+      case 3: bg_mp_put_str(o, "r", 1); break;
+      case 6: bg_mp_put_array(o, 2); bg_mp_put_uint(o, 7); bg_mp_put_uint(o, 1); break;
+      case 2: case 9: bg_mp_put_uint(o, 4); break;
+      case 10: bg_mp_put_uint(o, 12); break;
+      default: bg_mp_put_uint(o, keys[i] == 4 ? 2 : 1); break;
+    }
+  }
+}
+
+static void two_writes(bg_mp_out *o, unsigned leave_out, int second_client) {
+  bg_mp_put_array(o, 2);
+  bg_mp_put_array(o, 1);
+  bg_mp_put_str(o, "C-1", 3);
+  bg_mp_put_array(o, 2);
+  first_packed_write(o, leave_out);
+  if (second_client < 0) {
+    bg_mp_put_map(o, 0); /* everything as before, the next dot */
+  } else {
+    bg_mp_put_map(o, 1);
+    bg_mp_put_uint(o, 1);
+    bg_mp_put_uint(o, (uint64_t)second_client);
+  }
+}
+static void ok_packed(bg_mp_out *o) { two_writes(o, 0, -1); }
+static void no_dot_first(bg_mp_out *o) { two_writes(o, 6, -1); }
+static void no_rid_first(bg_mp_out *o) { two_writes(o, 3, -1); }
+static void no_such_client(bg_mp_out *o) { two_writes(o, 0, 1); }
+static void not_a_pair(bg_mp_out *o) { bg_mp_put_array(o, 0); }
+
+static void packed_writes_refuse_what_they_cannot_mean(void **state) {
+  (void)state;
+  bg_buf b = BG_BUF_INIT;
+  bg_msg d;
+  bg_msg_why why;
+  push_body(&b, 3, ok_packed);
+  assert_int_equal(bg_msg_decode(b.data, b.len, &d, &why), BG_OK);
+  assert_int_equal(d.u.push.n, 2);
+  assert_int_equal(d.u.push.writes[1].dot.counter, 2); /* left out: the next counter */
+  assert_true(bg_str_eq(d.u.push.writes[1].client, BG_STR("C-1")));
+  assert_true(bg_str_eq(d.u.push.writes[1].rid, BG_STR("r")));
+  assert_int_equal(d.u.push.writes[1].user, 12);
+  bg_msg_free(&d);
+  struct {
+    void (*value)(bg_mp_out *);
+    bg_err code;
+    const char *why;
+  } bad[] = {
+      {no_dot_first, BG_E_MISSING_FIELD, "PUSH.packed[0].dot"},
+      {no_rid_first, BG_E_MISSING_FIELD, "PUSH.packed[0].rid"},
+      {no_such_client, BG_E_FIELD_RANGE, "PUSH.packed[1].client"},
+      {not_a_pair, BG_E_FIELD_TYPE, "PUSH.packed"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    push_body(&b, 3, bad[i].value);
+    assert_int_equal(bg_msg_decode(b.data, b.len, &d, &why), bad[i].code);
+    if (strstr(why.text, bad[i].why) == NULL) fail_msg("case %zu: %s", i, why.text);
+    assert_null(d.zone);
+  }
+  /* neither form, or both */
+  push_body(&b, 0, NULL);
+  assert_int_equal(bg_msg_decode(b.data, b.len, &d, &why), BG_E_MISSING_FIELD);
+  assert_non_null(strstr(why.text, "PUSH.writes"));
+  bg_write w = a_write();
+  bg_buf plain = BG_BUF_INIT;
+  assert_int_equal(encode_push_with(&w, &plain), BG_OK); /* {0: 3, 1: 1, 2: [write]} */
+  assert_int_equal(plain.data[0], 0x83);
+  plain.data[0] = 0x84;
+  bg_mp_out o;
+  bg_mp_out_init(&o, &plain);
+  bg_mp_put_uint(&o, 3);
+  ok_packed(&o);
+  assert_int_equal(bg_msg_decode(plain.data, plain.len, &d, &why), BG_E_DUPLICATE_KEY);
+  bg_buf_free(&plain);
+  bg_buf_free(&b);
 }
 
 static void decoding_failure_names_the_field(void **state) {
@@ -308,7 +479,7 @@ static void encoded_size_of_a_write_matches_its_encoding(void **state) {
     bg_msg m;
     memset(&m, 0, sizeof m);
     m.type = BG_MSG_PUSH;
-    m.u.push = (bg_msg_push){1, two, 1};
+    m.u.push = (bg_msg_push){1, two, 1, false};
     assert_int_equal(bg_msg_encode(&m, &a), BG_OK);
     m.u.push.n = 2;
     assert_int_equal(bg_msg_encode(&m, &b), BG_OK);
@@ -338,13 +509,13 @@ static void changes_from_encoded_writes_equal_the_encoder(void **state) {
     }
     for (uint32_t i = 0; i < m.u.changes.n; i++)
       parts[i] = (bg_str){(const char *)raw.data + offs[i], (uint32_t)((i + 1 < m.u.changes.n ? offs[i + 1] : raw.len) - offs[i])};
-    assert_int_equal(bg_changes_frame_raw(parts, m.u.changes.n, m.u.changes.next, m.u.changes.more, &got, 0), BG_OK);
+    assert_int_equal(bg_changes_frame_raw(parts, m.u.changes.n, m.u.changes.next, m.u.changes.more, m.u.changes.packed, &got, 0), BG_OK);
     if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0) BG_REPLAY(seed);
     assert_int_equal(got.len, want.len);
     assert_memory_equal(got.data, want.data, got.len);
     /* too small a maximum: refused, nothing appended */
     size_t before = got.len;
-    assert_int_equal(bg_changes_frame_raw(parts, m.u.changes.n, 1, false, &got, 4), BG_E_FRAME_TOO_LARGE);
+    assert_int_equal(bg_changes_frame_raw(parts, m.u.changes.n, 1, false, m.u.changes.packed, &got, 4), BG_E_FRAME_TOO_LARGE);
     assert_int_equal(got.len, before);
     free(parts);
     free(offs);
@@ -421,6 +592,8 @@ int main(void) {
       cmocka_unit_test(frame_encoding_respects_a_smaller_connection_maximum),
       cmocka_unit_test(changes_from_encoded_writes_equal_the_encoder),
       cmocka_unit_test(fast_write_encoder_equals_the_table),
+      cmocka_unit_test(packed_writes_decode_to_the_same_writes_and_are_smaller),
+      cmocka_unit_test(packed_writes_refuse_what_they_cannot_mean),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,9 +111,12 @@ int main(int argc, char **argv) {
   w[2] = (bg_write){BG_STR("C-0001"), 7, BG_STR("7.88"), 3, {BG_V_NIL, false, 0, {"", 0}},
                     {7, 103}, {NULL, 0, 0}, 1, 6, 12, 1, true, bg_hlc_make(T0 + 1500, 1)};
   m = msg(BG_MSG_PUSH);
-  m.u.push = (bg_msg_push){42, w, 3};
+  m.u.push = (bg_msg_push){42, w, 3, false};
   ok("push", "PUSH batch 42: a persoonsbeschrijving text with a causal context,\n"
              "an actie status (integer) and a cleared field (nil value)", &m);
+  m.u.push.packed = true;
+  ok("push_packed", "PUSH batch 42 packed (protocol 2): the writes of push.hex; the second and\n"
+                    "third give only what changed (rtype, rid, field, value, phase, context, time)", &m);
 
   bg_write v[4];
   memset(v, 0, sizeof v);
@@ -128,7 +131,7 @@ int main(int argc, char **argv) {
   v[3] = (bg_write){BG_STR("C-0002"), 5, BG_STR("2"), 10,
                     {BG_V_BIN, false, 0, {(const char *)sig, sizeof sig}},
                     {9, 4}, {NULL, 0, 0}, 2, 5, 15, 2, false, bg_hlc_make(T0, 10)};
-  m.u.push = (bg_msg_push){43, v, 4};
+  m.u.push = (bg_msg_push){43, v, 4, false};
   ok("push_values", "PUSH batch 43: a boolean, a negative integer, UTF-8 text (financi\xc3\xabn)\n"
                     "and a binary value; the author is not the trajectbegeleider (tb omitted)", &m);
 
@@ -155,10 +158,14 @@ int main(int argc, char **argv) {
                     {BG_V_STR, false, 0, BG_STR("Voortgangsgesprek: afspraak met schuldhulp gemaakt.")},
                     {11, 41}, {NULL, 0, 0}, 1, 6, 14, 1, false, bg_hlc_make(T0 + 61000, 0)};
   m = msg(BG_MSG_CHANGES);
-  m.u.changes = (bg_msg_changes){c, 2, 9120, true};
+  m.u.changes = (bg_msg_changes){c, 2, 9120, true, false};
   ok("changes", "CHANGES: two writes of device 11, next cursor 9120, more to come", &m);
-  m.u.changes = (bg_msg_changes){NULL, 0, 9120, false};
+  m.u.changes.packed = true;
+  ok("changes_packed", "CHANGES packed (protocol 2): the writes of changes.hex", &m);
+  m.u.changes = (bg_msg_changes){NULL, 0, 9120, false, false};
   ok("changes_empty", "CHANGES: nothing new, cursor stays 9120", &m);
+  m.u.changes.packed = true;
+  ok("changes_empty_packed", "CHANGES packed (protocol 2): nothing new, [[], []]", &m);
 
   bg_str cl[] = {BG_STR("C-0003"), BG_STR("C-0017")};
   m = msg(BG_MSG_PURGE);
@@ -249,6 +256,17 @@ int main(int argc, char **argv) {
       "error BG_E_FIELD_RANGE",
       "83 00 03 01 2a 02 91 8a 01 a1 43 02 01 03 a1 72 04 01 06 92 07 01 07 94 09 01 03 01 09 04 0a 03 0b 01 0d 01",
       0);
+  /* packed (protocol 2): [["C"], [first write]]; the first write as above with client 0, dot [7, 1] */
+  raw("err_packed_and_writes", "PUSH with both writes and packed", "error BG_E_DUPLICATE_KEY",
+      "84 00 03 01 2a 02 91 89 01 a1 43 02 01 03 a1 72 04 01 06 92 07 01 09 04 0a 03 0b 01 0d 01"
+      " 03 92 91 a1 43 91 89 01 00 02 01 03 a1 72 04 01 06 92 07 01 09 04 0a 03 0b 01 0d 01", 0);
+  raw("err_packed_no_such_client", "packed write naming client 1 of a table of one", "error BG_E_FIELD_RANGE",
+      "83 00 03 01 2a 03 92 91 a1 43 91 89 01 01 02 01 03 a1 72 04 01 06 92 07 01 09 04 0a 03 0b 01 0d 01", 0);
+  raw("err_packed_first_without_dot", "first packed write without its dot (nothing to follow)",
+      "error BG_E_MISSING_FIELD",
+      "83 00 03 01 2a 03 92 91 a1 43 91 88 01 00 02 01 03 a1 72 04 01 09 04 0a 03 0b 01 0d 01", 0);
+  raw("err_packed_not_a_pair", "packed is one array, not [clients, writes]", "error BG_E_FIELD_TYPE",
+      "83 00 03 01 2a 03 91 91 80", 0);
   raw("err_write_ctx_odd", "write whose causal context has an odd number of elements",
       "error BG_E_FIELD_TYPE",
       "83 00 03 01 2a 02 91 8a 01 a1 43 02 01 03 a1 72 04 01 06 92 07 01 07 93 03 01 09 09 04 0a 03 0b 01 0d 01",
