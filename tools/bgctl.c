@@ -175,7 +175,8 @@ static const cmd_help k_help[] = {
     {"conflicts", "resolve", "usage: bgctl --home DIR conflicts resolve ID (--keep A | --keep B | --value TEXT)\n\n"
      "The office writes the field with a write that has seen both values, so it\n"
      "replaces them on every device at its next sync. Refused when the field can no\n"
-     "longer be edited in the traject's phase (or its plan is signed).\n"
+     "longer be edited in the traject's phase (or its plan is signed). A conflict of\n"
+     "two phase moves is closed with --keep A (the phase shown stays).\n"
      "Example: bgctl --home /srv/zorg-noord conflicts resolve c7.12 --keep B"},
     {"proposals", "list", "usage: bgctl --home DIR proposals list [--client C] [--json|--csv]\n\n"
      "Wijzigingsvoorstellen waiting for the next evaluation: edits of a signed plan, or\n"

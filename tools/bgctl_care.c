@@ -309,7 +309,12 @@ static int conflicts_resolve(bg_store *s, const opts *o) {
     bg_value v;
     const char *what = keep ? (o->keep[0] == 'A' ? "A (the shown value)" : "B (the kept value)") : "a new value";
     char why[512] = "unknown field";
-    if (keep) v = o->keep[0] == 'A' ? x->shown.value : x->other.value;
+    if (f != NULL && f->type == BG_FT_POS && !(keep && o->keep[0] == 'A'))
+      /* two concurrent phase moves: the traject stands where R5 put it (RULES.md 7) */
+      status = usage_error("%s is a conflict of the traject's phase: it is closed by keeping the phase shown "
+                           "(--keep A); the traject moves on with a phase move on the trajectbegeleider's device",
+                           x->id);
+    else if (keep) v = o->keep[0] == 'A' ? x->shown.value : x->other.value;
     else if (f == NULL || bg_value_parse(rt, f, o->value, &v, why, sizeof why) != BG_OK)
       status = usage_error("%s", why);
     if (status == BGCTL_OK) {

@@ -584,12 +584,66 @@ static void leaving_a_team_purges_its_clients_except_those_the_user_leads(void *
   remove_store(s);
 }
 
+/* Two devices moved one traject at once (R5 shows the further phase): the
+ * office closes the entry as bgctl's `conflicts resolve ID --keep A` does - by
+ * writing the shown phase, which moves nothing. --keep B would move the traject
+ * back: bgctl refuses it with what to do, and the engine would too. */
+static void the_office_closes_a_conflict_of_two_phase_moves_by_keeping_the_shown_phase(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  assert_int_equal(bg_store_team_add(s, "noord", T0), BG_OK);
+  uint64_t id;
+  assert_int_equal(bg_store_user_add(s, "anna", BG_ROLE_BEGELEIDER, "noord", T0, &id), BG_OK);
+  assert_int_equal(bg_store_user_add(s, "carla", BG_ROLE_BEGELEIDER, "noord", T0, &id), BG_OK);
+  assert_int_equal(bg_store_client_add(s, "P-1", "noord", "anna", day(0)), BG_OK);
+  device *a = device_new(s, "anna", "ka"), *c = device_new(s, "carla", "kc");
+  device_pull(s, a, day(0), NULL);
+  device_pull(s, c, day(0), NULL);
+  /* offline, both: anna to intake, carla (spoedopname) to opstart */
+  move(s, a, "P-1", 0, BG_PH_INTAKE, day(1));
+  bg_value v = {BG_V_INT, false, bg_pos_encode((bg_pos){0, BG_PH_OPSTART}), {"", 0}};
+  put(s, c, "P-1", BG_RT_TRAJECT, "t", 1, v, false, day(1));
+  bg_open_entries l;
+  assert_int_equal(bg_care_entries_get(s, "P-1", true, true, &l), BG_OK);
+  assert_int_equal(l.n, 1);
+  assert_int_equal(l.v[0].rtype, BG_RT_TRAJECT);
+  assert_string_equal(l.v[0].shown.text, "opstart (cycle 0)"); /* R5: the phase moves forward */
+  assert_string_equal(l.v[0].other.text, "intake (cycle 0)");
+  /* --keep B: back to intake is no move the method allows */
+  assert_int_equal(bg_store_office_write(s, "P-1", l.v[0].rtype, l.v[0].rid, l.v[0].field, &l.v[0].other.value,
+                                         "resolve", "test", day(2)),
+                   BG_E_PHASE_TRANSITION);
+  /* --keep A: the shown phase, written by the office, closes the entry */
+  assert_int_equal(bg_store_office_write(s, "P-1", l.v[0].rtype, l.v[0].rid, l.v[0].field, &l.v[0].shown.value,
+                                         "resolve", "test", day(2)),
+                   BG_OK);
+  bg_open_entries_free(&l);
+  assert_int_equal(bg_care_entries_get(s, "P-1", true, true, &l), BG_OK);
+  assert_int_equal(l.n, 0);
+  bg_open_entries_free(&l);
+  /* both devices get the resolution: opstart, no entry left */
+  device *d[] = {a, c};
+  for (int i = 0; i < 2; i++) {
+    device_pull(s, d[i], day(3), NULL);
+    bg_pos pos;
+    assert_int_equal(bg_engine_position(&d[i]->e, BG_STR("P-1"), &pos), BG_OK);
+    assert_int_equal(pos.phase, BG_PH_OPSTART);
+    bg_field_view fv;
+    assert_int_equal(bg_engine_field(&d[i]->e, BG_STR("P-1"), BG_RT_TRAJECT, BG_STR("t"), 1, &fv), BG_OK);
+    assert_int_equal(fv.n_losers, 0);
+  }
+  device_free(a);
+  device_free(c);
+  remove_store(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(each_signal_fires_past_its_deadline_and_not_before),
       cmocka_unit_test(report_counts_phases_throughput_cycles_and_decisions),
       cmocka_unit_test(a_disabled_users_device_is_purged_of_everything_then_holds_nothing),
       cmocka_unit_test(leaving_a_team_purges_its_clients_except_those_the_user_leads),
+      cmocka_unit_test(the_office_closes_a_conflict_of_two_phase_moves_by_keeping_the_shown_phase),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
