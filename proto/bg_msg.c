@@ -43,7 +43,7 @@ typedef struct bg__field {
   size_t off_n;     /* arrays: offset of the uint32_t count */
   uint64_t min, max;
   size_t off_flag;  /* BG__WRITES, BG__PACKED: offset of the bool `packed` */
-  uint8_t twin;     /* BG__PACKED: key of the BG__WRITES field of the same writes */
+  uint8_t twin;     /* BG__WRITES, BG__PACKED: key of the other form of the same writes */
 } bg__field;
 
 typedef struct bg__desc {
@@ -63,8 +63,8 @@ typedef struct bg__desc {
 #define ARR(key, kind, name, req, type, member, count, lo, hi) \
   {key, kind, 0, req, name, offsetof(type, member), offsetof(type, count), lo, hi, 0, 0}
 /* Writes in either form: exactly one of the two keys is present (4.7 below). */
-#define WRITES(key, name, type, lo, hi) \
-  {key, BG__WRITES, 0, OPT, name, offsetof(type, writes), offsetof(type, n), lo, hi, offsetof(type, packed), 0}
+#define WRITES(key, twin, name, type, lo, hi) \
+  {key, BG__WRITES, 0, OPT, name, offsetof(type, writes), offsetof(type, n), lo, hi, offsetof(type, packed), twin}
 #define PACKED(key, twin, name, type, lo, hi) \
   {key, BG__PACKED, 0, OPT, name, offsetof(type, writes), offsetof(type, n), lo, hi, offsetof(type, packed), twin}
 #define OTHER(key, kind, name, req, type, member) \
@@ -113,7 +113,7 @@ static const bg__field bg__welcome[] = {
 };
 static const bg__field bg__push[] = {
     U(1, "batch", REQ, bg_msg_push, batch, 1, U64MAX),
-    WRITES(2, "writes", bg_msg_push, 1, BG_MSG_MAX_WRITES),
+    WRITES(2, 3, "writes", bg_msg_push, 1, BG_MSG_MAX_WRITES),
     PACKED(3, 2, "packed", bg_msg_push, 1, BG_MSG_MAX_WRITES),
 };
 static const bg__field bg__ack[] = {
@@ -127,7 +127,7 @@ static const bg__field bg__pull[] = {
     U(3, "max_writes", OPT, bg_msg_pull, max_writes, 0, BG_MSG_MAX_WRITES),
 };
 static const bg__field bg__changes[] = {
-    WRITES(1, "writes", bg_msg_changes, 0, BG_MSG_MAX_WRITES),
+    WRITES(1, 4, "writes", bg_msg_changes, 0, BG_MSG_MAX_WRITES),
     U(2, "next", REQ, bg_msg_changes, next, 0, U64MAX),
     B(3, "more", OPT, bg_msg_changes, more),
     PACKED(4, 1, "packed", bg_msg_changes, 0, BG_MSG_MAX_WRITES),
@@ -374,8 +374,9 @@ static bg_err bg__decode_field(bg__dec *dc, const bg_mp_map *m, const bg__field 
       return o == NULL ? BG_OK : bg__decode_vv(dc, m, f, o, MEMBER(bg_vv, base, f));
     }
     case BG__WRITES:
-      /* absent: the writes come packed (BG__PACKED checks that one form is there) */
-      return m->v[f->key] == NULL ? BG_OK : bg__decode_array(dc, m, f, base);
+      if (m->v[f->key] != NULL) return bg__decode_array(dc, m, f, base);
+      /* absent: the writes must come packed (BG__PACKED refuses both) */
+      return m->v[f->twin] != NULL ? BG_OK : bg_mp_fail(m, f->name, BG_E_MISSING_FIELD, "required field missing");
     case BG__PACKED: return bg__decode_packed(dc, m, f, base);
     default: return bg__decode_array(dc, m, f, base);
   }
@@ -620,82 +621,102 @@ bg_err bg_msg_encode_frame(const bg_msg *m, bg_buf *out, uint32_t max) {
  * lengths skipped are asserted; test_engine checks that both forms agree on
  * every write bg_write_check accepts, defective ones among them.
  */
-static bg_err bg__id_put(bg_mp_out *o, unsigned key, bg_str s, bool checked) {
+static bg_err bg__id_valid(bg_str s, bool checked) {
   if (checked) {
     assert(s.len > 0 && s.len <= BG_ID_MAX);
-  } else {
-    if (s.len > BG_ID_MAX) return BG_E_LIMIT;
-    if (s.len == 0) return BG_E_FIELD_RANGE;
-    if (!bg_utf8_valid(s.p, s.len)) return BG_E_UTF8;
+    return BG_OK;
   }
-  bg_mp_put_uint(o, key);
-  bg_mp_put_str(o, s.p, s.len);
+  if (s.len > BG_ID_MAX) return BG_E_LIMIT;
+  if (s.len == 0) return BG_E_FIELD_RANGE;
+  return bg_utf8_valid(s.p, s.len) ? BG_OK : BG_E_UTF8;
+}
+
+/* Everything the encoders refuse in a write, in key order (both forms refuse
+ * alike, with the same code for the same write). */
+static bg_err bg__write_valid(const bg_write *w, bool checked) {
+  bg_err e = bg__id_valid(w->client, false);
+  if (e == BG_OK) e = bg__id_valid(w->rid, checked);
+  if (e != BG_OK) return e;
+  const bg_value *v = &w->value;
+  switch (v->type) {
+    case BG_V_NIL: case BG_V_BOOL: case BG_V_INT: break;
+    case BG_V_STR:
+      if (checked) {
+        assert(v->s.len <= BG_VALUE_MAX);
+        break;
+      }
+      if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
+      if (!bg_utf8_valid(v->s.p, v->s.len)) return BG_E_UTF8;
+      break;
+    case BG_V_BIN:
+      if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
+      break;
+    default: return BG_E_FIELD_TYPE;
+  }
+  if (w->dot.device == 0 || w->dot.counter == 0) return BG_E_FIELD_RANGE;
+  if (w->ctx.n > 0 && !bg_vv_is_canonical(&w->ctx)) return BG_E_FIELD_RANGE;
+  if (w->user == 0) return BG_E_FIELD_RANGE;
   return BG_OK;
 }
 
+/* One key of a valid write and its value, as a write map holds it (the packed
+ * form's client and hlc are its own). Inlined with a constant key, the switch
+ * folds away. */
+static inline void bg__write_put_key(bg_mp_out *o, const bg_write *w, unsigned key) {
+  bg_mp_put_uint(o, key);
+  switch (key) {
+    case 1: bg_mp_put_str(o, w->client.p, w->client.len); break;
+    case 2: bg_mp_put_uint(o, w->rtype); break;
+    case 3: bg_mp_put_str(o, w->rid.p, w->rid.len); break;
+    case 4: bg_mp_put_uint(o, w->field); break;
+    case 5:
+      switch (w->value.type) {
+        case BG_V_NIL: bg_mp_put_nil(o); break;
+        case BG_V_BOOL: bg_mp_put_bool(o, w->value.b); break;
+        case BG_V_INT: bg_mp_put_int(o, w->value.i); break;
+        case BG_V_STR: bg_mp_put_str(o, w->value.s.p, w->value.s.len); break;
+        case BG_V_BIN: bg_mp_put_bin(o, w->value.s.p, w->value.s.len); break;
+      }
+      break;
+    case 6:
+      bg_mp_put_array(o, 2);
+      bg_mp_put_uint(o, w->dot.device);
+      bg_mp_put_uint(o, w->dot.counter);
+      break;
+    case 7:
+      bg_mp_put_array(o, 2 * w->ctx.n);
+      for (uint32_t i = 0; i < w->ctx.n; i++) {
+        bg_mp_put_uint(o, w->ctx.e[i].device);
+        bg_mp_put_uint(o, w->ctx.e[i].counter);
+      }
+      break;
+    case 8: bg_mp_put_uint(o, w->cycle); break;
+    case 9: bg_mp_put_uint(o, w->phase); break;
+    case 10: bg_mp_put_uint(o, w->user); break;
+    case 11: bg_mp_put_uint(o, w->role); break;
+    case 12: bg_mp_put_bool(o, w->tb); break;
+    default: bg_mp_put_uint(o, w->hlc); break;
+  }
+}
+
 static bg_err bg__write_encode_fast(bg_mp_out *o, const bg_write *w, bool checked) {
+  bg_err e = bg__write_valid(w, checked);
+  if (e != BG_OK) return e;
   bool has_value = w->value.type != BG_V_NIL, has_ctx = w->ctx.n > 0, has_cycle = w->cycle != 0, has_tb = w->tb;
   bg_mp_put_map(o, 9u + has_value + has_ctx + has_cycle + has_tb);
-  bg_err e = bg__id_put(o, 1, w->client, false);
-  if (e != BG_OK) return e;
-  bg_mp_put_uint(o, 2);
-  bg_mp_put_uint(o, w->rtype);
-  if ((e = bg__id_put(o, 3, w->rid, checked)) != BG_OK) return e;
-  bg_mp_put_uint(o, 4);
-  bg_mp_put_uint(o, w->field);
-  if (has_value) {
-    const bg_value *v = &w->value;
-    bg_mp_put_uint(o, 5);
-    switch (v->type) {
-      case BG_V_BOOL: bg_mp_put_bool(o, v->b); break;
-      case BG_V_INT: bg_mp_put_int(o, v->i); break;
-      case BG_V_STR:
-        if (checked) {
-          assert(v->s.len <= BG_VALUE_MAX);
-        } else {
-          if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
-          if (!bg_utf8_valid(v->s.p, v->s.len)) return BG_E_UTF8;
-        }
-        bg_mp_put_str(o, v->s.p, v->s.len);
-        break;
-      case BG_V_BIN:
-        if (v->s.len > BG_VALUE_MAX) return BG_E_LIMIT;
-        bg_mp_put_bin(o, v->s.p, v->s.len);
-        break;
-      default: return BG_E_FIELD_TYPE;
-    }
-  }
-  if (w->dot.device == 0 || w->dot.counter == 0) return BG_E_FIELD_RANGE;
-  bg_mp_put_uint(o, 6);
-  bg_mp_put_array(o, 2);
-  bg_mp_put_uint(o, w->dot.device);
-  bg_mp_put_uint(o, w->dot.counter);
-  if (has_ctx) {
-    if (!bg_vv_is_canonical(&w->ctx)) return BG_E_FIELD_RANGE;
-    bg_mp_put_uint(o, 7);
-    bg_mp_put_array(o, 2 * w->ctx.n);
-    for (uint32_t i = 0; i < w->ctx.n; i++) {
-      bg_mp_put_uint(o, w->ctx.e[i].device);
-      bg_mp_put_uint(o, w->ctx.e[i].counter);
-    }
-  }
-  if (has_cycle) {
-    bg_mp_put_uint(o, 8);
-    bg_mp_put_uint(o, w->cycle);
-  }
-  if (w->user == 0) return BG_E_FIELD_RANGE;
-  bg_mp_put_uint(o, 9);
-  bg_mp_put_uint(o, w->phase);
-  bg_mp_put_uint(o, 10);
-  bg_mp_put_uint(o, w->user);
-  bg_mp_put_uint(o, 11);
-  bg_mp_put_uint(o, w->role);
-  if (has_tb) {
-    bg_mp_put_uint(o, 12);
-    bg_mp_put_bool(o, true);
-  }
-  bg_mp_put_uint(o, 13);
-  bg_mp_put_uint(o, w->hlc);
+  bg__write_put_key(o, w, 1);
+  bg__write_put_key(o, w, 2);
+  bg__write_put_key(o, w, 3);
+  bg__write_put_key(o, w, 4);
+  if (has_value) bg__write_put_key(o, w, 5);
+  bg__write_put_key(o, w, 6);
+  if (has_ctx) bg__write_put_key(o, w, 7);
+  if (has_cycle) bg__write_put_key(o, w, 8);
+  bg__write_put_key(o, w, 9);
+  bg__write_put_key(o, w, 10);
+  bg__write_put_key(o, w, 11);
+  if (has_tb) bg__write_put_key(o, w, 12);
+  bg__write_put_key(o, w, 13);
   return o->err;
 }
 
@@ -752,6 +773,9 @@ bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg
  */
 
 static const bg__field *bg__wfield(unsigned key) { return &bg__write_fields[key - 1]; }
+
+/* Before the first write: every number 0, strings empty (not NULL), no value. */
+static const bg_write bg__zero_write = {.client = {"", 0}, .rid = {"", 0}, .value = {.s = {"", 0}}};
 
 static bool bg__value_eq(const bg_value *a, const bg_value *b) {
   if (a->type != b->type) return false;
@@ -817,6 +841,12 @@ static uint32_t bg__client_table(const bg_write *w, uint32_t n, uint32_t *ix, ui
 }
 
 static bg_err bg__packed_encode(bg_mp_out *o, const bg_write *w, uint32_t n) {
+  /* every write as the plain form checks it, in the same order: the same
+   * refusals for the same writes, and nothing unchecked is compared below */
+  for (uint32_t i = 0; i < n; i++) {
+    bg_err e = bg__write_valid(&w[i], false);
+    if (e != BG_OK) return e;
+  }
   bg_mp_put_array(o, 2);
   if (n == 0) {
     bg_mp_put_array(o, 0);
@@ -825,41 +855,33 @@ static bg_err bg__packed_encode(bg_mp_out *o, const bg_write *w, uint32_t n) {
   }
   uint32_t *ix = malloc(2 * (size_t)n * sizeof *ix), *first = ix + n;
   uint32_t k = ix != NULL ? bg__client_table(w, n, ix, first) : 0;
-  bg_err e = k == 0 ? BG_E_NOMEM : BG_OK;
-  bg_mp_put_array(o, k);
-  for (uint32_t j = 0; j < k && e == BG_OK; j++) {
-    bg_str c = w[first[j]].client;
-    if (c.len > BG_ID_MAX) e = BG_E_LIMIT;
-    else if (c.len == 0) e = BG_E_FIELD_RANGE;
-    else if (!bg_utf8_valid(c.p, c.len)) e = BG_E_UTF8;
-    else bg_mp_put_str(o, c.p, c.len);
+  if (k == 0) {
+    free(ix);
+    return BG_E_NOMEM;
   }
+  bg_mp_put_array(o, k);
+  for (uint32_t j = 0; j < k; j++) bg_mp_put_str(o, w[first[j]].client.p, w[first[j]].client.len);
   bg_mp_put_array(o, n);
-  static const bg_write zero;
-  for (uint32_t i = 0; i < n && e == BG_OK; i++) {
-    const bg_write *p = i > 0 ? &w[i - 1] : &zero;
-    /* what a left-out key would take from the zero write must be refused here */
-    if (w[i].rid.len == 0 || w[i].user == 0 || w[i].dot.device == 0 || w[i].dot.counter == 0) {
-      e = BG_E_FIELD_RANGE;
-      break;
-    }
+  for (uint32_t i = 0; i < n; i++) {
+    const bg_write *p = i > 0 ? &w[i - 1] : &bg__zero_write;
     uint32_t keys = bg__packed_keys(&w[i], p, i > 0 && ix[i] == ix[i - 1]);
     bg_mp_put_map(o, (uint32_t)__builtin_popcount(keys));
-    for (unsigned key = 1; key <= 13 && e == BG_OK; key++) {
+    for (unsigned key = 1; key <= 13; key++) {
       if (!(keys & (1u << key))) continue;
-      bg_mp_put_uint(o, key);
       if (key == 1) {
+        bg_mp_put_uint(o, 1);
         bg_mp_put_uint(o, ix[i]);
       } else if (key == 13) {
         uint64_t d = w[i].hlc - p->hlc;
-        bg_mp_put_int(o, d <= INT64_MAX ? (int64_t)d : -(int64_t)(~d) - 1);
+        bg_mp_put_uint(o, 13);
+        bg_mp_put_int(o, d <= INT64_MAX ? (int64_t)d : -(int64_t)(~d) - 1); /* d - 2^64 from 2^63 on */
       } else {
-        e = bg__encode_field(o, bg__wfield(key), &w[i]);
+        bg__write_put_key(o, &w[i], key);
       }
     }
   }
   free(ix);
-  return e != BG_OK ? e : o->err;
+  return o->err;
 }
 
 /* One packed write after `p`: `w` starts as `p` with the next dot and takes
@@ -901,7 +923,7 @@ static bg_err bg__decode_packed_write(bg__dec *dc, const msgpack_object *o, cons
 static bg_err bg__decode_packed(bg__dec *dc, const bg_mp_map *m, const bg__field *f, void *base) {
   const msgpack_object *o = m->v[f->key];
   bool plain = m->v[f->twin] != NULL;
-  if (o == NULL) return plain ? BG_OK : bg_mp_fail(m, "writes", BG_E_MISSING_FIELD, "required field missing");
+  if (o == NULL) return BG_OK; /* BG__WRITES refused neither form */
   if (plain) return bg_mp_fail(m, f->name, BG_E_DUPLICATE_KEY, "writes and packed both present: send one");
   if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
       o->via.array.ptr[0].type != MSGPACK_OBJECT_ARRAY || o->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY)
@@ -930,9 +952,8 @@ static bg_err bg__decode_packed(bg__dec *dc, const bg_mp_map *m, const bg__field
       return bg_mp_fail(m, f->name, BG_E_UTF8, "clients: not valid UTF-8");
     cs[j] = (bg_str){t->via.str.ptr, t->via.str.size};
   }
-  static const bg_write zero;
   for (uint32_t i = 0; i < wa->size; i++) {
-    bg_err e = bg__decode_packed_write(dc, &wa->ptr[i], cs, ca->size, i > 0 ? &w[i - 1] : &zero, &w[i]);
+    bg_err e = bg__decode_packed_write(dc, &wa->ptr[i], cs, ca->size, i > 0 ? &w[i - 1] : &bg__zero_write, &w[i]);
     if (e != BG_OK) {
       bg__why_write(dc, m, f, i);
       return e;

@@ -218,6 +218,28 @@ static void encoder_refuses_what_the_decoder_must_refuse_and_leaves_buffer_uncha
   assert_int_equal(encode_push_with(&w, &out), BG_OK);
   assert_true(out.len > 4);
   out.len = 4;
+  /* several defects: both forms name the first, in write order and key order */
+  bg_write two[2] = {a_write(), a_write()};
+  char *huge = malloc(BG_VALUE_MAX + 1);
+  memset(huge, 'a', BG_VALUE_MAX + 1);
+  two[0].value = (bg_value){BG_V_STR, false, 0, {huge, BG_VALUE_MAX + 1}};
+  two[1].client = (bg_str){"", 0};
+  two[1].dot.counter = 2;
+  for (int packed = 0; packed < 2; packed++) {
+    bg_msg pm;
+    memset(&pm, 0, sizeof pm);
+    pm.type = BG_MSG_PUSH;
+    pm.u.push = (bg_msg_push){1, two, 2, packed};
+    assert_int_equal(bg_msg_encode(&pm, &out), BG_E_LIMIT);
+    pm.u.push.writes = &two[1];
+    pm.u.push.n = 1;
+    assert_int_equal(bg_msg_encode(&pm, &out), BG_E_FIELD_RANGE);
+  }
+  free(huge);
+  w = a_write();
+  w.rid = (bg_str){big, sizeof big};
+  w.user = 0;
+  assert_int_equal(encode_push_with(&w, &out), BG_E_LIMIT);
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = (bg_msg_type)99;

@@ -241,6 +241,8 @@ int main(int argc, char **argv) {
   raw("err_duplicate_key", "PING with key 1 twice", "error BG_E_DUPLICATE_KEY",
       "83 00 09 01 01 01 02", 0);
   raw("err_push_no_writes", "PUSH without its writes", "error BG_E_MISSING_FIELD", "82 00 03 01 2a", 0);
+  raw("err_changes_no_writes", "CHANGES without its writes (neither form), next given as a string:\n"
+      "the missing writes come first", "error BG_E_MISSING_FIELD", "82 00 06 02 a1 78", 0);
   raw("err_push_empty_batch", "PUSH with an empty writes array", "error BG_E_FIELD_RANGE",
       "83 00 03 01 2a 02 90", 0);
   raw("err_push_batch_zero", "PUSH with batch id 0", "error BG_E_FIELD_RANGE",
