@@ -287,6 +287,28 @@ static void bg__why_write(bg__dec *dc, const bg_mp_map *m, const bg__field *f, u
            strncmp(inner, "write.", 6) == 0 ? inner + 6 : inner);
 }
 
+/* An array of ids (client ids): each a string of 1..BG_ID_MAX bytes, UTF-8.
+ * `what` prefixes the failure's text ("clients: "). */
+static bg_err bg__decode_ids(const bg_mp_map *m, const bg__field *f, const msgpack_object_array *a, bg_str *out,
+                             const char *what) {
+  char t[64];
+  for (uint32_t i = 0; i < a->size; i++) {
+    const msgpack_object *o = &a->ptr[i];
+    bg_err e = BG_OK;
+    const char *why = NULL;
+    if (o->type != MSGPACK_OBJECT_STR) e = BG_E_FIELD_TYPE, why = "expected strings";
+    else if (o->via.str.size > BG_ID_MAX) e = BG_E_LIMIT, why = "longer than 64 bytes";
+    else if (o->via.str.size == 0) e = BG_E_FIELD_RANGE, why = "empty string";
+    else if (!bg_utf8_valid(o->via.str.ptr, o->via.str.size)) e = BG_E_UTF8, why = "not valid UTF-8";
+    if (e != BG_OK) {
+      snprintf(t, sizeof t, "%s%s", what, why);
+      return bg_mp_fail(m, f->name, e, t);
+    }
+    out[i] = (bg_str){o->via.str.ptr, o->via.str.size};
+  }
+  return BG_OK;
+}
+
 static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field *f, void *base) {
   const msgpack_object_array *a;
   bg_err e = bg_mp_get_array(m, f->key, f->name, f->required, (uint32_t)f->min,
@@ -328,16 +350,7 @@ static bg_err bg__decode_array(bg__dec *dc, const bg_mp_map *m, const bg__field 
     case BG__STRS: {
       bg_str *s = msgpack_zone_malloc(dc->zone, a->size * sizeof *s);
       if (s == NULL) return BG_E_NOMEM;
-      for (uint32_t i = 0; i < a->size; i++) {
-        const msgpack_object *t = &a->ptr[i];
-        if (t->type != MSGPACK_OBJECT_STR) return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "expected strings");
-        if (t->via.str.size > BG_ID_MAX) return bg_mp_fail(m, f->name, BG_E_LIMIT, "longer than 64 bytes");
-        if (t->via.str.size == 0) return bg_mp_fail(m, f->name, BG_E_FIELD_RANGE, "empty string");
-        if (!bg_utf8_valid(t->via.str.ptr, t->via.str.size))
-          return bg_mp_fail(m, f->name, BG_E_UTF8, "not valid UTF-8");
-        s[i].p = t->via.str.ptr;
-        s[i].len = t->via.str.size;
-      }
+      if ((e = bg__decode_ids(m, f, a, s, "")) != BG_OK) return e;
       *MEMBER(bg__strs, base, f) = s;
       return BG_OK;
     }
@@ -943,17 +956,10 @@ static bg_err bg__decode_packed(bg__dec *dc, const bg_mp_map *m, const bg__field
   bg_str *cs = msgpack_zone_malloc(dc->zone, (ca->size ? ca->size : 1) * sizeof *cs);
   bg_write *w = msgpack_zone_malloc(dc->zone, wa->size * sizeof *w);
   if (cs == NULL || w == NULL) return BG_E_NOMEM;
-  for (uint32_t j = 0; j < ca->size; j++) {
-    const msgpack_object *t = &ca->ptr[j];
-    if (t->type != MSGPACK_OBJECT_STR) return bg_mp_fail(m, f->name, BG_E_FIELD_TYPE, "clients: expected strings");
-    if (t->via.str.size > BG_ID_MAX) return bg_mp_fail(m, f->name, BG_E_LIMIT, "clients: longer than 64 bytes");
-    if (t->via.str.size == 0) return bg_mp_fail(m, f->name, BG_E_FIELD_RANGE, "clients: empty string");
-    if (!bg_utf8_valid(t->via.str.ptr, t->via.str.size))
-      return bg_mp_fail(m, f->name, BG_E_UTF8, "clients: not valid UTF-8");
-    cs[j] = (bg_str){t->via.str.ptr, t->via.str.size};
-  }
+  bg_err e = bg__decode_ids(m, f, ca, cs, "clients: ");
+  if (e != BG_OK) return e;
   for (uint32_t i = 0; i < wa->size; i++) {
-    bg_err e = bg__decode_packed_write(dc, &wa->ptr[i], cs, ca->size, i > 0 ? &w[i - 1] : &bg__zero_write, &w[i]);
+    e = bg__decode_packed_write(dc, &wa->ptr[i], cs, ca->size, i > 0 ? &w[i - 1] : &bg__zero_write, &w[i]);
     if (e != BG_OK) {
       bg__why_write(dc, m, f, i);
       return e;
