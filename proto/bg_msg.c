@@ -993,10 +993,36 @@ static bg_err bg__changes_frame_packed(const bg_str *writes, uint32_t n, uint64_
   return e;
 }
 
+static bg_err bg__changes_frame_plain(const bg_str *writes, uint32_t n, uint64_t next, bool more, bg_buf *out,
+                                      uint32_t max);
+
 bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bool packed,
                             bg_buf *out, uint32_t max) {
   if (n > BG_MSG_MAX_WRITES) return BG_E_LIMIT;
-  if (packed) return bg__changes_frame_packed(writes, n, next, more, out, max);
+  size_t start = out->len;
+  bg_err e = bg__changes_frame_plain(writes, n, next, more, out, max);
+  if (e != BG_OK || !packed) return e;
+  /* packed after it; the smaller stays (a page sized by its stored writes
+   * keeps to its budget, PROTOCOL.md 4.7) */
+  size_t plain = out->len - start;
+  e = bg__changes_frame_packed(writes, n, next, more, out, max);
+  if (e == BG_E_FRAME_TOO_LARGE) return BG_OK; /* larger than the plain frame, which fits */
+  if (e != BG_OK) {
+    out->len = start;
+    return e;
+  }
+  size_t packed_len = out->len - start - plain;
+  if (packed_len <= plain) {
+    memmove(out->data + start, out->data + start + plain, packed_len);
+    out->len = start + packed_len;
+  } else {
+    out->len = start + plain;
+  }
+  return BG_OK;
+}
+
+static bg_err bg__changes_frame_plain(const bg_str *writes, uint32_t n, uint64_t next, bool more, bg_buf *out,
+                                      uint32_t max) {
   size_t mark;
   bg_err e = bg_frame_begin(out, &mark);
   if (e != BG_OK) return e;
@@ -1021,6 +1047,16 @@ bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, boo
   if (e == BG_OK) return bg_frame_end(out, mark, max);
   bg_frame_abort(out, mark);
   return e;
+}
+
+size_t bg_writes_packed_size(const bg_write *w, uint32_t n) {
+  bg_buf b = BG_BUF_INIT;
+  bg_mp_out o;
+  bg_mp_out_init(&o, &b);
+  bg_err e = n <= BG_MSG_MAX_WRITES ? bg__packed_encode(&o, w, n) : BG_E_LIMIT;
+  size_t len = e == BG_OK && o.err == BG_OK ? b.len : 0;
+  bg_buf_free(&b);
+  return len;
 }
 
 size_t bg_write_encoded_size(const bg_write *w) {

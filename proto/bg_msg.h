@@ -305,6 +305,12 @@ bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg
 /* Body size of a write as encoded (for CHANGES budgets). */
 size_t bg_write_encoded_size(const bg_write *w);
 
+/* Bytes of w[0..n) as PUSH.packed or CHANGES.packed holds them; 0 when they
+ * cannot be encoded. A sender packs only when this is no more than the plain
+ * writes take (the sum of their encodings): a batch or page sized by those
+ * keeps to its limits (PROTOCOL.md 4.7). bg_changes_frame_raw does so itself. */
+size_t bg_writes_packed_size(const bg_write *w, uint32_t n);
+
 /* Whether `s` is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool bg_utf8_valid(const char *s, size_t len);
 

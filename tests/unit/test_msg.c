@@ -344,6 +344,39 @@ static void packed_writes_decode_to_the_same_writes_and_are_smaller(void **state
   /* client, author, dot and most of the time are not repeated: at least 20
    * bytes a write fewer (the figure that matters is in bench_sync) */
   assert_true(packed.len + 20 * 40 <= plain.len);
+  size_t sum = 0;
+  for (int i = 0; i < 40; i++) sum += bg_write_encoded_size(&w[i]);
+  assert_true(bg_writes_packed_size(w, 40) > 0 && bg_writes_packed_size(w, 40) + 20 * 40 <= sum);
+  /* writes that share nothing and go back to every default: packing costs bytes,
+   * and a sender (bg_changes_frame_raw here) keeps them plain */
+  bg_write odd[2] = {a_write(), a_write()};
+  bg_dot ctx[] = {{3, 9}};
+  odd[0].client = BG_STR("A");
+  odd[0].value = (bg_value){BG_V_STR, false, 0, BG_STR("x")};
+  odd[0].ctx = (bg_vv){ctx, 1, 0};
+  odd[0].cycle = 3;
+  odd[0].tb = true;
+  odd[0].hlc = UINT64_C(1) << 62;
+  odd[1].client = BG_STR("B");
+  odd[1].user = 99;
+  odd[1].dot = (bg_dot){8, 1};
+  odd[1].hlc = 0;
+  size_t odd_plain = bg_write_encoded_size(&odd[0]) + bg_write_encoded_size(&odd[1]);
+  assert_true(bg_writes_packed_size(odd, 2) > odd_plain);
+  bg_buf stored = BG_BUF_INIT, page = BG_BUF_INIT;
+  assert_int_equal(bg_write_encode(&odd[0], &stored), BG_OK);
+  size_t cut = stored.len;
+  assert_int_equal(bg_write_encode(&odd[1], &stored), BG_OK);
+  bg_str parts[2] = {{(const char *)stored.data, (uint32_t)cut},
+                     {(const char *)stored.data + cut, (uint32_t)(stored.len - cut)}};
+  assert_int_equal(bg_changes_frame_raw(parts, 2, 7, false, true, &page, 0), BG_OK);
+  bg_msg d;
+  assert_int_equal(bg_msg_decode(page.data + BG_FRAME_HEADER, page.len - BG_FRAME_HEADER, &d, NULL), BG_OK);
+  assert_false(d.u.changes.packed);
+  assert_int_equal(d.u.changes.n, 2);
+  bg_msg_free(&d);
+  bg_buf_free(&stored);
+  bg_buf_free(&page);
   bg_msg_free(&a);
   bg_msg_free(&b);
   bg_buf_free(&plain);
@@ -517,11 +550,28 @@ static void changes_from_encoded_writes_equal_the_encoder(void **state) {
   static bg_gen g;
   uint64_t seed = bg_test_seed(29);
   bg_gen_init(&g, seed);
+  int packed_larger = 0, packed_kept = 0;
   for (int round = 0; round < 300; round++) {
     bg_msg m;
     bg_gen_msg(&g, BG_MSG_CHANGES, (unsigned)(round % 40), &m);
     bg_buf want = BG_BUF_INIT, raw = BG_BUF_INIT, got = BG_BUF_INIT;
     assert_int_equal(bg_msg_encode_frame(&m, &want, 0), BG_OK);
+    if (m.u.changes.packed) {
+      /* packed only when that is not larger than the plain frame */
+      bg_msg plain = m;
+      plain.u.changes.packed = false;
+      bg_buf p = BG_BUF_INIT;
+      assert_int_equal(bg_msg_encode_frame(&plain, &p, 0), BG_OK);
+      if (p.len < want.len) {
+        bg_buf t = want;
+        want = p;
+        p = t;
+        packed_larger++;
+      } else {
+        packed_kept++;
+      }
+      bg_buf_free(&p);
+    }
     /* each write encoded alone, as a store keeps it */
     bg_str *parts = calloc(m.u.changes.n + 1, sizeof *parts);
     size_t *offs = calloc(m.u.changes.n + 1, sizeof *offs);
@@ -545,6 +595,8 @@ static void changes_from_encoded_writes_equal_the_encoder(void **state) {
     bg_buf_free(&raw);
     bg_buf_free(&got);
   }
+  /* both cases happen: random writes often pack larger, runs of a device's smaller */
+  assert_true(packed_larger > 0 && packed_kept > 0);
   bg_gen_free(&g);
 }
 
