@@ -331,11 +331,7 @@ static bg_err bgs_push_batch(bgsync_op *op, uint64_t batch) {
     m.type = BG_MSG_PUSH;
     /* packed where the server speaks it, unless that is larger: the batch was
      * planned by the plain sizes to fit the server's frame */
-    bool packed = op->proto >= BG_PROTO_PACKED;
-    if (packed) {
-      size_t pk = bg_writes_packed_size(w, (uint32_t)n);
-      packed = pk > 0 && pk <= blobs.len;
-    }
+    bool packed = op->proto >= BG_PROTO_PACKED && bg_writes_pack_smaller(w, (uint32_t)n);
     m.u.push = (bg_msg_push){batch, w, (uint32_t)n, packed};
     if (!bgs_send(op, &m)) {
       e = op->result;

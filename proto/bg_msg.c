@@ -1006,11 +1006,7 @@ bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, boo
    * keeps to its budget, PROTOCOL.md 4.7) */
   size_t plain = out->len - start;
   e = bg__changes_frame_packed(writes, n, next, more, out, max);
-  if (e == BG_E_FRAME_TOO_LARGE) return BG_OK; /* larger than the plain frame, which fits */
-  if (e != BG_OK) {
-    out->len = start;
-    return e;
-  }
+  if (e != BG_OK) return BG_OK; /* too large, or no memory to pack: the plain frame stands */
   size_t packed_len = out->len - start - plain;
   if (packed_len <= plain) {
     memmove(out->data + start, out->data + start + plain, packed_len);
@@ -1049,14 +1045,19 @@ static bg_err bg__changes_frame_plain(const bg_str *writes, uint32_t n, uint64_t
   return e;
 }
 
-size_t bg_writes_packed_size(const bg_write *w, uint32_t n) {
+bool bg_writes_pack_smaller(const bg_write *w, uint32_t n) {
+  if (n > BG_MSG_MAX_WRITES) return false;
   bg_buf b = BG_BUF_INIT;
   bg_mp_out o;
   bg_mp_out_init(&o, &b);
-  bg_err e = n <= BG_MSG_MAX_WRITES ? bg__packed_encode(&o, w, n) : BG_E_LIMIT;
-  size_t len = e == BG_OK && o.err == BG_OK ? b.len : 0;
+  bg_mp_put_array(&o, n);
+  bg_err e = BG_OK;
+  for (uint32_t i = 0; i < n && e == BG_OK; i++) e = bg__write_encode_fast(&o, &w[i], false);
+  size_t plain = b.len;
+  if (e == BG_OK) e = bg__packed_encode(&o, w, n);
+  bool smaller = e == BG_OK && o.err == BG_OK && b.len - plain <= plain;
   bg_buf_free(&b);
-  return len;
+  return smaller;
 }
 
 size_t bg_write_encoded_size(const bg_write *w) {

@@ -283,7 +283,8 @@ bg_err bg_write_encode(const bg_write *w, bg_buf *out);
  * form a store keeps them in - so a server pages writes out without decoding
  * and re-encoding each. The bytes equal bg_msg_encode_frame's for the same
  * writes. The encodings are trusted (the store validated them on the way in).
- * With `packed` the writes are decoded once and sent packed (protocol 2).
+ * With `packed` (protocol 2) the writes are also decoded and packed, and the
+ * smaller of the two frames is kept (bg_writes_pack_smaller's rule).
  * BG_E_LIMIT over BG_MSG_MAX_WRITES; on error `out` is unchanged. */
 bg_err bg_changes_frame_raw(const bg_str *writes, uint32_t n, uint64_t next, bool more, bool packed,
                             bg_buf *out, uint32_t max);
@@ -305,11 +306,11 @@ bg_err bg_write_decode(const uint8_t *p, size_t n, struct msgpack_zone *zone, bg
 /* Body size of a write as encoded (for CHANGES budgets). */
 size_t bg_write_encoded_size(const bg_write *w);
 
-/* Bytes of w[0..n) as PUSH.packed or CHANGES.packed holds them; 0 when they
- * cannot be encoded. A sender packs only when this is no more than the plain
- * writes take (the sum of their encodings): a batch or page sized by those
- * keeps to its limits (PROTOCOL.md 4.7). bg_changes_frame_raw does so itself. */
-size_t bg_writes_packed_size(const bg_write *w, uint32_t n);
+/* Whether w[0..n) take no more bytes packed than as a plain writes array. A
+ * sender packs only then, so that a batch or page sized by the writes' plain
+ * encodings keeps to its limits (PROTOCOL.md 4.7); false when they cannot be
+ * encoded. bg_changes_frame_raw applies the same rule to the frames it makes. */
+bool bg_writes_pack_smaller(const bg_write *w, uint32_t n);
 
 /* Whether `s` is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool bg_utf8_valid(const char *s, size_t len);

@@ -238,6 +238,12 @@ static void side_print(const char *label, const bg_entry_side *sd, const logins 
          login_of(users, sd->user), sd->device, at);
 }
 
+/* A conflict of two phase moves (traject.positie): closed only by keeping the shown phase. */
+static bool phase_conflict(const bg_open_entry *x) {
+  const bg_field_def *f = bg_rtype(x->rtype) ? bg_field(bg_rtype(x->rtype), x->field) : NULL;
+  return f != NULL && f->type == BG_FT_POS;
+}
+
 static int conflicts_show(bg_store *s, const opts *o, const logins *users) {
   if (o->npos != 1) return usage_error("usage: bgctl --home DIR conflicts show ID [--json]");
   bg_open_entries l;
@@ -278,7 +284,10 @@ static int conflicts_show(bg_store *s, const opts *o, const logins *users) {
     printf("why: %s\n", bg_open_entry_why(x));
     if (x->shown.at) side_print(x->proposal ? "now: " : "A (shown):", &x->shown, users);
     side_print(x->proposal ? "proposed:" : "B (kept): ", &x->other, users);
-    if (!x->proposal)
+    if (!x->proposal && phase_conflict(x))
+      printf("resolve: bgctl --home %s conflicts resolve %s --keep A (the phase shown stays; the traject moves on "
+             "with a phase move on the trajectbegeleider's device)\n", g_home, x->id);
+    else if (!x->proposal)
       printf("resolve: bgctl --home %s conflicts resolve %s --keep A | --keep B | --value TEXT\n", g_home, x->id);
     else
       puts("decided at the next evaluation, on a device (bgsync resolve ID --keep A|B)");
@@ -309,12 +318,13 @@ static int conflicts_resolve(bg_store *s, const opts *o) {
     bg_value v;
     const char *what = keep ? (o->keep[0] == 'A' ? "A (the shown value)" : "B (the kept value)") : "a new value";
     char why[512] = "unknown field";
-    if (f != NULL && f->type == BG_FT_POS && !(keep && o->keep[0] == 'A'))
+    if (phase_conflict(x) && !(keep && o->keep[0] == 'A')) {
       /* two concurrent phase moves: the traject stands where R5 put it (RULES.md 7) */
-      status = usage_error("%s is a conflict of the traject's phase: it is closed by keeping the phase shown "
-                           "(--keep A); the traject moves on with a phase move on the trajectbegeleider's device",
-                           x->id);
-    else if (keep) v = o->keep[0] == 'A' ? x->shown.value : x->other.value;
+      fprintf(stderr, "bgctl: %s is a conflict of the traject's phase: it is closed by keeping the phase shown "
+              "(bgctl --home %s conflicts resolve %s --keep A); the traject moves on with a phase move on the "
+              "trajectbegeleider's device\n", x->id, g_home, x->id);
+      status = BGCTL_FAILED;
+    } else if (keep) v = o->keep[0] == 'A' ? x->shown.value : x->other.value;
     else if (f == NULL || bg_value_parse(rt, f, o->value, &v, why, sizeof why) != BG_OK)
       status = usage_error("%s", why);
     if (status == BGCTL_OK) {

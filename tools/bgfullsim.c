@@ -92,6 +92,14 @@
 #include "session.h"
 #include "store.h"
 #include "fullsim.h"
+
+#define N_START_CLIENTS 4 /* registered by the office (bgctl) at the start */
+#define POLL_MS 500       /* the daemon's poll of the store (server.c, bg__on_poll) */
+
+/* the library's sentence for the TLS alert of a revoked certificate (net.c) */
+#define REVOKED_WHY                                                                                               \
+  "the office revoked this device: it cannot sync any more (changes not yet sent stay on it); ask the office for " \
+  "a new enrolment code"
 /* --- the world ------------------------------------------------------------------------------ */
 
 const char *const g_teams[N_TEAMS] = {"noord", "zuid"};

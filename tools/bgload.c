@@ -315,7 +315,7 @@ static void ld_push(ld_conn *c) {
   bg_msg m;
   memset(&m, 0, sizeof m);
   m.type = BG_MSG_PUSH;
-  m.u.push = (bg_msg_push){++c->batch, w, n, c->proto >= BG_PROTO_PACKED};
+  m.u.push = (bg_msg_push){++c->batch, w, n, c->proto >= BG_PROTO_PACKED && bg_writes_pack_smaller(w, n)};
   c->state = ST_PUSHING;
   c->pushed_n = n;
   c->t_push = bench_now();

@@ -20,14 +20,7 @@
 
 #define MAX_DEV 16
 #define MAX_CONN 64
-#define N_START_CLIENTS 4 /* registered by the office (bgctl) at the start */
-#define MAX_CLIENTS 12    /* with those office devices register (bits of a uint64_t) */
-#define POLL_MS 500       /* the daemon's poll of the store (server.c, bg__on_poll) */
-
-/* the library's sentence for the TLS alert of a revoked certificate (net.c) */
-#define REVOKED_WHY                                                                                               \
-  "the office revoked this device: it cannot sync any more (changes not yet sent stay on it); ask the office for " \
-  "a new enrolment code"
+#define MAX_CLIENTS 12    /* the office's first ones and those office devices register (bits of a uint64_t) */
 
 /* --- the world ------------------------------------------------------------------------------ */
 

@@ -7,6 +7,8 @@
  * public API and plain SQL on bgsync_db, as an app would.
  */
 #define _DEFAULT_SOURCE /* uv.h, by way of fullsim.h */
+#include "fullsim.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,6 @@
 #include <sqlite3.h>
 
 #include "bgsync.h"
-#include "fullsim.h"
 
 /* --- the workload: local writes ------------------------------------------------------------- */
 
