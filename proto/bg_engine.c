@@ -450,16 +450,6 @@ static int bg__prefer(const bg_field_def *f, const bg_write *a, const bg_write *
   }
 }
 
-static bool bg__value_eq(const bg_value *a, const bg_value *b) {
-  if (a->type != b->type) return false;
-  switch (a->type) {
-    case BG_V_NIL: return true;
-    case BG_V_BOOL: return a->b == b->b;
-    case BG_V_INT: return a->i == b->i;
-    default: return bg_str_eq(a->s, b->s);
-  }
-}
-
 /* Whether a current write that lost keeps a conflict entry. Equal values lose
  * nothing. Under R3 a lower status is subsumed by progress, except that
  * vervallen meeting afgerond is kept (DOMAIN.md). */
@@ -467,7 +457,7 @@ static bool bg__keeps_entry(const bg_field_def *f, const bg_write *winner, const
   /* Positions: two transitions differ when they start or end apart (1->closed
    * and 2->closed end alike but are different decisions). */
   bool same_from = winner->cycle == loser->cycle && winner->phase == loser->phase;
-  if (bg__value_eq(&winner->value, &loser->value) && (f->rule != BG_RULE_R5 || same_from)) return false;
+  if (bg_value_eq(&winner->value, &loser->value) && (f->rule != BG_RULE_R5 || same_from)) return false;
   if (f->rule != BG_RULE_R3) return true;
   int rw = bg__enum_rank(f, winner), rl = bg__enum_rank(f, loser);
   int vervallen = bg_enum_rank(f->enm, "vervallen", 9), afgerond = bg_enum_rank(f->enm, "afgerond", 8);
@@ -1430,7 +1420,7 @@ bg_err bg_engine_fate(bg_engine *e, const bg_write *w, bg_fate *fate) {
     }
   for (uint32_t i = 0; i < st.n; i++)
     if (bg__cmp_dot(st.cur[i].dot, w->dot) == 0) {
-      *fate = v.winner && bg__value_eq(&v.winner->value, &w->value) ? BG_FATE_EQUAL : BG_FATE_SUBSUMED;
+      *fate = v.winner && bg_value_eq(&v.winner->value, &w->value) ? BG_FATE_EQUAL : BG_FATE_SUBSUMED;
       return BG_OK;
     }
   return BG_E_CORRUPT; /* logged, not a proposal, not superseded, not current */

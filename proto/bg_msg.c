@@ -191,6 +191,16 @@ bg_str bg_str_c(const char *s) {
 
 bool bg_str_eq(bg_str a, bg_str b) { return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0); }
 
+bool bg_value_eq(const bg_value *a, const bg_value *b) {
+  if (a->type != b->type) return false;
+  switch (a->type) {
+    case BG_V_NIL: return true;
+    case BG_V_BOOL: return a->b == b->b;
+    case BG_V_INT: return a->i == b->i;
+    default: return bg_str_eq(a->s, b->s);
+  }
+}
+
 void bg_str_copy(char *dst, size_t cap, bg_str s) {
   size_t n = s.len < cap - 1 ? s.len : cap - 1;
   if (n) memcpy(dst, s.p, n);
@@ -790,16 +800,6 @@ static const bg__field *bg__wfield(unsigned key) { return &bg__write_fields[key 
 /* Before the first write: every number 0, strings empty (not NULL), no value. */
 static const bg_write bg__zero_write = {.client = {"", 0}, .rid = {"", 0}, .value = {.s = {"", 0}}};
 
-static bool bg__value_eq(const bg_value *a, const bg_value *b) {
-  if (a->type != b->type) return false;
-  switch (a->type) {
-    case BG_V_BOOL: return a->b == b->b;
-    case BG_V_INT: return a->i == b->i;
-    case BG_V_STR: case BG_V_BIN: return bg_str_eq(a->s, b->s);
-    default: return true;
-  }
-}
-
 /* The keys of `w` a packed write carries after `p` (bit k = key k). */
 static uint32_t bg__packed_keys(const bg_write *w, const bg_write *p, bool same_client) {
   uint32_t k = 0;
@@ -807,7 +807,7 @@ static uint32_t bg__packed_keys(const bg_write *w, const bg_write *p, bool same_
   k |= (uint32_t)(w->rtype != p->rtype) << 2;
   k |= (uint32_t)!bg_str_eq(w->rid, p->rid) << 3;
   k |= (uint32_t)(w->field != p->field) << 4;
-  k |= (uint32_t)!bg__value_eq(&w->value, &p->value) << 5;
+  k |= (uint32_t)!bg_value_eq(&w->value, &p->value) << 5;
   k |= (uint32_t)(w->dot.device != p->dot.device || w->dot.counter != p->dot.counter + 1) << 6;
   k |= (uint32_t)!bg_vv_equal(&w->ctx, &p->ctx) << 7;
   k |= (uint32_t)(w->cycle != p->cycle) << 8;

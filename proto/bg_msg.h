@@ -105,6 +105,9 @@ typedef struct bg_value {
   bg_str s;   /* BG_V_STR and BG_V_BIN */
 } bg_value;
 
+/* Same type and same content. */
+bool bg_value_eq(const bg_value *a, const bg_value *b);
+
 /*
  * One write: a new value for one field of one record, with everything the merge
  * engine needs to place it among concurrent writes (docs/RULES.md).

@@ -480,6 +480,20 @@ static void on_conflict(void *arg, const bgsync_conflict *c) {
   snprintf(s->other, sizeof s->other, "%s", c->other.value ? c->other.value : "");
 }
 
+/* After a resolution on the replica: no open entry is left there, and the
+ * colleague's device, given what the replica wrote, has none on that field
+ * either; *fv is its view of the field. */
+static void closed_on_both(bgsync *r, dev *col, const char *c, uint32_t rtype, const char *rid, uint32_t field,
+                           bg_field_view *fv) {
+  seen_conflicts after = {0};
+  assert_int_equal(bgsync_conflicts(r, NULL, on_conflict, &after), BG_OK);
+  assert_int_equal(after.n, 0);
+  int64_t from = 0;
+  collect(r, col, &from);
+  assert_int_equal(bg_engine_field(&col->e, bg_str_c(c), rtype, bg_str_c(rid), field, fv), BG_OK);
+  assert_int_equal(fv->n_losers, 0);
+}
+
 /* The office opens client `c` up to `phase` (office_client); the replica and a
  * colleague's device both receive it. */
 static void with_colleague(bgsync *r, dev *office, dev *col, const char *c, int phase) {
@@ -509,15 +523,9 @@ static void conflicts_list_and_resolve(void **state) {
   assert_int_equal(bgsync_resolve(r, "c99.99", 'A', NULL), BG_E_NOT_FOUND);
   assert_int_equal(bgsync_resolve(r, s.id, 'B', NULL), BG_OK);
   assert_string_equal(text(r, "SELECT adres FROM client"), "Kerkstraat 2");
-  seen_conflicts after = {0};
-  assert_int_equal(bgsync_conflicts(r, NULL, on_conflict, &after), BG_OK);
-  assert_int_equal(after.n, 0);
   /* the resolution had seen both: on the colleague's side the entry closes too */
-  int64_t from = 0;
-  collect(r, &col, &from);
   bg_field_view fv;
-  assert_int_equal(bg_engine_field(&col.e, BG_STR("c-1"), BG_RT_CLIENT, BG_STR("c"), 3, &fv), BG_OK);
-  assert_int_equal(fv.n_losers, 0);
+  closed_on_both(r, &col, "c-1", BG_RT_CLIENT, "c", 3, &fv);
   assert_int_equal(fv.winner->value.s.len, strlen("Kerkstraat 2"));
   dev_free(&col);
   dev_free(&office);
@@ -549,15 +557,9 @@ static void a_conflict_of_two_phase_moves_closes_by_keeping_the_shown_phase(void
   assert_int_equal(bgsync_resolve(r, s.id, 0, "intake"), BG_E_USAGE);
   assert_int_equal(bgsync_resolve(r, s.id, 'A', NULL), BG_OK);
   assert_string_equal(text(r, "SELECT phase FROM traject"), "opstart");
-  seen_conflicts after = {0};
-  assert_int_equal(bgsync_conflicts(r, NULL, on_conflict, &after), BG_OK);
-  assert_int_equal(after.n, 0);
   /* the colleague's replica closes the entry too */
-  int64_t from = 0;
-  collect(r, &col, &from);
   bg_field_view fv;
-  assert_int_equal(bg_engine_field(&col.e, BG_STR("c-1"), BG_RT_TRAJECT, BG_STR("t"), 1, &fv), BG_OK);
-  assert_int_equal(fv.n_losers, 0);
+  closed_on_both(r, &col, "c-1", BG_RT_TRAJECT, "t", 1, &fv);
   /* and a phase move to where the traject already is stays refused */
   assert_int_equal(bgsync_phase(r, "c-1", "opstart"), BG_E_PHASE_TRANSITION);
   dev_free(&col);
