@@ -77,6 +77,9 @@ struct bg__conn {
   bg_tls tls;
   bg_session sess;
   bool has_session, reading, flush_then_close, closed;
+  bool peer_closed; /* the peer ended TLS; close once its requests are answered */
+  bool held;        /* answers wait in `frames` for the group commit (bg__on_commit) */
+  bg__conn *held_next;
   int handles_open;
   bg_buf plain, frames;
   size_t queued;      /* bytes handed to libuv, not yet written */
@@ -107,6 +110,8 @@ struct bg_server {
   uv_tcp_t lsync, lenrol;
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t poll;
+  uv_check_t commit; /* runs after each turn's I/O while a group commit is open */
+  bg__conn *held;    /* connections whose answers wait for it */
   bg__conn *conns;
   uint32_t nconns;
   bool stopping;
@@ -323,6 +328,9 @@ static bool bg__start_session(bg__conn *c) {
 static void bg__on_timer(uv_timer_t *t);
 static void bg__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void bg__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+static bool bg__group_join(bg_server *s);
+static void bg__on_commit(uv_check_t *h);
+static void bg__answered(bg__conn *c);
 
 static void bg__start_reading(bg__conn *c) {
   if (c->reading || c->closed) return;
@@ -362,26 +370,90 @@ static void bg__pump(bg__conn *c) {
     bg__close(c, why);
     return;
   }
-  /* Give the session one request at a time, while the answers fit. */
+  c->peer_closed |= peer_closed;
+  /* Give the session one request at a time, while the answers fit. In a group
+   * commit the answers wait in c->frames until the group is durable. */
+  bool grouped = c->plain.len > 0 && bg__group_join(s);
   size_t off = 0;
-  while (off < c->plain.len && !c->sess.done && c->queued <= s->cfg.conn_buffer) {
+  while (off < c->plain.len && !c->sess.done && c->queued + (grouped ? c->frames.len : 0) <= s->cfg.conn_buffer) {
     size_t used = 0;
     bg_err se = bg_session_input(&c->sess, c->plain.data + off, c->plain.len - off, &c->frames, &used);
     off += used;
     if (se != BG_OK) bg_log(BG_LOG_WARN, "session peer=%s: %s", c->peer, bg_err_name(se));
-    if (!bg__send_frames(c)) return;
+    if (!grouped && !bg__send_frames(c)) return;
   }
   bg_buf_consume(&c->plain, off);
+  if (grouped) {
+    if (!c->held) {
+      c->held = true;
+      c->held_next = s->held;
+      s->held = c;
+    }
+    return;
+  }
+  bg__answered(c);
+}
+
+/* The session's answers may go: send them, end or go on reading. */
+static void bg__answered(bg__conn *c) {
+  bg_server *s = c->srv;
+  if (c->closed || !bg__send_frames(c)) return;
   if (c->sess.done) {
     if (c->enrol && c->sess.outcome != BG_OK) bg__attempts_of(s, c->peer)->failures++;
     bg__finish(c);
     return;
   }
-  if (peer_closed) {
+  if (c->peer_closed) {
     bg__close(c, "peer closed without BYE");
     return;
   }
   if (c->queued <= s->cfg.conn_buffer) bg__start_reading(c);
+  else if (c->reading && uv_read_stop((uv_stream_t *)&c->tcp) == 0) c->reading = false;
+}
+
+/* --- group commit --------------------------------------------------------------------------------- */
+
+/* The requests of one turn of the loop share one store transaction and one
+ * sync of the disk (store.h, group commit): the first request of a turn opens
+ * it, bg__on_commit - a check handle, run right after the turn's I/O callbacks
+ * - commits it, and only then are the turn's answers sent. If the group cannot
+ * be opened, each request is its own transaction, as without groups. */
+static bool bg__group_join(bg_server *s) {
+  if (bg_store_in_group(s->store)) return true;
+  if (bg_store_group_begin(s->store) != BG_OK) {
+    bg_log(BG_LOG_WARN, "store: %s (answering request by request)", bg_store_errmsg(s->store));
+    return false;
+  }
+  int rc = uv_check_start(&s->commit, bg__on_commit);
+  if (rc == 0) return true;
+  bg_log(BG_LOG_ERROR, "libuv check handle: %s", uv_strerror(rc));
+  (void)bg_store_group_commit(s->store); /* nothing in it yet */
+  return false;
+}
+
+static void bg__on_commit(uv_check_t *h) {
+  bg_server *s = h->data;
+  (void)uv_check_stop(h);
+  bg_err r = bg_store_group_commit(s->store);
+  char why[300] = "";
+  if (r != BG_OK) {
+    snprintf(why, sizeof why, "%s", bg_store_errmsg(s->store));
+    bg_log(BG_LOG_ERROR, "store: %s: the requests of this moment are undone and their sessions end (%s)", why,
+           bg_err_name(r));
+  }
+  bg__conn *list = s->held;
+  s->held = NULL;
+  for (bg__conn *c = list, *next; c; c = next) {
+    next = c->held_next;
+    c->held = false;
+    c->held_next = NULL;
+    if (c->closed) continue;
+    if (r != BG_OK) {
+      bg_buf_reset(&c->frames); /* answers about what was undone */
+      bg_session_fail(&c->sess, &c->frames, r, why);
+    }
+    bg__answered(c);
+  }
 }
 
 static void bg__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -639,6 +711,11 @@ static void bg__stop(bg_server *s, const char *why) {
   for (bg__conn *c = s->conns, *next; c; c = next) {
     next = c->next;
     if (c->closed) continue;
+    if (c->held) { /* BYE after the answers it waits for; bg__on_commit sends them */
+      if (c->has_session && !c->sess.done) bg_session_shutdown(&c->sess, &c->frames);
+      snprintf(c->reason, sizeof c->reason, "shutting down");
+      continue;
+    }
     if (c->has_session && !c->sess.done) {
       bg_session_shutdown(&c->sess, &c->frames);
       snprintf(c->reason, sizeof c->reason, "shutting down");
@@ -748,8 +825,8 @@ int bg_server_run(const char *home, const bg_config *cfg, const char *config_pat
   int rc = 0;
   if (e == BG_OK) {
     rc |= uv_signal_init(s->loop, &s->sigint) | uv_signal_init(s->loop, &s->sigterm) |
-          uv_signal_init(s->loop, &s->sighup) | uv_timer_init(s->loop, &s->poll);
-    s->sigint.data = s->sigterm.data = s->sighup.data = s->poll.data = s;
+          uv_signal_init(s->loop, &s->sighup) | uv_timer_init(s->loop, &s->poll) | uv_check_init(s->loop, &s->commit);
+    s->sigint.data = s->sigterm.data = s->sighup.data = s->poll.data = s->commit.data = s;
     if (rc == 0)
       rc |= uv_signal_start(&s->sigint, bg__on_signal, SIGINT) | uv_signal_start(&s->sigterm, bg__on_signal, SIGTERM) |
             uv_signal_start(&s->sighup, bg__on_signal, SIGHUP) | uv_timer_start(&s->poll, bg__on_poll, 500, 500);
@@ -773,6 +850,7 @@ int bg_server_run(const char *home, const bg_config *cfg, const char *config_pat
   if (!uv_is_closing((uv_handle_t *)&s->sigterm) && s->sigterm.loop) uv_close((uv_handle_t *)&s->sigterm, NULL);
   if (!uv_is_closing((uv_handle_t *)&s->sighup) && s->sighup.loop) uv_close((uv_handle_t *)&s->sighup, NULL);
   if (!uv_is_closing((uv_handle_t *)&s->poll) && s->poll.loop) uv_close((uv_handle_t *)&s->poll, NULL);
+  if (!uv_is_closing((uv_handle_t *)&s->commit) && s->commit.loop) uv_close((uv_handle_t *)&s->commit, NULL);
   if (s->lsync.loop && !uv_is_closing((uv_handle_t *)&s->lsync)) uv_close((uv_handle_t *)&s->lsync, NULL);
   if (s->lenrol.loop && !uv_is_closing((uv_handle_t *)&s->lenrol)) uv_close((uv_handle_t *)&s->lenrol, NULL);
   uv_run(s->loop, UV_RUN_DEFAULT);
@@ -781,6 +859,8 @@ int bg_server_run(const char *home, const bg_config *cfg, const char *config_pat
   bg__conf_unref(s->enrol_conf);
   mbedtls_x509_crt_free(&s->ca);
   mbedtls_pk_free(&s->ca_key);
+  if (s->store && bg_store_group_commit(s->store) != BG_OK) /* none should be: each turn commits its own */
+    bg_log(BG_LOG_ERROR, "store: %s", bg_store_errmsg(s->store));
   bg_store_close(s->store);
   bg_rng_free(&s->rng);
   bg_pidfile_release(home, pidfd);

@@ -66,6 +66,10 @@ void bg_session_revoked(bg_session *s, bg_buf *out) {
   if (s->state != ST_DONE) bg__error(s, out, BG_E_DEVICE_REVOKED, NULL, 0);
 }
 
+void bg_session_fail(bg_session *s, bg_buf *out, bg_err code, const char *text) {
+  bg__error(s, out, code, text, 0);
+}
+
 /* --- sync ------------------------------------------------------------------------- */
 
 static void bg__hello(bg_session *s, const bg_msg_hello *h, bg_buf *out) {

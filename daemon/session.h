@@ -93,5 +93,10 @@ void bg_session_idle(bg_session *s, bg_buf *out);
 
 /* The device was revoked while connected: append ERROR 203 and end it. */
 void bg_session_revoked(bg_session *s, bg_buf *out);
+/* The store could not keep what the session's last requests changed (a group
+ * commit failed: store.h): the answers already made are withdrawn by the caller
+ * (`out` emptied), and the session ends with ERROR `code` (retryable when the
+ * code is) and `text`, whatever state it was in. */
+void bg_session_fail(bg_session *s, bg_buf *out, bg_err code, const char *text);
 
 #endif /* BG_SESSION_H */

@@ -7,7 +7,8 @@
  * entries - never in SQL, so that an implementation on another database
  * (PostgreSQL, a distributed one behind several daemons: DESIGN.md decision 10)
  * can follow. Each call that changes something is one transaction: it happens
- * whole or not at all. The implementation here is SQLite (store_sqlite.c): one
+ * whole or not at all (inside a group commit, below: whole or not at all, and
+ * durable when the group commits). The implementation here is SQLite (store_sqlite.c): one
  * file in WAL mode, prepared statements, numbered migrations run at open.
  *
  * Sync (docs/PROTOCOL.md section 6b):
@@ -54,6 +55,19 @@ typedef struct bg_store bg_store;
  * version. BG_E_NEWER_SCHEMA when newer software wrote it; `why` gets detail. */
 bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen);
 void bg_store_close(bg_store *s);
+
+/* Group commit. Between bg_store_group_begin and bg_store_group_commit every
+ * call runs in one transaction of the group (each call still happens whole or
+ * not at all: a call that fails rolls back its own changes only), and nothing
+ * is durable until the group commits, with one sync of the disk for them all.
+ * So a caller answers nobody - no ACK, no page of changes - about a call of the
+ * group before bg_store_group_commit returned BG_OK; when it fails, every call
+ * of the group is undone and their answers are withdrawn. bgsyncd groups the
+ * requests of one turn of its event loop (daemon/server.c). A call made outside
+ * a group is its own transaction, as ever. */
+bg_err bg_store_group_begin(bg_store *s);
+bg_err bg_store_group_commit(bg_store *s);
+bool bg_store_in_group(const bg_store *s);
 
 /* Detail of the last failure on this handle ("team 'x' exists", SQLite's
  * message), "" after success. */

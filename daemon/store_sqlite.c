@@ -204,6 +204,7 @@ struct bg_store {
   bg_str *pagev, *purgev;
   size_t pagecap, purgecap;
   bg_buf tmp;
+  bool group; /* a group commit is open (bg_store_group_begin): calls are savepoints in it */
 };
 
 const char *bg_store_errmsg(const bg_store *s) { return s->err; }
@@ -310,28 +311,80 @@ static const char *bg__col_text(sqlite3_stmt *st, int col) {
 
 static void bg__copy(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src ? src : ""); }
 
+/* A call's transaction: its own BEGIN IMMEDIATE ... COMMIT, or, inside a group
+ * commit, a savepoint of the group's transaction that is released (kept until
+ * the group commits) or rolled back alone. SQLite itself rolls the whole
+ * transaction back after some errors (disk full, I/O error): then the group is
+ * lost, and every later call of it fails until bg_store_group_commit says so. */
 static bg_err bg__begin(bg_store *s) {
   s->err[0] = 0;
-  int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (s->group && sqlite3_get_autocommit(s->db))
+    return bg__fail(s, BG_E_STORAGE, "the store rolled back this moment's changes after an error: try again");
+  int rc = sqlite3_exec(s->db, s->group ? "SAVEPOINT bg_call" : "BEGIN IMMEDIATE", NULL, NULL, NULL);
   return rc == SQLITE_OK ? BG_OK : bg__sqlfail(s, rc, "begin");
 }
 
 /* Commit when r is BG_OK, else roll back; returns the outcome. */
 static bg_err bg__end(bg_store *s, bg_err r) {
   if (r == BG_OK) {
-    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    int rc = sqlite3_exec(s->db, s->group ? "RELEASE bg_call" : "COMMIT", NULL, NULL, NULL);
     if (rc == SQLITE_OK) return BG_OK;
     r = bg__sqlfail(s, rc, "commit");
   }
-  (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  if (!s->group) (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  else if (!sqlite3_get_autocommit(s->db)) (void)sqlite3_exec(s->db, "ROLLBACK TO bg_call; RELEASE bg_call", NULL, NULL, NULL);
   return r;
 }
+
+/* A read of several statements that must see one snapshot. */
+static bg_err bg__read_begin(bg_store *s) {
+  s->err[0] = 0;
+  if (s->group && sqlite3_get_autocommit(s->db))
+    return bg__fail(s, BG_E_STORAGE, "the store rolled back this moment's changes after an error: try again");
+  int rc = sqlite3_exec(s->db, s->group ? "SAVEPOINT bg_read" : "BEGIN", NULL, NULL, NULL);
+  return rc == SQLITE_OK ? BG_OK : bg__sqlfail(s, rc, "begin");
+}
+
+static void bg__read_end(bg_store *s) {
+  (void)sqlite3_exec(s->db, s->group ? "RELEASE bg_read" : "COMMIT", NULL, NULL, NULL);
+}
+
+bg_err bg_store_group_begin(bg_store *s) {
+  if (s->group) return BG_OK;
+  s->err[0] = 0;
+  int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
+  s->group = true;
+  return BG_OK;
+}
+
+bg_err bg_store_group_commit(bg_store *s) {
+  if (!s->group) return BG_OK;
+  s->group = false;
+  s->err[0] = 0;
+  if (sqlite3_get_autocommit(s->db))
+    return bg__fail(s, BG_E_STORAGE, "the store rolled back this moment's changes after an error: try again");
+  int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) return BG_OK;
+  bg_err r = bg__sqlfail(s, rc, "commit");
+  if (!sqlite3_get_autocommit(s->db)) (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return r;
+}
+
+bool bg_store_in_group(const bg_store *s) { return s->group; }
 
 bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen) {
   *out = NULL;
   bg_store *s = calloc(1, sizeof *s);
   if (s == NULL) return BG_E_NOMEM;
   bg_err r = bg_sql_open(path, true, 5000, &s->db, why, whylen);
+  /* A page cache of 64 MiB instead of SQLite's 2 MiB: under load the daemon
+   * otherwise reads the same b-tree pages back from the OS on every push and
+   * pull (BENCHMARKS.md, Concurrency: ~+20% pushes/s at saturation). */
+  if (r == BG_OK && sqlite3_exec(s->db, "PRAGMA cache_size=-65536", NULL, NULL, NULL) != SQLITE_OK) {
+    if (why && whylen) snprintf(why, whylen, "%s: setting the page cache: %s", path, sqlite3_errmsg(s->db));
+    r = BG_E_STORAGE;
+  }
   int from = 0;
   if (r == BG_OK) {
     r = bg_sql_migrate(s->db, bg__migrations, (int)(sizeof bg__migrations / sizeof *bg__migrations), &from);
@@ -764,10 +817,11 @@ bg_err bg_store_audit_verify(bg_store *s, uint64_t *entries, uint64_t *bad) {
   *entries = 0;
   *bad = 0;
   /* One read transaction: a consistent snapshot while the daemon appends. */
-  int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
+  bg_err r = bg__read_begin(s);
+  if (r != BG_OK) return r;
+  int rc = SQLITE_OK;
   sqlite3_stmt *st = bg__q(s, Q_AUDIT_ALL);
-  bg_err r = st ? BG_OK : BG_E_STORAGE;
+  if (st == NULL) r = BG_E_STORAGE;
   uint8_t prev[32] = {0}, want[32];
   uint64_t expect = 1;
   while (r == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -788,7 +842,7 @@ bg_err bg_store_audit_verify(bg_store *s, uint64_t *entries, uint64_t *bad) {
   }
   if (r == BG_OK && rc != SQLITE_DONE) r = bg__sqlfail(s, rc, "audit");
   if (st) sqlite3_reset(st);
-  (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+  bg__read_end(s);
   return r;
 }
 
@@ -1144,10 +1198,10 @@ static bg_err bg__not_revoked(bg_store *s, const bg_who *who) {
 
 bg_err bg_store_digest(bg_store *s, const char *client, uint8_t out[32]) {
   s->err[0] = 0;
-  int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
-  bg_err r = bg_engine_digest(&s->eng, bg_str_c(client), out);
-  (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+  bg_err r = bg__read_begin(s);
+  if (r != BG_OK) return r;
+  r = bg_engine_digest(&s->eng, bg_str_c(client), out);
+  bg__read_end(s);
   return r;
 }
 
@@ -1756,10 +1810,10 @@ bg_err bg_store_device_holds(bg_store *s, uint64_t device, bool *holds) {
 bg_err bg_store_stats_get(bg_store *s, int64_t seen_since, bg_store_stats *out) {
   memset(out, 0, sizeof *out);
   s->err[0] = 0;
-  int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
+  bg_err r = bg__read_begin(s);
+  if (r != BG_OK) return r;
   sqlite3_stmt *st = bg__q(s, Q_STATS);
-  bg_err r = st && bg__bind(st, "i", seen_since) == SQLITE_OK ? bg__row(s, st, "stats") : BG_E_STORAGE;
+  r = st && bg__bind(st, "i", seen_since) == SQLITE_OK ? bg__row(s, st, "stats") : BG_E_STORAGE;
   if (r == BG_OK) {
     uint64_t *f[] = {&out->users, &out->users_disabled, &out->teams, &out->clients, &out->devices, &out->devices_seen,
                      &out->feed_head, &out->audit_entries};
@@ -1769,7 +1823,7 @@ bg_err bg_store_stats_get(bg_store *s, int64_t seen_since, bg_store_stats *out) 
   /* pending purges: what each device holds beyond its scope, until it acknowledges */
   bg_who *devs = NULL;
   size_t nd = 0, cap = 0;
-  rc = SQLITE_DONE;
+  int rc = SQLITE_DONE;
   st = r == BG_OK ? bg__q(s, Q_DEVICES_ACTIVE) : NULL;
   while (r == BG_OK && st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (nd == cap) {
@@ -1798,7 +1852,7 @@ bg_err bg_store_stats_get(bg_store *s, int64_t seen_since, bg_store_stats *out) 
     bg__holding_free(&h);
   }
   free(devs);
-  (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+  bg__read_end(s);
   return r;
 }
 
@@ -1806,13 +1860,12 @@ bg_err bg_store_stats_get(bg_store *s, int64_t seen_since, bg_store_stats *out) 
 
 bg_err bg_store_read_begin(bg_store *s, struct bg_engine **eng) {
   s->err[0] = 0;
-  int rc = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) return bg__sqlfail(s, rc, "begin");
-  *eng = &s->eng;
-  return BG_OK;
+  bg_err r = bg__read_begin(s);
+  if (r == BG_OK) *eng = &s->eng;
+  return r;
 }
 
-void bg_store_read_end(bg_store *s) { (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); }
+void bg_store_read_end(bg_store *s) { bg__read_end(s); }
 
 bg_err bg_store_history(bg_store *s, const char *client, bg_write_cb cb, void *arg) {
   s->err[0] = 0;

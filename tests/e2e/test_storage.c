@@ -104,6 +104,85 @@ static void a_failing_disk_costs_a_retry_and_nothing_else(void **state) {
   bgsync_close(b);
 }
 
+/* The fault starts once the session is under way: at `stage` (sync progress). */
+typedef struct fault_at {
+  bgsync_stage stage;
+  const char *kind;
+  int started;
+} fault_at;
+
+static void start_fault_at(void *arg, const bgsync_progress *p) {
+  fault_at *f = arg;
+  if (p->stage == f->stage && !f->started++) fault(f->kind);
+}
+
+/* How often the daemon's log says a group commit failed. */
+static int group_failures(void) {
+  char path[160], line[1024];
+  snprintf(path, sizeof path, "%s.log", g_org.home);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  int n = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, "the requests of this moment are undone")) n++;
+  fclose(f);
+  return n;
+}
+
+/* bgsyncd answers the requests of one turn of its loop after one commit of
+ * them all (store.h, group commit). The disk fails between the session's
+ * HELLO (answered) and its PUSH, then between its last ACK and its PULL: the
+ * commit that would have kept the batch (the cursor) fails, and the device
+ * must hear an error, not an ACK (a page): its writes stay pending, and the
+ * next sync delivers each once. */
+static void a_failing_commit_withdraws_its_answers(void **state) {
+  (void)state;
+  bgsync *a = replica_new("a2", "anna");
+  bgsync *b = replica_new("b2", "bert");
+  static const bgsync_stage stages[] = {BGSYNC_PUSHING, BGSYNC_PULLING};
+  int before_failures = group_failures();
+  int written = bgr_count(b, "SELECT count(*) FROM rapportage");
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < 25; i++) {
+      char text[64];
+      snprintf(text, sizeof text, "Rapportage na de storing %d", written++);
+      CHECK(a, bgsync_note(a, "c-1", "overig", text, NULL, NULL, NULL));
+    }
+    /* b's edits reach a in the pull that fails */
+    CHECK(b, bgsync_note(b, "c-1", "overig", "Van bert", NULL, NULL, NULL));
+    written++;
+    CHECK(b, bgsync_sync(b, NULL));
+    bgsync_status before;
+    CHECK(a, bgsync_status_get(a, &before));
+    fault_at f = {stages[k], "EIO", 0};
+    bgsync_options o = {start_fault_at, &f, 0};
+    bg_err e = bgsync_sync(a, &o);
+    fault(NULL);
+    assert_int_equal(f.started, 1);
+    if (e == BG_OK) fail_msg("stage %d: the sync succeeded on a failing disk", (int)stages[k]);
+    assert_true(bg_err_retryable(e));
+    print_message("failing commit at stage %d: the device was told: %s\n", (int)stages[k], bgsync_errmsg(a));
+    bgsync_status st;
+    CHECK(a, bgsync_status_get(a, &st));
+    if (k == 0) assert_int_equal(st.pending, before.pending); /* no ACK: nothing taken as done */
+    else assert_int_equal(st.pending, 0);                       /* the pushes were acknowledged before */
+    assert_int_equal(kill(g_org.daemon, 0), 0);
+    CHECK(a, bgsync_sync(a, NULL));
+    CHECK(b, bgsync_sync(b, NULL));
+    assert_int_equal(bgr_count(a, "SELECT count(*) FROM rapportage"), written);
+    assert_int_equal(bgr_count(b, "SELECT count(*) FROM rapportage"), written);
+    char ha[65], hb[65];
+    CHECK(a, bgsync_digest(a, NULL, ha));
+    CHECK(b, bgsync_digest(b, NULL, hb));
+    assert_string_equal(ha, hb);
+    intact();
+  }
+  /* the failures were the group commits' (not a statement's before them) */
+  assert_true(group_failures() >= before_failures + 2);
+  bgsync_close(a);
+  bgsync_close(b);
+}
+
 static int setup(void **state) {
   (void)state;
   snprintf(g_tmp, sizeof g_tmp, "/tmp/test_storage.XXXXXX");
@@ -140,6 +219,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_failing_disk_costs_a_retry_and_nothing_else),
+      cmocka_unit_test(a_failing_commit_withdraws_its_answers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -443,6 +443,75 @@ static void a_revoked_device_gets_nothing_accepted_or_served(void **state) {
   remove_store(s);
 }
 
+/* Group commit (store.h): the calls of a group are one transaction that
+ * another connection sees only once it commits; a call of the group that fails
+ * rolls back alone, and the group's reads see its own earlier calls. */
+static void a_group_commits_its_calls_together_and_a_failing_call_alone(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  bg_rand r = {11};
+  device a, b, z;
+  device_init(&a, enrol(s, "anna", "ka"), o.anna, BG_ROLE_BEGELEIDER);
+  device_init(&b, enrol(s, "carla", "kc"), o.carla, BG_ROLE_BEGELEIDER);
+  device_init(&z, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  device_pull(s, &a, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  device_pull(s, &b, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  device_pull(s, &z, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  device_edit(&z, "Z-1", 6, "van een ingetrokken apparaat", false, T0 + 15);
+  device_rebind(&z);
+  assert_int_equal(bg_store_device_revoke(s, z.who.device, T0 + 16), BG_OK);
+  uint64_t head0, head;
+  assert_int_equal(bg_store_head(s, &head0), BG_OK);
+  sqlite3 *other;
+  assert_int_equal(sqlite3_open_v2(g_store_path, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  const char *count_sql = "SELECT count(*) FROM feed";
+  sqlite3_stmt *count;
+  assert_int_equal(sqlite3_prepare_v2(other, count_sql, -1, &count, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
+  int64_t feed0 = sqlite3_column_int64(count, 0);
+  sqlite3_reset(count);
+
+  assert_false(bg_store_in_group(s));
+  assert_int_equal(bg_store_group_begin(s), BG_OK);
+  assert_true(bg_store_in_group(s));
+  device_edit(&a, "N-1", 3, "Dorpsstraat 2", false, T0 + 20);
+  device_edit(&a, "N-2", 4, "0611111111", false, T0 + 21);
+  assert_int_equal(device_push(s, &a, 10, true, T0 + 22), 0);
+  /* the revoked device's push fails inside the group, and undoes only itself */
+  bg_push_result res;
+  assert_int_equal(bg_store_push(s, &z.who, 1, &z.pending[0].w, 1, T0 + 23, &res), BG_E_DEVICE_REVOKED);
+  assert_true(bg_store_in_group(s));
+  /* a pull in the group sees the group's pushes; a read takes its snapshot in it */
+  const char *const noord[] = {"N-1", "N-2", BG_ORG_CLIENT, NULL};
+  device_pull(s, &b, &r, noord, 0, T0 + 24, NULL, NULL, NULL);
+  assert_same_as_store(s, &b, "N-1");
+  assert_same_as_store(s, &b, "N-2");
+  assert_int_equal(bg_store_head(s, &head), BG_OK);
+  assert_true(head == head0 + 2);
+  /* nothing of it is visible to another connection yet */
+  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(count, 0), feed0);
+  sqlite3_reset(count);
+  assert_int_equal(bg_store_group_commit(s), BG_OK);
+  assert_false(bg_store_in_group(s));
+  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(count, 0), feed0 + 2);
+  sqlite3_reset(count);
+  /* committing no group is nothing; a call outside a group is its own transaction */
+  assert_int_equal(bg_store_group_commit(s), BG_OK);
+  device_edit(&a, "N-1", 5, "a@example.org", false, T0 + 30);
+  assert_int_equal(device_push(s, &a, 10, false, T0 + 31), 0);
+  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int64(count, 0), feed0 + 3);
+  sqlite3_finalize(count);
+  sqlite3_close(other);
+  device_free(&a);
+  device_free(&b);
+  device_free(&z);
+  remove_store(s);
+}
+
 /* Found by bgfullsim: a client leaves a device's scope (PURGE: the device
  * drops everything of it, its own writes too) and comes back: the device is
  * fed the client from its first write, its own writes included. */
@@ -965,6 +1034,7 @@ int main(void) {
       cmocka_unit_test(a_client_entering_the_scope_comes_whole_and_one_leaving_is_purged),
       cmocka_unit_test(writes_to_a_client_whose_purge_was_lost_are_accepted),
       cmocka_unit_test(a_revoked_device_gets_nothing_accepted_or_served),
+      cmocka_unit_test(a_group_commits_its_calls_together_and_a_failing_call_alone),
       cmocka_unit_test(a_client_back_after_a_purge_brings_the_devices_own_writes_too),
       cmocka_unit_test(a_client_back_after_a_purge_whose_ack_was_lost_comes_whole),
       cmocka_unit_test(a_client_leaving_the_scope_is_purged_after_a_stale_session_pulled),
