@@ -111,6 +111,7 @@ struct bg_server {
   uv_signal_t sigint, sigterm, sighup;
   uv_timer_t poll;
   uv_check_t commit; /* runs after each turn's I/O while a group commit is open */
+  uv_idle_t nowait;  /* active with it: the loop does not block before the check runs */
   bg__conn *held;    /* connections whose answers wait for it */
   bg__conn *conns;
   uint32_t nconns;
@@ -244,6 +245,7 @@ static void bg__on_timer(uv_timer_t *t);
  * the latest after BG__LINGER_MS, for a peer that does not take them. */
 #define BG__LINGER_MS 5000
 static void bg__finish(bg__conn *c) {
+  if (c->held) return; /* bg__on_commit finishes it, after its answers */
   bg_tls_close(&c->tls);
   bg__flush(c);
   c->flush_then_close = true;
@@ -251,7 +253,10 @@ static void bg__finish(bg__conn *c) {
   else if (!c->closed) uv_timer_start(&c->timer, bg__on_timer, BG__LINGER_MS, 0);
 }
 
+/* Send the session's answers - unless they wait for a group commit: the one
+ * place that keeps an answer from leaving before what it answers is durable. */
 static bool bg__send_frames(bg__conn *c) {
+  if (c->held) return !c->closed;
   if (c->frames.len == 0) return true;
   bg_err e = bg_tls_write(&c->tls, c->frames.data, c->frames.len);
   bg_buf_reset(&c->frames);
@@ -373,7 +378,7 @@ static void bg__pump(bg__conn *c) {
   c->peer_closed |= peer_closed;
   /* Give the session one request at a time, while the answers fit. In a group
    * commit the answers wait in c->frames until the group is durable. */
-  bool grouped = c->plain.len > 0 && bg__group_join(s);
+  bool grouped = c->held || (c->plain.len > 0 && bg__group_join(s));
   size_t off = 0;
   while (off < c->plain.len && !c->sess.done && c->queued + (grouped ? c->frames.len : 0) <= s->cfg.conn_buffer) {
     size_t used = 0;
@@ -416,8 +421,13 @@ static void bg__answered(bg__conn *c) {
 /* The requests of one turn of the loop share one store transaction and one
  * sync of the disk (store.h, group commit): the first request of a turn opens
  * it, bg__on_commit - a check handle, run right after the turn's I/O callbacks
- * - commits it, and only then are the turn's answers sent. If the group cannot
- * be opened, each request is its own transaction, as without groups. */
+ * - commits it, and only then are the turn's answers sent. A request may also
+ * arrive before the I/O phase (a write completing in the pending phase resumes
+ * a connection's requests): an idle handle, active while the group is open,
+ * keeps the loop from blocking in its poll before the check runs. If the group
+ * cannot be opened, each request is its own transaction, as without groups. */
+static void bg__on_nowait(uv_idle_t *h) { (void)h; }
+
 static bool bg__group_join(bg_server *s) {
   if (bg_store_in_group(s->store)) return true;
   if (bg_store_group_begin(s->store) != BG_OK) {
@@ -425,8 +435,9 @@ static bool bg__group_join(bg_server *s) {
     return false;
   }
   int rc = uv_check_start(&s->commit, bg__on_commit);
-  if (rc == 0) return true;
-  bg_log(BG_LOG_ERROR, "libuv check handle: %s", uv_strerror(rc));
+  if (rc == 0 && (rc = uv_idle_start(&s->nowait, bg__on_nowait)) == 0) return true;
+  bg_log(BG_LOG_ERROR, "libuv check and idle handles: %s", uv_strerror(rc));
+  (void)uv_check_stop(&s->commit);
   (void)bg_store_group_commit(s->store); /* nothing in it yet */
   return false;
 }
@@ -434,6 +445,7 @@ static bool bg__group_join(bg_server *s) {
 static void bg__on_commit(uv_check_t *h) {
   bg_server *s = h->data;
   (void)uv_check_stop(h);
+  (void)uv_idle_stop(&s->nowait);
   bg_err r = bg_store_group_commit(s->store);
   char why[300] = "";
   if (r != BG_OK) {
@@ -451,6 +463,7 @@ static void bg__on_commit(uv_check_t *h) {
     if (r != BG_OK) {
       bg_buf_reset(&c->frames); /* answers about what was undone */
       bg_session_fail(&c->sess, &c->frames, r, why);
+      c->reason[0] = 0; /* the log line gives the session's outcome: the store's failure */
     }
     bg__answered(c);
   }
@@ -711,16 +724,11 @@ static void bg__stop(bg_server *s, const char *why) {
   for (bg__conn *c = s->conns, *next; c; c = next) {
     next = c->next;
     if (c->closed) continue;
-    if (c->held) { /* BYE after the answers it waits for; bg__on_commit sends them */
-      if (c->has_session && !c->sess.done) bg_session_shutdown(&c->sess, &c->frames);
-      snprintf(c->reason, sizeof c->reason, "shutting down");
-      continue;
-    }
     if (c->has_session && !c->sess.done) {
       bg_session_shutdown(&c->sess, &c->frames);
       snprintf(c->reason, sizeof c->reason, "shutting down");
-      if (bg__send_frames(c)) bg__finish(c);
-    } else if (!c->flush_then_close) {
+      if (bg__send_frames(c)) bg__finish(c); /* held: after its group commits (bg__on_commit) */
+    } else if (!c->flush_then_close && !c->held) {
       bg__close(c, "shutting down");
     }
   }
@@ -825,8 +833,9 @@ int bg_server_run(const char *home, const bg_config *cfg, const char *config_pat
   int rc = 0;
   if (e == BG_OK) {
     rc |= uv_signal_init(s->loop, &s->sigint) | uv_signal_init(s->loop, &s->sigterm) |
-          uv_signal_init(s->loop, &s->sighup) | uv_timer_init(s->loop, &s->poll) | uv_check_init(s->loop, &s->commit);
-    s->sigint.data = s->sigterm.data = s->sighup.data = s->poll.data = s->commit.data = s;
+          uv_signal_init(s->loop, &s->sighup) | uv_timer_init(s->loop, &s->poll) | uv_check_init(s->loop, &s->commit) |
+          uv_idle_init(s->loop, &s->nowait);
+    s->sigint.data = s->sigterm.data = s->sighup.data = s->poll.data = s->commit.data = s->nowait.data = s;
     if (rc == 0)
       rc |= uv_signal_start(&s->sigint, bg__on_signal, SIGINT) | uv_signal_start(&s->sigterm, bg__on_signal, SIGTERM) |
             uv_signal_start(&s->sighup, bg__on_signal, SIGHUP) | uv_timer_start(&s->poll, bg__on_poll, 500, 500);
@@ -851,6 +860,7 @@ int bg_server_run(const char *home, const bg_config *cfg, const char *config_pat
   if (!uv_is_closing((uv_handle_t *)&s->sighup) && s->sighup.loop) uv_close((uv_handle_t *)&s->sighup, NULL);
   if (!uv_is_closing((uv_handle_t *)&s->poll) && s->poll.loop) uv_close((uv_handle_t *)&s->poll, NULL);
   if (!uv_is_closing((uv_handle_t *)&s->commit) && s->commit.loop) uv_close((uv_handle_t *)&s->commit, NULL);
+  if (!uv_is_closing((uv_handle_t *)&s->nowait) && s->nowait.loop) uv_close((uv_handle_t *)&s->nowait, NULL);
   if (s->lsync.loop && !uv_is_closing((uv_handle_t *)&s->lsync)) uv_close((uv_handle_t *)&s->lsync, NULL);
   if (s->lenrol.loop && !uv_is_closing((uv_handle_t *)&s->lenrol)) uv_close((uv_handle_t *)&s->lenrol, NULL);
   uv_run(s->loop, UV_RUN_DEFAULT);

@@ -443,71 +443,102 @@ static void a_revoked_device_gets_nothing_accepted_or_served(void **state) {
   remove_store(s);
 }
 
+/* Counts a client's accepted writes by one device (bg_store_history). */
+typedef struct by_device {
+  uint64_t device;
+  int n;
+} by_device;
+
+static bg_err count_by_device(void *arg, const bg_write *w) {
+  by_device *b = arg;
+  b->n += w->dot.device == b->device;
+  return BG_OK;
+}
+
+static int writes_of(bg_store *s, const char *client, uint64_t dev) {
+  by_device b = {dev, 0};
+  assert_int_equal(bg_store_history(s, client, count_by_device, &b), BG_OK);
+  return b.n;
+}
+
+static int64_t feed_rows(sqlite3_stmt *count) {
+  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
+  int64_t n = sqlite3_column_int64(count, 0);
+  sqlite3_reset(count);
+  return n;
+}
+
 /* Group commit (store.h): the calls of a group are one transaction that
  * another connection sees only once it commits; a call of the group that fails
- * rolls back alone, and the group's reads see its own earlier calls. */
+ * after it wrote rolls back alone, and the group's reads see its own calls. */
 static void a_group_commits_its_calls_together_and_a_failing_call_alone(void **state) {
   (void)state;
   bg_store *s = open_fresh();
   org o = make_org(s);
   bg_rand r = {11};
-  device a, b, z;
+  device a, c, z;
   device_init(&a, enrol(s, "anna", "ka"), o.anna, BG_ROLE_BEGELEIDER);
-  device_init(&b, enrol(s, "carla", "kc"), o.carla, BG_ROLE_BEGELEIDER);
+  device_init(&c, enrol(s, "carla", "kc"), o.carla, BG_ROLE_BEGELEIDER);
   device_init(&z, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
   device_pull(s, &a, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
-  device_pull(s, &b, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
+  device_pull(s, &c, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
   device_pull(s, &z, &r, NULL, 0, T0 + 10, NULL, NULL, NULL);
   device_edit(&z, "Z-1", 6, "van een ingetrokken apparaat", false, T0 + 15);
   device_rebind(&z);
   assert_int_equal(bg_store_device_revoke(s, z.who.device, T0 + 16), BG_OK);
+  /* another connection: it watches the feed, and makes a write to N-2 fail
+   * after the same push has written to N-1 */
+  sqlite3 *other;
+  assert_int_equal(sqlite3_open_v2(g_store_path, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(other, "CREATE TRIGGER n2_fails BEFORE INSERT ON feed WHEN NEW.client = 'N-2' "
+                                       "BEGIN SELECT RAISE(ABORT, 'the disk said no'); END", NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_stmt *count;
+  assert_int_equal(sqlite3_prepare_v2(other, "SELECT count(*) FROM feed", -1, &count, NULL), SQLITE_OK);
+  int64_t feed0 = feed_rows(count);
   uint64_t head0, head;
   assert_int_equal(bg_store_head(s, &head0), BG_OK);
-  sqlite3 *other;
-  assert_int_equal(sqlite3_open_v2(g_store_path, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  const char *count_sql = "SELECT count(*) FROM feed";
-  sqlite3_stmt *count;
-  assert_int_equal(sqlite3_prepare_v2(other, count_sql, -1, &count, NULL), SQLITE_OK);
-  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
-  int64_t feed0 = sqlite3_column_int64(count, 0);
-  sqlite3_reset(count);
 
   assert_false(bg_store_in_group(s));
   assert_int_equal(bg_store_group_begin(s), BG_OK);
   assert_true(bg_store_in_group(s));
-  device_edit(&a, "N-1", 3, "Dorpsstraat 2", false, T0 + 20);
-  device_edit(&a, "N-2", 4, "0611111111", false, T0 + 21);
-  assert_int_equal(device_push(s, &a, 10, true, T0 + 22), 0);
-  /* the revoked device's push fails inside the group, and undoes only itself */
+  device_edit(&c, "N-1", 4, "0611111111", false, T0 + 20);
+  assert_int_equal(device_push(s, &c, 10, true, T0 + 21), 0);
+  /* anna's batch writes N-1, then fails at N-2: none of it stays */
+  device_edit(&a, "N-1", 3, "Dorpsstraat 2", false, T0 + 22);
+  device_edit(&a, "N-2", 3, "Dorpsstraat 3", false, T0 + 23);
+  device_rebind(&a);
+  bg_write ws[2] = {a.pending[0].w, a.pending[1].w};
   bg_push_result res;
-  assert_int_equal(bg_store_push(s, &z.who, 1, &z.pending[0].w, 1, T0 + 23, &res), BG_E_DEVICE_REVOKED);
+  assert_int_not_equal(bg_store_push(s, &a.who, 1, ws, 2, T0 + 24, &res), BG_OK);
   assert_true(bg_store_in_group(s));
-  /* a pull in the group sees the group's pushes; a read takes its snapshot in it */
-  const char *const noord[] = {"N-1", "N-2", BG_ORG_CLIENT, NULL};
-  device_pull(s, &b, &r, noord, 0, T0 + 24, NULL, NULL, NULL);
-  assert_same_as_store(s, &b, "N-1");
-  assert_same_as_store(s, &b, "N-2");
+  assert_int_equal(writes_of(s, "N-1", a.who.device), 0);
+  /* so does the revoked device's push, refused before it writes */
+  assert_int_equal(bg_store_push(s, &z.who, 1, &z.pending[0].w, 1, T0 + 25, &res), BG_E_DEVICE_REVOKED);
+  /* the group's reads see carla's push */
+  assert_int_equal(writes_of(s, "N-1", c.who.device), 1);
   assert_int_equal(bg_store_head(s, &head), BG_OK);
-  assert_true(head == head0 + 2);
-  /* nothing of it is visible to another connection yet */
-  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int64(count, 0), feed0);
-  sqlite3_reset(count);
+  assert_true(head == head0 + 1);
+  device_pull(s, &a, &r, NULL, 0, T0 + 26, NULL, NULL, NULL);
+  assert_same_as_store(s, &c, "N-1");
+  /* nothing of the group is visible to another connection until it commits */
+  assert_int_equal(feed_rows(count), feed0);
   assert_int_equal(bg_store_group_commit(s), BG_OK);
   assert_false(bg_store_in_group(s));
-  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int64(count, 0), feed0 + 2);
-  sqlite3_reset(count);
-  /* committing no group is nothing; a call outside a group is its own transaction */
-  assert_int_equal(bg_store_group_commit(s), BG_OK);
-  device_edit(&a, "N-1", 5, "a@example.org", false, T0 + 30);
-  assert_int_equal(device_push(s, &a, 10, false, T0 + 31), 0);
-  assert_int_equal(sqlite3_step(count), SQLITE_ROW);
-  assert_int_equal(sqlite3_column_int64(count, 0), feed0 + 3);
+  assert_int_equal(feed_rows(count), feed0 + 1);
+  assert_int_equal(bg_store_group_commit(s), BG_OK); /* no group: nothing to do */
+  /* anna sends the same batch again once the fault is gone: all of it is taken */
+  assert_int_equal(sqlite3_exec(other, "DROP TRIGGER n2_fails", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(bg_store_push(s, &a.who, 1, ws, 2, T0 + 30, &res), BG_OK);
+  assert_false(res.duplicate);
+  assert_int_equal(res.n_rejected, 0);
+  assert_int_equal(feed_rows(count), feed0 + 3); /* a call outside a group commits at once */
+  assert_int_equal(writes_of(s, "N-1", a.who.device), 1);
+  assert_int_equal(writes_of(s, "N-2", a.who.device), 1);
   sqlite3_finalize(count);
   sqlite3_close(other);
   device_free(&a);
-  device_free(&b);
+  device_free(&c);
   device_free(&z);
   remove_store(s);
 }
