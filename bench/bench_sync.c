@@ -49,7 +49,7 @@ static int64_t now_ms(void) { return (int64_t)bg_wall_ms(); }
 /* --- the organisation ----------------------------------------------------------------------- */
 
 typedef struct begeleider {
-  char login[32], team[32];
+  char login[32], team[40]; /* team: "team-" + login */
   uint32_t first, n; /* clients first .. first + n - 1 */
   bg_who who;        /* the loader device */
 } begeleider;
