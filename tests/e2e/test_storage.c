@@ -59,6 +59,20 @@ static void intact(void) {
   if (said) fail_msg("%s: integrity_check: %s", path, said);
 }
 
+/* With the disk whole again, both devices sync and hold the same `written`
+ * rapportages, the same data, and the store passes integrity_check. */
+static void both_sync_whole(bgsync *a, bgsync *b, int written) {
+  CHECK(a, bgsync_sync(a, NULL));
+  CHECK(b, bgsync_sync(b, NULL));
+  assert_int_equal(bgr_count(a, "SELECT count(*) FROM rapportage"), written);
+  assert_int_equal(bgr_count(b, "SELECT count(*) FROM rapportage"), written);
+  char ha[65], hb[65];
+  CHECK(a, bgsync_digest(a, NULL, ha));
+  CHECK(b, bgsync_digest(b, NULL, hb));
+  assert_string_equal(ha, hb);
+  intact();
+}
+
 static void a_failing_disk_costs_a_retry_and_nothing_else(void **state) {
   (void)state;
   bgsync *a = replica_new("a", "anna");
@@ -90,14 +104,7 @@ static void a_failing_disk_costs_a_retry_and_nothing_else(void **state) {
     CHECK(a, bgsync_status_get(a, &st));
     assert_int_equal(st.pending, before.pending); /* nothing was taken as done */
     fault(NULL);
-    CHECK(a, bgsync_sync(a, NULL));
-    CHECK(b, bgsync_sync(b, NULL));
-    assert_int_equal(bgr_count(b, "SELECT count(*) FROM rapportage"), written);
-    char ha[65], hb[65];
-    CHECK(a, bgsync_digest(a, NULL, ha));
-    CHECK(b, bgsync_digest(b, NULL, hb));
-    assert_string_equal(ha, hb);
-    intact();
+    both_sync_whole(a, b, written);
   }
   assert_int_equal(kill(g_org.daemon, 0), 0);
   bgsync_close(a);
@@ -167,15 +174,7 @@ static void a_failing_commit_withdraws_its_answers(void **state) {
     if (k == 0) assert_int_equal(st.pending, before.pending); /* no ACK: nothing taken as done */
     else assert_int_equal(st.pending, 0);                       /* the pushes were acknowledged before */
     assert_int_equal(kill(g_org.daemon, 0), 0);
-    CHECK(a, bgsync_sync(a, NULL));
-    CHECK(b, bgsync_sync(b, NULL));
-    assert_int_equal(bgr_count(a, "SELECT count(*) FROM rapportage"), written);
-    assert_int_equal(bgr_count(b, "SELECT count(*) FROM rapportage"), written);
-    char ha[65], hb[65];
-    CHECK(a, bgsync_digest(a, NULL, ha));
-    CHECK(b, bgsync_digest(b, NULL, hb));
-    assert_string_equal(ha, hb);
-    intact();
+    both_sync_whole(a, b, written);
   }
   /* the failures were the group commits' (not a statement's before them) */
   assert_true(group_failures() >= before_failures + 2);
