@@ -110,6 +110,10 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n);
  * (caller holds the transaction). */
 bg_err bgs_forget(bgsync *r, const uint8_t *enc, size_t len);
 
+/* Draw every record table's rows of a client again from the engine (caller
+ * holds the transaction): afterwards they show exactly its merged state. */
+bg_err bgs_redraw(bgsync *r, bg_str client);
+
 /* Drop everything the replica has of a client (caller holds the transaction). */
 bg_err bgs_purge_client(bgsync *r, bg_str client);
 

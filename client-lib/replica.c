@@ -626,20 +626,18 @@ static bg_err bgs_materialise(bgsync *r, bg_str client, uint32_t rtype, bg_str r
   return e;
 }
 
-/* Every record id of `rtype` the engine holds for a client (for a
- * signature: the plan's records are reclassified). */
+/* The record ids to redraw when a signature may have reclassified a client's
+ * records of `rtype`: those with an applied write (the engine's record
+ * vectors) and those the table shows - a record whose every write became a
+ * wijzigingsvoorstel has no vector left, and its row must go. */
 typedef struct bgs_rids {
   char (*v)[BG_ID_MAX + 1];
   size_t n, cap;
   size_t prefix;
-  bool oom;
 } bgs_rids;
 
-static bg_err bgs_rids_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
-  (void)val;
-  (void)vlen;
-  bgs_rids *l = arg;
-  if (klen < l->prefix + 1 || klen - l->prefix - 1 > BG_ID_MAX) return BG_OK;
+static bg_err bgs_rids_add(bgs_rids *l, const void *rid, size_t n) {
+  if (n > BG_ID_MAX) return BG_OK;
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 16;
     void *p = realloc(l->v, cap * sizeof *l->v);
@@ -647,11 +645,20 @@ static bg_err bgs_rids_cb(void *arg, const uint8_t *key, size_t klen, const uint
     l->v = p;
     l->cap = cap;
   }
-  size_t n = klen - l->prefix - 1; /* record key = prefix rid 0x00 */
-  memcpy(l->v[l->n], key + l->prefix, n);
+  memcpy(l->v[l->n], rid, n);
   l->v[l->n++][n] = 0;
   return BG_OK;
 }
+
+static bg_err bgs_rids_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
+  (void)val;
+  (void)vlen;
+  bgs_rids *l = arg;
+  if (klen < l->prefix + 1) return BG_OK;
+  return bgs_rids_add(l, key + l->prefix, klen - l->prefix - 1); /* record key = prefix rid 0x00 */
+}
+
+static int bgs_rid_cmp(const void *a, const void *b) { return strcmp(a, b); }
 
 static bg_err bgs_rematerialise_type(bgsync *r, bg_str client, uint32_t rtype) {
   uint8_t prefix[BG_ID_MAX + 3];
@@ -663,7 +670,23 @@ static bg_err bgs_rematerialise_type(bgsync *r, bg_str client, uint32_t rtype) {
   bgs_rids l = {.prefix = client.len + 3};
   bg_kv kv = bg_sqlkv_kv(r->kv);
   bg_err e = kv.ops->scan(kv.self, BG_KV_RECORD, prefix, client.len + 3, bgs_rids_cb, &l);
-  for (size_t i = 0; i < l.n && e == BG_OK; i++) e = bgs_materialise(r, client, rtype, bg_str_c(l.v[i]));
+  char sql[96];
+  snprintf(sql, sizeof sql, "SELECT rid FROM \"%s\" WHERE client = ?1", bg_rtype(rtype)->name);
+  sqlite3_stmt *st = NULL;
+  if (e == BG_OK) {
+    int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_text(st, 1, client.p, (int)client.len, SQLITE_STATIC);
+    while (rc == SQLITE_OK && e == BG_OK) {
+      if ((rc = sqlite3_step(st)) != SQLITE_ROW) break;
+      rc = SQLITE_OK;
+      e = bgs_rids_add(&l, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    }
+    if (e == BG_OK && rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "reading the records shown");
+  }
+  sqlite3_finalize(st);
+  if (e == BG_OK && l.n > 1) qsort(l.v, l.n, sizeof *l.v, bgs_rid_cmp);
+  for (size_t i = 0; i < l.n && e == BG_OK; i++)
+    if (i == 0 || strcmp(l.v[i - 1], l.v[i]) != 0) e = bgs_materialise(r, client, rtype, bg_str_c(l.v[i]));
   free(l.v);
   return e;
 }
@@ -1142,6 +1165,7 @@ bg_err bgsync_remove(bgsync *r, const char *client, const char *type, const char
 typedef struct bgs_touch {
   bg_str client, rid;
   uint32_t rtype;
+  bool signature; /* the write signed the plan (bg_engine_is_signature) */
 } bgs_touch;
 
 static int bgs_touch_cmp(const void *a, const void *b) {
@@ -1174,18 +1198,23 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
     if (res.outcome == BG_DUPLICATE) continue;
     /* the clock stays ahead of every write seen (a day's tolerance for a wrong clock) */
     if (w[i].hlc > hlc && bg_hlc_physical(w[i].hlc) <= bgs_now_ms(r) + BG_HLC_MAX_AHEAD_LIMIT_MS) hlc = w[i].hlc;
-    t[nt++] = (bgs_touch){w[i].client, w[i].rid, w[i].rtype};
+    t[nt++] = (bgs_touch){w[i].client, w[i].rid, w[i].rtype, bg_engine_is_signature(&w[i])};
   }
   if (e == BG_OK && hlc != (uint64_t)h) e = bgs_meta_set_int(r, "hlc", (int64_t)hlc);
   if (nt > 1) qsort(t, nt, sizeof *t, bgs_touch_cmp);
-  for (uint32_t i = 0; i < nt && e == BG_OK; i++) {
-    if (i > 0 && bgs_touch_cmp(&t[i - 1], &t[i]) == 0) continue;
-    if (t[i].rtype == BG_RT_PLAN) {
-      /* a signature may reclassify every record of its plan */
-      e = bgs_rematerialise_type(r, t[i].client, BG_RT_DOEL);
-      if (e == BG_OK) e = bgs_rematerialise_type(r, t[i].client, BG_RT_ACTIE);
+  /* Each record touched is drawn once; client by client (the order of t), a
+   * signature may reclassify every doel and actie of the client's plans, so
+   * after one those are all drawn again, once for the page. */
+  for (uint32_t from = 0, to; from < nt && e == BG_OK; from = to) {
+    bool signed_now = false;
+    for (to = from; to < nt && bg_str_eq(t[to].client, t[from].client); to++) signed_now |= t[to].signature;
+    if (signed_now) e = bgs_rematerialise_type(r, t[from].client, BG_RT_DOEL);
+    if (signed_now && e == BG_OK) e = bgs_rematerialise_type(r, t[from].client, BG_RT_ACTIE);
+    for (uint32_t i = from; i < to && e == BG_OK; i++) {
+      if (i > from && bgs_touch_cmp(&t[i - 1], &t[i]) == 0) continue;
+      if (signed_now && (t[i].rtype == BG_RT_DOEL || t[i].rtype == BG_RT_ACTIE)) continue; /* drawn above */
+      e = bgs_materialise(r, t[i].client, t[i].rtype, t[i].rid);
     }
-    if (e == BG_OK) e = bgs_materialise(r, t[i].client, t[i].rtype, t[i].rid);
   }
   free(t);
   return e;
@@ -1203,10 +1232,14 @@ bg_err bgs_forget(bgsync *r, const uint8_t *enc, size_t len) {
   if (e != BG_OK) e = bgs_fail(r, BG_E_CORRUPT, "a refused write cannot be read (%s): the replica is damaged", why.text);
   if (e == BG_OK && (e = bg_engine_forget(&r->eng, &w)) == BG_E_NOT_FOUND) e = BG_OK;
   if (e != BG_OK && !r->err[0]) bgs_fail(r, e, "taking back a refused write: %s", bg_err_message(e));
-  for (uint32_t t = 1; t <= BG_RTYPE_MAX && e == BG_OK; t++) e = bgs_rematerialise_type(r, w.client, t);
-  /* a record nothing is left of has no row: the rebuild found no write of it */
-  if (e == BG_OK) e = bgs_materialise(r, w.client, w.rtype, w.rid);
+  if (e == BG_OK) e = bgs_redraw(r, w.client);
   msgpack_zone_free(z);
+  return e;
+}
+
+bg_err bgs_redraw(bgsync *r, bg_str client) {
+  bg_err e = BG_OK;
+  for (uint32_t t = 1; t <= BG_RTYPE_MAX && e == BG_OK; t++) e = bgs_rematerialise_type(r, client, t);
   return e;
 }
 

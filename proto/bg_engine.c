@@ -393,7 +393,7 @@ bool bg_write_in_window(const bg_write *w, const bg_field_def *f, const bg_rid_i
 }
 
 /* The signature field of the plan. */
-static bool bg__is_signature(const bg_write *w) {
+bool bg_engine_is_signature(const bg_write *w) {
   return w->rtype == BG_RT_PLAN && w->field == 2 && w->value.type != BG_V_NIL;
 }
 
@@ -640,10 +640,10 @@ static bg_err bg__plan_recompute(bg_engine *e, bg_str client, uint32_t cycle) {
   uint64_t n = 0;
   for (size_t i = 0; i < c.n && r == BG_OK; i++) {
     bg_rid_info ri = {cycle, true};
-    if (!bg__is_signature(&v[i].w) || !bg_write_in_window(&v[i].w, f, &ri)) continue;
+    if (!bg_engine_is_signature(&v[i].w) || !bg_write_in_window(&v[i].w, f, &ri)) continue;
     bool counts = true;
     for (size_t j = 0; j < c.n && counts; j++)
-      if (j != i && bg__is_signature(&v[j].w) && bg_write_in_window(&v[j].w, f, &ri) &&
+      if (j != i && bg_engine_is_signature(&v[j].w) && bg_write_in_window(&v[j].w, f, &ri) &&
           bg_vv_contains(&v[i].w.ctx, v[j].w.dot))
         counts = false; /* a signature held as a proposal is not a signature */
     if (!counts) continue;
@@ -730,7 +730,7 @@ static bg_err bg__apply_new(bg_engine *e, const bg_write *w, const bg_field_def 
   }
   /* A signature changes the plan's coverage: recompute it and reclassify the
    * plan's writes, this signature's among them. */
-  if (bg__is_signature(w)) {
+  if (bg_engine_is_signature(w)) {
     r = bg__plan_recompute(e, w->client, rid.cycle);
     if (r == BG_OK) r = bg__rebuild_plan(e, w->client, rid.cycle);
     if (r == BG_OK) {
@@ -795,13 +795,13 @@ static bg_err bg__rebuild_record(bg_engine *e, const uint8_t *rk, size_t rklen) 
     bg_err reason = BG_OK;
     if (!bg_write_in_window(&l->w, f, &rid)) {
       reason = BG_E_WINDOW;
-    } else if (f->group == BG_G_PLAN || bg__is_signature(&l->w)) {
+    } else if (f->group == BG_G_PLAN || bg_engine_is_signature(&l->w)) {
       if (!plan_loaded) { /* one record belongs to one plan */
         r = bg__plan_key(&e->k2, l->w.client, rid.cycle);
         if (r == BG_OK) r = bg__plan_load(e, &e->k2, &plan);
         plan_loaded = true;
       }
-      if (bg__is_signature(&l->w)) {
+      if (bg_engine_is_signature(&l->w)) {
         if (!bg__plan_counts(&plan, l->w.dot)) reason = BG_E_PLAN_SIGNED;
       } else if (plan.n > 0 && !bg_vv_contains(&plan.S, l->w.dot)) {
         reason = BG_E_PLAN_SIGNED;
@@ -957,7 +957,7 @@ bg_err bg_engine_forget(bg_engine *e, const bg_write *w) {
   if (r == BG_OK) r = e->kv.ops->del(e->kv.self, BG_KV_FIELD, e->k1.data, e->k1.len);
   if (r == BG_OK) r = bg__key_record(&e->k1, w->client, w->rtype, w->rid);
   if (r == BG_OK) r = e->kv.ops->del(e->kv.self, BG_KV_RECORD, e->k1.data, e->k1.len);
-  if (r == BG_OK && bg__is_signature(w) && rid.has_cycle && (r = bg__plan_key(&e->k2, w->client, rid.cycle)) == BG_OK)
+  if (r == BG_OK && bg_engine_is_signature(w) && rid.has_cycle && (r = bg__plan_key(&e->k2, w->client, rid.cycle)) == BG_OK)
     r = e->kv.ops->del(e->kv.self, BG_KV_PLAN, e->k2.data, e->k2.len);
   return r == BG_OK ? bg_engine_rebuild(e, w->client) : r;
 }
@@ -1085,7 +1085,7 @@ bg_err bg_engine_context_for(bg_engine *e, bg_write *w) {
   if (r != BG_OK) return r;
   w->cycle = p.cycle;
   w->phase = (uint8_t)p.phase;
-  if (!bg__is_signature(w)) return bg_engine_record_context(e, w->client, w->rtype, w->rid, &w->ctx);
+  if (!bg_engine_is_signature(w)) return bg_engine_record_context(e, w->client, w->rtype, w->rid, &w->ctx);
   bg_rid_info rid;
   if ((r = bg_rid_parse(bg_rtype(w->rtype), w->rid, &rid)) != BG_OK) return r;
   return bg_engine_plan_context(e, w->client, rid.cycle, &w->ctx);

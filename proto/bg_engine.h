@@ -124,6 +124,11 @@ bg_err bg_engine_plan_context(bg_engine *e, bg_str client, uint32_t cycle, bg_vv
  * owned vector (bg_vv_free). The caller sets dot, author and hlc. */
 bg_err bg_engine_context_for(bg_engine *e, bg_write *w);
 
+/* Whether applying `w` may reclassify writes of other records: a signature of
+ * the begeleidingsplan (its coverage decides which writes of the plan's doelen
+ * and acties stand). A replica that shows records redraws them after one. */
+bool bg_engine_is_signature(const bg_write *w);
+
 /* Whether the plan of `cycle` carries an applied signature. */
 bg_err bg_engine_plan_signed(bg_engine *e, bg_str client, uint32_t cycle, bool *is_signed);
 

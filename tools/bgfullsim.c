@@ -45,7 +45,9 @@
  * Then the network heals and every device syncs cleanly until nothing is
  * pending (at least twice). Checks:
  *   convergence   every device's digest of each client in its user's scope
- *                 equals the store's (bg_store_digest);
+ *                 equals the store's (bg_store_digest), and its record tables
+ *                 show that state (drawn again from its engine, they do not
+ *                 change);
  *   scope         a device holds no row of a client outside its scope, nor of
  *                 a client registered elsewhere that has not reached the
  *                 office; a registered client is on the office in the first
@@ -797,6 +799,80 @@ static void holds_none(sim *S, int di, const char *client, const char *why) {
          client, table, why);
 }
 
+/* The rows a device shows of `client`, every table but the organisation's, as
+ * text. */
+static bool dump_rows(sim *S, device *d, const char *client, bg_buf *out) {
+  for (uint32_t t = 1; t <= BG_RTYPE_MAX; t++) {
+    const bg_rtype_def *rt = bg_rtype(t);
+    if (rt->org) continue;
+    char q[128];
+    snprintf(q, sizeof q, "SELECT * FROM \"%s\" WHERE client = ?1 ORDER BY rid", rt->name);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(bgsync_db(d->r), q, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC) != SQLITE_OK) {
+      fail(S, "%s: reading %s: %s", d->path, rt->name, sqlite3_errmsg(bgsync_db(d->r)));
+      sqlite3_finalize(st);
+      return false;
+    }
+    bg_err e = BG_OK;
+    while (e == BG_OK && sqlite3_step(st) == SQLITE_ROW) {
+      e = bg_buf_append(out, rt->name, strlen(rt->name));
+      for (int i = 0; e == BG_OK && i < sqlite3_column_count(st); i++) {
+        const char *v = (const char *)sqlite3_column_text(st, i);
+        e = bg_buf_append(out, "|", 1);
+        if (e == BG_OK && v) e = bg_buf_append(out, v, strlen(v));
+      }
+      if (e == BG_OK) e = bg_buf_append(out, "\n", 1);
+    }
+    sqlite3_finalize(st);
+    if (e != BG_OK) {
+      fail(S, "out of memory");
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Empty the record tables of `client`, as the library does (not a user's delete). */
+static bg_err clear_rows(device *d, const char *client) {
+  for (uint32_t t = 1; t <= BG_RTYPE_MAX; t++) {
+    const bg_rtype_def *rt = bg_rtype(t);
+    if (rt->org) continue;
+    char q[128];
+    snprintf(q, sizeof q, "DELETE FROM \"%s\" WHERE client = ?1", rt->name);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(bgsync_db(d->r), q, -1, &st, NULL) != SQLITE_OK) return BG_E_STORAGE;
+    d->r->applying++;
+    int rc = sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    d->r->applying--;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return BG_E_STORAGE;
+  }
+  return BG_OK;
+}
+
+/* The record tables show the engine's merged state: the rows of `client`
+ * drawn from it afresh, on empty tables (in a transaction rolled back), are
+ * the rows the device shows. */
+static void tables_agree(sim *S, int di, const char *client) {
+  device *d = &S->dev[di];
+  bg_buf shown = BG_BUF_INIT, drawn = BG_BUF_INIT;
+  if (dump_rows(S, d, client, &shown)) {
+    bg_err e = bgs_begin(d->r);
+    if (e == BG_OK) e = clear_rows(d, client);
+    if (e == BG_OK) e = bgs_redraw(d->r, bg_str_c(client));
+    if (e != BG_OK) fail(S, "device %d: drawing %s again: %s", di, client, bgsync_errmsg(d->r));
+    else if (dump_rows(S, d, client, &drawn) &&
+             (shown.len != drawn.len || memcmp(shown.data, drawn.data, shown.len) != 0))
+      fail(S, "device %d: its tables of %s are not its merged state: shown\n%.*s\ndrawn from the engine\n%.*s", di,
+           client, (int)shown.len, (const char *)shown.data, (int)drawn.len, (const char *)drawn.data);
+    bgs_rollback(d->r);
+  }
+  bg_buf_free(&shown);
+  bg_buf_free(&drawn);
+}
+
 static void collect_dot(sim *S, device *d, const bg_write *w, void *arg) {
   dots *o = arg;
   (void)d;
@@ -903,6 +979,7 @@ static void check_device(sim *S, int di, const dots *feed, msgpack_zone *zone) {
         explain(S, d, c, why, sizeof why);
         fail(S, "device %d: %s differs from the office (%.12s vs %.12s): %s", di, c, dhex, shex, why);
       }
+      tables_agree(S, di, c);
     } else {
       holds_none(S, di, c, "outside its scope");
     }

@@ -739,6 +739,9 @@ static void one_seed(uint64_t seed, int *refused) {
       case 7: collect(r, &col, &r_sent); break;
       case 8:
         if (bg_rand_below(&g, 12) == 0) e = bgsync_sign(r, "c-1", "J. de Vries", NULL);
+        /* or the client signs on the colleague's device: a signature arriving
+         * from elsewhere redraws the doelen it covers */
+        else if (bg_rand_below(&g, 11) == 0) (void)dev_write(&col, "c-1", BG_RT_PLAN, "1", 2, vstr("J. de Vries"));
         break;
     }
     if (e == BG_E_PLAN_SIGNED) (*refused)++;
@@ -809,8 +812,8 @@ static void tables_equal_a_fresh_replica_for_random_histories(void **state) {
   int refused = 0;
   int seeds = getenv("BG_TEST_SEED") ? 1 : 25;
   for (int i = 0; i < seeds; i++) one_seed(base + (uint64_t)i, &refused);
-  /* the histories did reach the refusals (a signed plan) */
-  assert_true(refused > 0);
+  /* the histories did reach the refusals (a signed plan); one replayed seed need not */
+  if (seeds > 1) assert_true(refused > 0);
 }
 
 static int setup(void **state) {
