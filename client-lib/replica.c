@@ -378,6 +378,18 @@ static bg_err bgs_sql_value(bgsync *r, const bg_rtype_def *rt, const bg_field_de
                   t == SQLITE_INTEGER ? "an integer" : t == SQLITE_FLOAT ? "a real number" : t == SQLITE_TEXT ? "text" : "a blob");
 }
 
+/* A key column of a plain SQL write (client, rid): text without NUL
+ * characters (a number is stored as its text), or NULL. A blob, or text cut
+ * short at a NUL, would be stored under another value than the text the write
+ * is made of, and the row could never be drawn again from the engine. */
+static const char *bgs_key_text(sqlite3_value *v, bool *bad) {
+  int type = sqlite3_value_type(v); /* before the conversion to text, which changes it */
+  if (type == SQLITE_NULL) return NULL;
+  const char *t = (const char *)sqlite3_value_text(v);
+  if (type == SQLITE_BLOB || !t || strlen(t) != (size_t)sqlite3_value_bytes(v)) *bad = true;
+  return t;
+}
+
 /* bgsync_capture(rtype, client, rid, field, value): a plain SQL write of one
  * field, made a write of the replica (checked, applied, queued). */
 static void bgs_fn_capture(sqlite3_context *cx, int argc, sqlite3_value **argv) {
@@ -385,12 +397,14 @@ static void bgs_fn_capture(sqlite3_context *cx, int argc, sqlite3_value **argv) 
   bgsync *r = sqlite3_user_data(cx);
   if (r->applying) return; /* the library's own writes of the visible state */
   const bg_rtype_def *rt = bg_rtype((uint32_t)sqlite3_value_int64(argv[0]));
-  const char *client = (const char *)sqlite3_value_text(argv[1]);
-  const char *rid = (const char *)sqlite3_value_text(argv[2]);
+  bool bad = false;
+  const char *client = bgs_key_text(argv[1], &bad);
+  const char *rid = bgs_key_text(argv[2], &bad);
   uint32_t fid = (uint32_t)sqlite3_value_int64(argv[3]);
   bg_err e = BG_OK;
   if (!rt) e = bgs_fail(r, BG_E_UNKNOWN_RECORD, "unknown record type");
   else if (!client || !rid) e = bgs_fail(r, BG_E_USAGE, "%s: client and rid must be given", rt->name);
+  else if (bad) e = bgs_fail(r, BG_E_VALUE, "%s: client and rid are text (not a blob, no NUL character)", rt->name);
   else if (fid == 0) {
     /* a row without any field: a record nobody wrote anything in */
     e = bgs_fail(r, BG_E_USAGE, "%s: a new record needs at least one field", rt->name);
@@ -679,11 +693,13 @@ static bg_err bgs_rematerialise_type(bgsync *r, bg_str client, uint32_t rtype) {
     while (rc == SQLITE_OK && e == BG_OK) {
       if ((rc = sqlite3_step(st)) != SQLITE_ROW) break;
       rc = SQLITE_OK;
-      e = bgs_rids_add(&l, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+      const unsigned char *rid = sqlite3_column_text(st, 0);
+      e = rid ? bgs_rids_add(&l, rid, (size_t)sqlite3_column_bytes(st, 0)) : BG_E_NOMEM;
     }
     if (e == BG_OK && rc != SQLITE_DONE) e = bgs_sqlfail(r, rc, "reading the records shown");
   }
   sqlite3_finalize(st);
+  if (e == BG_E_NOMEM) e = bgs_fail(r, e, "out of memory");
   if (e == BG_OK && l.n > 1) qsort(l.v, l.n, sizeof *l.v, bgs_rid_cmp);
   for (size_t i = 0; i < l.n && e == BG_OK; i++)
     if (i == 0 || strcmp(l.v[i - 1], l.v[i]) != 0) e = bgs_materialise(r, client, rtype, bg_str_c(l.v[i]));

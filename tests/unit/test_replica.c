@@ -275,6 +275,21 @@ static void api_and_sql_writes_are_captured_alike(void **state) {
          "VALUES('c-1', bgsync_new_rid('doel', 'c-1'), 'wonen', 'Huis op orde', 2)");
   assert_int_equal(count(r, "SELECT count(*) FROM bgsync_outbox"), 5); /* einddoel + 3 doel fields */
   assert_int_equal(count(r, "SELECT cycle FROM doel"), 1);
+  /* a key the engine would know by another value than the row's is refused:
+   * a blob rid, a rid or client id with a NUL in it */
+  static const char *const odd_keys[] = {
+      "INSERT INTO doel(client, rid, omschrijving) VALUES('c-1', CAST(bgsync_new_rid('doel', 'c-1') AS BLOB), 'x')",
+      "INSERT INTO doel(client, rid, omschrijving) VALUES('c-1', bgsync_new_rid('doel', 'c-1') || char(0) || 'x', 'x')",
+      "INSERT INTO doel(client, rid, omschrijving) VALUES('c-1' || char(0) || 'y', bgsync_new_rid('doel', 'c-1'), 'x')",
+  };
+  for (size_t i = 0; i < sizeof odd_keys / sizeof *odd_keys; i++) {
+    char *msg = NULL;
+    if (sqlite3_exec(bgsync_db(r), odd_keys[i], NULL, NULL, &msg) == SQLITE_OK) fail_msg("accepted: %s", odd_keys[i]);
+    if (!msg || !strstr(msg, "client and rid are text")) fail_msg("%s: %s", odd_keys[i], msg ? msg : "?");
+    sqlite3_free(msg);
+  }
+  assert_int_equal(count(r, "SELECT count(*) FROM bgsync_outbox"), 5);
+  assert_int_equal(count(r, "SELECT count(*) FROM doel"), 1);
 
   /* the colleague receives them and sees what the replica shows */
   dev col;
