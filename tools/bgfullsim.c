@@ -762,6 +762,20 @@ static void explain(sim *S, device *d, const char *client, char *out, size_t len
   }
 }
 
+/* `head` TABLE `tail` on a device's record table `rt`, prepared with `client`
+ * bound to ?1; NULL when it cannot be. */
+static sqlite3_stmt *per_client(device *d, const char *head, const bg_rtype_def *rt, const char *tail,
+                                const char *client) {
+  char q[160];
+  snprintf(q, sizeof q, "%s \"%s\" %s", head, rt->name, tail);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(bgsync_db(d->r), q, -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC) == SQLITE_OK)
+    return st;
+  sqlite3_finalize(st);
+  return NULL;
+}
+
 /* The rows a device holds of `client` in its record tables (every table of the
  * schema but the organisation's); *table names one that has any. -1 when they
  * cannot be counted. */
@@ -771,15 +785,10 @@ static int client_rows(sim *S, device *d, const char *client, const char **table
   for (uint32_t t = 1; t <= BG_RTYPE_MAX; t++) {
     const bg_rtype_def *rt = bg_rtype(t);
     if (rt->org) continue;
-    char q[128];
-    snprintf(q, sizeof q, "SELECT count(*) FROM %s WHERE client = ?1", rt->name);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = per_client(d, "SELECT count(*) FROM", rt, "WHERE client = ?1", client);
     int rows = -1;
-    if (sqlite3_prepare_v2(bgsync_db(d->r), q, -1, &st, NULL) == SQLITE_OK) {
-      if (sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        rows = sqlite3_column_int(st, 0);
-      sqlite3_finalize(st);
-    }
+    if (st && sqlite3_step(st) == SQLITE_ROW) rows = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
     if (rows < 0) {
       fail(S, "%s: counting rows of %s in %s: %s", d->path, client, rt->name, sqlite3_errmsg(bgsync_db(d->r)));
       return -1;
@@ -805,17 +814,14 @@ static bool dump_rows(sim *S, device *d, const char *client, bg_buf *out) {
   for (uint32_t t = 1; t <= BG_RTYPE_MAX; t++) {
     const bg_rtype_def *rt = bg_rtype(t);
     if (rt->org) continue;
-    char q[128];
-    snprintf(q, sizeof q, "SELECT * FROM \"%s\" WHERE client = ?1 ORDER BY rid", rt->name);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(bgsync_db(d->r), q, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC) != SQLITE_OK) {
+    sqlite3_stmt *st = per_client(d, "SELECT * FROM", rt, "WHERE client = ?1 ORDER BY rid", client);
+    if (!st) {
       fail(S, "%s: reading %s: %s", d->path, rt->name, sqlite3_errmsg(bgsync_db(d->r)));
-      sqlite3_finalize(st);
       return false;
     }
     bg_err e = BG_OK;
-    while (e == BG_OK && sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while (e == BG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
       e = bg_buf_append(out, rt->name, strlen(rt->name));
       for (int i = 0; e == BG_OK && i < sqlite3_column_count(st); i++) {
         const char *v = (const char *)sqlite3_column_text(st, i);
@@ -825,8 +831,8 @@ static bool dump_rows(sim *S, device *d, const char *client, bg_buf *out) {
       if (e == BG_OK) e = bg_buf_append(out, "\n", 1);
     }
     sqlite3_finalize(st);
-    if (e != BG_OK) {
-      fail(S, "out of memory");
+    if (e != BG_OK || rc != SQLITE_DONE) {
+      fail(S, "%s: reading %s: %s", d->path, rt->name, e != BG_OK ? "out of memory" : sqlite3_errstr(rc));
       return false;
     }
   }
@@ -838,13 +844,10 @@ static bg_err clear_rows(device *d, const char *client) {
   for (uint32_t t = 1; t <= BG_RTYPE_MAX; t++) {
     const bg_rtype_def *rt = bg_rtype(t);
     if (rt->org) continue;
-    char q[128];
-    snprintf(q, sizeof q, "DELETE FROM \"%s\" WHERE client = ?1", rt->name);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(bgsync_db(d->r), q, -1, &st, NULL) != SQLITE_OK) return BG_E_STORAGE;
+    sqlite3_stmt *st = per_client(d, "DELETE FROM", rt, "WHERE client = ?1", client);
+    if (!st) return BG_E_STORAGE;
     d->r->applying++;
-    int rc = sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    int rc = sqlite3_step(st);
     d->r->applying--;
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return BG_E_STORAGE;
