@@ -377,25 +377,23 @@ static void bg__pump(bg__conn *c) {
   }
   c->peer_closed |= peer_closed;
   /* Give the session one request at a time, while the answers fit. In a group
-   * commit the answers wait in c->frames until the group is durable. */
-  bool grouped = c->held || (c->plain.len > 0 && bg__group_join(s));
+   * commit the connection is held: its answers wait in c->frames (bg__send_frames
+   * keeps them) until the group is durable, and bg__on_commit sends them. */
+  if (!c->held && c->plain.len > 0 && bg__group_join(s)) {
+    c->held = true;
+    c->held_next = s->held;
+    s->held = c;
+  }
   size_t off = 0;
-  while (off < c->plain.len && !c->sess.done && c->queued + (grouped ? c->frames.len : 0) <= s->cfg.conn_buffer) {
+  while (off < c->plain.len && !c->sess.done && c->queued + c->frames.len <= s->cfg.conn_buffer) {
     size_t used = 0;
     bg_err se = bg_session_input(&c->sess, c->plain.data + off, c->plain.len - off, &c->frames, &used);
     off += used;
     if (se != BG_OK) bg_log(BG_LOG_WARN, "session peer=%s: %s", c->peer, bg_err_name(se));
-    if (!grouped && !bg__send_frames(c)) return;
+    if (!bg__send_frames(c)) return;
   }
   bg_buf_consume(&c->plain, off);
-  if (grouped) {
-    if (!c->held) {
-      c->held = true;
-      c->held_next = s->held;
-      s->held = c;
-    }
-    return;
-  }
+  if (c->held) return;
   bg__answered(c);
 }
 

@@ -316,10 +316,15 @@ static void bg__copy(char *dst, size_t cap, const char *src) { snprintf(dst, cap
  * the group commits) or rolled back alone. SQLite itself rolls the whole
  * transaction back after some errors (disk full, I/O error): then the group is
  * lost, and every later call of it fails until bg_store_group_commit says so. */
+static bool bg__group_lost(const bg_store *s) { return s->group && sqlite3_get_autocommit(s->db); }
+
+static bg_err bg__lost(bg_store *s) {
+  return bg__fail(s, BG_E_STORAGE, "the store rolled back this moment's changes after an error: try again");
+}
+
 static bg_err bg__begin(bg_store *s) {
   s->err[0] = 0;
-  if (s->group && sqlite3_get_autocommit(s->db))
-    return bg__fail(s, BG_E_STORAGE, "the store rolled back this moment's changes after an error: try again");
+  if (bg__group_lost(s)) return bg__lost(s);
   int rc = sqlite3_exec(s->db, s->group ? "SAVEPOINT bg_call" : "BEGIN IMMEDIATE", NULL, NULL, NULL);
   return rc == SQLITE_OK ? BG_OK : bg__sqlfail(s, rc, "begin");
 }
@@ -332,15 +337,14 @@ static bg_err bg__end(bg_store *s, bg_err r) {
     r = bg__sqlfail(s, rc, "commit");
   }
   if (!s->group) (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-  else if (!sqlite3_get_autocommit(s->db)) (void)sqlite3_exec(s->db, "ROLLBACK TO bg_call; RELEASE bg_call", NULL, NULL, NULL);
+  else if (!bg__group_lost(s)) (void)sqlite3_exec(s->db, "ROLLBACK TO bg_call; RELEASE bg_call", NULL, NULL, NULL);
   return r;
 }
 
 /* A read of several statements that must see one snapshot. */
 static bg_err bg__read_begin(bg_store *s) {
   s->err[0] = 0;
-  if (s->group && sqlite3_get_autocommit(s->db))
-    return bg__fail(s, BG_E_STORAGE, "the store rolled back this moment's changes after an error: try again");
+  if (bg__group_lost(s)) return bg__lost(s);
   int rc = sqlite3_exec(s->db, s->group ? "SAVEPOINT bg_read" : "BEGIN", NULL, NULL, NULL);
   return rc == SQLITE_OK ? BG_OK : bg__sqlfail(s, rc, "begin");
 }
@@ -360,10 +364,10 @@ bg_err bg_store_group_begin(bg_store *s) {
 
 bg_err bg_store_group_commit(bg_store *s) {
   if (!s->group) return BG_OK;
-  s->group = false;
   s->err[0] = 0;
-  if (sqlite3_get_autocommit(s->db))
-    return bg__fail(s, BG_E_STORAGE, "the store rolled back this moment's changes after an error: try again");
+  bool lost = bg__group_lost(s);
+  s->group = false;
+  if (lost) return bg__lost(s);
   int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
   if (rc == SQLITE_OK) return BG_OK;
   bg_err r = bg__sqlfail(s, rc, "commit");
