@@ -41,6 +41,7 @@ typedef struct bgsync_op bgsync_op; /* a running sync (sync.c) */
 struct bgsync {
   sqlite3 *db;
   bg_sqlkv *kv;
+  bg_kvcache *cache; /* the engine's view of kv: a page of remote writes is applied in memory */
   bg_engine eng;
   bool has_engine;
   char *path;

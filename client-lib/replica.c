@@ -536,7 +536,9 @@ static bg_err bgs_open(bgsync *r, const char *path) {
   for (uint32_t t = 1; t <= BG_RTYPE_MAX; t++)
     if ((e = bgs_prepare_rtype(r, t)) != BG_OK) return e;
   if ((e = bg_sqlkv_new(r->db, &r->kv)) != BG_OK) return bgs_fail(r, e, "cannot use the replica's engine tables");
-  if ((e = bg_engine_init(&r->eng, bg_sqlkv_kv(r->kv))) != BG_OK) return bgs_fail(r, e, "out of memory");
+  r->cache = bg_kvcache_new(bg_sqlkv_kv(r->kv), BG_KVCACHE_SPACES, 0);
+  if (!r->cache) return bgs_fail(r, BG_E_NOMEM, "out of memory");
+  if ((e = bg_engine_init(&r->eng, bg_kvcache_kv(r->cache))) != BG_OK) return bgs_fail(r, e, "out of memory");
   r->has_engine = true;
   return BG_OK;
 }
@@ -563,6 +565,7 @@ bg_err bgsync_open(const char *path, bgsync **out) {
 void bgsync_close(bgsync *r) {
   if (!r) return;
   if (r->has_engine) bg_engine_free(&r->eng);
+  bg_kvcache_free(r->cache);
   bg_sqlkv_free(r->kv);
   for (int i = 0; i < Q_MAX; i++) sqlite3_finalize(r->q[i]);
   for (int t = 0; t <= BG_RTYPE_MAX; t++) {
@@ -682,8 +685,7 @@ static bg_err bgs_rematerialise_type(bgsync *r, bg_str client, uint32_t rtype) {
   prefix[client.len + 1] = (uint8_t)(rtype >> 8);
   prefix[client.len + 2] = (uint8_t)rtype;
   bgs_rids l = {.prefix = client.len + 3};
-  bg_kv kv = bg_sqlkv_kv(r->kv);
-  bg_err e = kv.ops->scan(kv.self, BG_KV_RECORD, prefix, client.len + 3, bgs_rids_cb, &l);
+  bg_err e = r->eng.kv.ops->scan(r->eng.kv.self, BG_KV_RECORD, prefix, client.len + 3, bgs_rids_cb, &l);
   char sql[96];
   snprintf(sql, sizeof sql, "SELECT rid FROM \"%s\" WHERE client = ?1", bg_rtype(rtype)->name);
   sqlite3_stmt *st = NULL;
@@ -1202,6 +1204,7 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
   bg_err e = bgs_meta_int(r, "hlc", &h);
   uint64_t hlc = (uint64_t)h;
   uint32_t nt = 0;
+  bg_kvcache_begin(r->cache); /* the page's field states and records in memory, written once at the end */
   for (uint32_t i = 0; i < n && e == BG_OK; i++) {
     bg_apply_result res;
     e = bg_engine_apply(&r->eng, &w[i], &res);
@@ -1233,7 +1236,12 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
     }
   }
   free(t);
-  return e;
+  if (e != BG_OK) {
+    bg_kvcache_discard(r->cache); /* the caller rolls the page back */
+    return e;
+  }
+  if ((e = bg_kvcache_end(r->cache)) != BG_OK) return bgs_fail(r, e, "writing the page's merge state: %s", bg_err_message(e));
+  return BG_OK;
 }
 
 /* A write of this device that the office refused exists nowhere else: take it

@@ -192,6 +192,7 @@ typedef struct bg__holding {
 struct bg_store {
   sqlite3 *db;
   bg_sqlkv *kv;
+  bg_kvcache *cache; /* the engine's view of kv: a push's writes are applied in memory */
   bg_engine eng;
   sqlite3_stmt *q[Q_N];
   char err[256];
@@ -405,7 +406,8 @@ bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen)
     }
   }
   if (r == BG_OK) r = bg_sqlkv_new(s->db, &s->kv);
-  if (r == BG_OK) r = bg_engine_init(&s->eng, bg_sqlkv_kv(s->kv));
+  if (r == BG_OK && (s->cache = bg_kvcache_new(bg_sqlkv_kv(s->kv), BG_KVCACHE_SPACES, 0)) == NULL) r = BG_E_NOMEM;
+  if (r == BG_OK) r = bg_engine_init(&s->eng, bg_kvcache_kv(s->cache));
   if (r != BG_OK) {
     if (why && whylen && why[0] == 0) snprintf(why, whylen, "%s: %s", path, bg_err_message(r));
     bg_store_close(s);
@@ -418,6 +420,7 @@ bg_err bg_store_open(const char *path, bg_store **out, char *why, size_t whylen)
 void bg_store_close(bg_store *s) {
   if (s == NULL) return;
   if (s->kv) bg_engine_free(&s->eng);
+  bg_kvcache_free(s->cache);
   bg_sqlkv_free(s->kv);
   for (int i = 0; i < Q_N; i++) sqlite3_finalize(s->q[i]);
   sqlite3_close(s->db);
@@ -1400,6 +1403,7 @@ bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_wr
   if ((r = bg__scope_load(s, who, &sc)) != BG_OK) return bg__end(s, r);
   uint32_t nrej = 0;
   char client[BG_ID_MAX + 1];
+  bg_kvcache_begin(s->cache); /* the batch's field states and records in memory, written once at the end */
   for (uint32_t i = 0; i < n && r == BG_OK; i++) {
     const bg_write *w = &writes[i];
     bg_err refuse = BG_OK;
@@ -1477,6 +1481,8 @@ bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_wr
   }
   out->rejected = s->rej;
   out->n_rejected = nrej;
+  if (r != BG_OK) bg_kvcache_discard(s->cache);
+  else if ((r = bg_kvcache_end(s->cache)) != BG_OK) r = bg__fail(s, r, "writing the batch's merge state: %s", bg_err_message(r));
   r = bg__end(s, r);
   if (r != BG_OK) memset(out, 0, sizeof *out);
   return r;

@@ -69,4 +69,48 @@ bg_kv bg_memkv_kv(bg_memkv *m);
 /* Entries in a space (for tests). */
 size_t bg_memkv_count(const bg_memkv *m, int space);
 
+/* Remove every entry of every space (the store stays usable). */
+void bg_memkv_clear(bg_memkv *m);
+
+/* --- a write-back cache in front of a store ------------------------------------------ */
+
+/*
+ * Applying a page of writes reads and writes the same field states and record
+ * vectors again and again (a record's fields one after another, then the
+ * record drawn for the app's tables). Between bg_kvcache_begin and
+ * bg_kvcache_end the cache keeps what was read and written in the chosen key
+ * spaces in memory and writes the changes to the inner store once, in key
+ * order, at the end. The other spaces, and every space while no begin is
+ * open, pass straight through.
+ *
+ * What a caller sees through the cache is what it would see without it: a get
+ * returns the last put, a del hides the key, a scan of a cached space merges
+ * the cache's entries into the inner store's, in key order. The inner
+ * store is written only by the cache while a begin is open; the caller's
+ * transaction on it must stay open until the end. The cache also writes its
+ * changes through, and starts empty, whenever it holds more than its limit.
+ */
+typedef struct bg_kvcache bg_kvcache;
+
+#define BG_KVCACHE_MAX_BYTES (32u << 20)
+/* The spaces applying writes reads and writes again and again (the log is
+ * written once a write, and read rarely). */
+#define BG_KVCACHE_SPACES (1u << BG_KV_FIELD | 1u << BG_KV_RECORD | 1u << BG_KV_PLAN)
+
+/* A cache over `inner` for the key spaces whose bits are set in `spaces`
+ * (1u << BG_KV_FIELD | ...), holding at most `max_bytes` (0:
+ * BG_KVCACHE_MAX_BYTES). NULL when out of memory. */
+bg_kvcache *bg_kvcache_new(bg_kv inner, unsigned spaces, size_t max_bytes);
+void bg_kvcache_free(bg_kvcache *c);
+bg_kv bg_kvcache_kv(bg_kvcache *c);
+
+/* Start keeping the cached spaces in memory (the cache is empty). */
+void bg_kvcache_begin(bg_kvcache *c);
+/* Write the changes to the inner store in key order, empty the cache, pass
+ * through again. On an error the cache is emptied all the same and the inner
+ * store may hold part of the changes: the caller rolls its transaction back. */
+bg_err bg_kvcache_end(bg_kvcache *c);
+/* Empty the cache without writing (the caller rolls its transaction back). */
+void bg_kvcache_discard(bg_kvcache *c);
+
 #endif /* BG_KV_H */

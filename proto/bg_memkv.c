@@ -184,8 +184,7 @@ static const bg_kv_ops bg__memkv_ops = {bg__mget, bg__mput, bg__madd, bg__mdel, 
 
 bg_memkv *bg_memkv_new(void) { return calloc(1, sizeof(bg_memkv)); }
 
-void bg_memkv_free(bg_memkv *m) {
-  if (m == NULL) return;
+void bg_memkv_clear(bg_memkv *m) {
   for (int s = 1; s <= BG_KV_SPACES; s++) {
     for (size_t i = 0; i < m->t[s].cap; i++) {
       bg__ment *e = &m->t[s].e[i];
@@ -193,7 +192,13 @@ void bg_memkv_free(bg_memkv *m) {
       free(e->key);
     }
     free(m->t[s].e);
+    m->t[s] = (bg__mtab){0};
   }
+}
+
+void bg_memkv_free(bg_memkv *m) {
+  if (m == NULL) return;
+  bg_memkv_clear(m);
   free(m);
 }
 

@@ -2,7 +2,7 @@
  * test_sql.c - the SQLite helpers shared by daemon and client (store/bg_sql.h):
  * the engine's key-value interface on SQLite behaves exactly as the in-memory
  * one (the same random operations, the same answers - scans in byte order
- * included), numbered migrations, refusal of a newer schema, error mapping, and
+ * included), and so does the write-back cache in front of it; numbered migrations, refusal of a newer schema, error mapping, and
  * a rolled-back transaction leaves nothing of an apply behind.
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
@@ -47,6 +47,53 @@ static bg_err record_cb(void *arg, const uint8_t *key, size_t klen, const uint8_
   return e == BG_OK ? bg_buf_append(&s->all, val, vlen) : e;
 }
 
+/* One random operation on both stores: the same answer, the same values, the
+ * same scans (key order included). */
+static void same_answer(bg_rand *r, uint64_t seed, int i, bg_kv a, bg_kv b) {
+  uint8_t key[8], val[8];
+  size_t klen = random_key(r, key), vlen = random_key(r, val);
+  int space = 1 + (int)bg_rand_below(r, BG_KV_SPACES);
+  bg_err ea, eb;
+  bg_buf va = BG_BUF_INIT, vb = BG_BUF_INIT;
+  switch (bg_rand_below(r, 5)) {
+    case 0:
+      ea = a.ops->put(a.self, space, key, klen, val, vlen);
+      eb = b.ops->put(b.self, space, key, klen, val, vlen);
+      break;
+    case 1:
+      ea = a.ops->add(a.self, space, key, klen, val, vlen);
+      eb = b.ops->add(b.self, space, key, klen, val, vlen);
+      break;
+    case 2:
+      ea = a.ops->del(a.self, space, key, klen);
+      eb = b.ops->del(b.self, space, key, klen);
+      break;
+    case 3:
+      ea = a.ops->get(a.self, space, key, klen, &va);
+      eb = b.ops->get(b.self, space, key, klen, &vb);
+      if (ea == BG_OK && eb == BG_OK && (va.len != vb.len || (va.len && memcmp(va.data, vb.data, va.len) != 0))) {
+        BG_REPLAY(seed);
+        fail_msg("get differs at operation %d", i);
+      }
+      break;
+    default: {
+      seen sa = {BG_BUF_INIT}, sb = {BG_BUF_INIT};
+      ea = a.ops->scan(a.self, space, key, klen, record_cb, &sa);
+      eb = b.ops->scan(b.self, space, key, klen, record_cb, &sb);
+      if (sa.all.len != sb.all.len || (sa.all.len && memcmp(sa.all.data, sb.all.data, sa.all.len) != 0)) {
+        BG_REPLAY(seed);
+        fail_msg("scan of a %zu-byte prefix differs at operation %d", klen, i);
+      }
+      bg_buf_free(&sa.all);
+      bg_buf_free(&sb.all);
+    }
+  }
+  bg_buf_free(&va);
+  bg_buf_free(&vb);
+  if (ea != eb) BG_REPLAY(seed);
+  assert_int_equal(ea, eb);
+}
+
 static void sqlite_store_answers_as_the_memory_store(void **state) {
   (void)state;
   uint64_t seed = bg_test_seed(23);
@@ -55,59 +102,99 @@ static void sqlite_store_answers_as_the_memory_store(void **state) {
   bg_sqlkv *sq;
   assert_int_equal(bg_sqlkv_new(db, &sq), BG_OK);
   bg_memkv *mem = bg_memkv_new();
-  bg_kv a = bg_memkv_kv(mem), b = bg_sqlkv_kv(sq);
-  bg_buf va = BG_BUF_INIT, vb = BG_BUF_INIT;
-  for (int i = 0; i < 20000; i++) {
-    uint8_t key[8], val[8];
-    size_t klen = random_key(&r, key), vlen = random_key(&r, val);
-    int space = 1 + (int)bg_rand_below(&r, BG_KV_SPACES);
-    bg_err ea, eb;
-    switch (bg_rand_below(&r, 5)) {
-      case 0:
-        ea = a.ops->put(a.self, space, key, klen, val, vlen);
-        eb = b.ops->put(b.self, space, key, klen, val, vlen);
-        break;
-      case 1:
-        ea = a.ops->add(a.self, space, key, klen, val, vlen);
-        eb = b.ops->add(b.self, space, key, klen, val, vlen);
-        break;
-      case 2:
-        ea = a.ops->del(a.self, space, key, klen);
-        eb = b.ops->del(b.self, space, key, klen);
-        break;
-      case 3:
-        ea = a.ops->get(a.self, space, key, klen, &va);
-        eb = b.ops->get(b.self, space, key, klen, &vb);
-        if (ea == BG_OK && eb == BG_OK && (va.len != vb.len || memcmp(va.data, vb.data, va.len) != 0)) BG_REPLAY(seed);
-        if (ea == BG_OK && eb == BG_OK) assert_memory_equal(va.data, vb.data, va.len);
-        break;
-      default: {
-        seen sa = {BG_BUF_INIT}, sb = {BG_BUF_INIT};
-        ea = a.ops->scan(a.self, space, key, klen, record_cb, &sa);
-        eb = b.ops->scan(b.self, space, key, klen, record_cb, &sb);
-        if (sa.all.len != sb.all.len || (sa.all.len && memcmp(sa.all.data, sb.all.data, sa.all.len) != 0)) {
-          BG_REPLAY(seed);
-          fail_msg("scan of a %zu-byte prefix differs at operation %d", klen, i);
-        }
-        bg_buf_free(&sa.all);
-        bg_buf_free(&sb.all);
-      }
-    }
-    if (ea != eb) BG_REPLAY(seed);
-    assert_int_equal(ea, eb);
-  }
-  bg_buf_free(&va);
-  bg_buf_free(&vb);
+  for (int i = 0; i < 20000; i++) same_answer(&r, seed, i, bg_memkv_kv(mem), bg_sqlkv_kv(sq));
   bg_memkv_free(mem);
   bg_sqlkv_free(sq);
   sqlite3_close(db);
+}
+
+/* The write-back cache (bg_kvcache) over SQLite answers as SQLite alone: in and
+ * out of a begin, across ends (changes written) and discards (both databases
+ * roll back), with a limit small enough that it writes through on its own. */
+static void cache_against_store(uint64_t seed, size_t max_bytes) {
+  bg_rand r = {seed};
+  sqlite3 *da = mem_db(), *db = mem_db();
+  bg_sqlkv *sa, *sb;
+  assert_int_equal(bg_sqlkv_new(da, &sa), BG_OK);
+  assert_int_equal(bg_sqlkv_new(db, &sb), BG_OK);
+  bg_kvcache *c = bg_kvcache_new(bg_sqlkv_kv(sb), 1u << BG_KV_FIELD | 1u << BG_KV_RECORD | 1u << BG_KV_PLAN, max_bytes);
+  assert_non_null(c);
+  bool open = false;
+  int ends = 0, discards = 0;
+  for (int i = 0; i < 40000; i++) {
+    if (bg_rand_below(&r, 100) == 0) {
+      if (!open) {
+        assert_int_equal(bg_sql_exec(da, "SAVEPOINT p"), BG_OK);
+        assert_int_equal(bg_sql_exec(db, "SAVEPOINT p"), BG_OK);
+        bg_kvcache_begin(c);
+      } else if (bg_rand_below(&r, 4) == 0) {
+        bg_kvcache_discard(c);
+        assert_int_equal(bg_sql_exec(da, "ROLLBACK TO p; RELEASE p"), BG_OK);
+        assert_int_equal(bg_sql_exec(db, "ROLLBACK TO p; RELEASE p"), BG_OK);
+        discards++;
+      } else {
+        assert_int_equal(bg_kvcache_end(c), BG_OK);
+        assert_int_equal(bg_sql_exec(da, "RELEASE p"), BG_OK);
+        assert_int_equal(bg_sql_exec(db, "RELEASE p"), BG_OK);
+        ends++;
+      }
+      open = !open;
+    }
+    same_answer(&r, seed, i, bg_sqlkv_kv(sa), bg_kvcache_kv(c));
+  }
+  assert_true(ends > 20 && discards > 5);
+  if (open) assert_int_equal(bg_kvcache_end(c), BG_OK);
+  /* what the cache wrote is what the other store holds */
+  for (int sp = 1; sp <= BG_KV_SPACES; sp++) {
+    seen x = {BG_BUF_INIT}, y = {BG_BUF_INIT};
+    bg_kv ka = bg_sqlkv_kv(sa), kb = bg_sqlkv_kv(sb);
+    assert_int_equal(ka.ops->scan(ka.self, sp, NULL, 0, record_cb, &x), BG_OK);
+    assert_int_equal(kb.ops->scan(kb.self, sp, NULL, 0, record_cb, &y), BG_OK);
+    if (x.all.len != y.all.len || (x.all.len && memcmp(x.all.data, y.all.data, x.all.len) != 0)) BG_REPLAY(seed);
+    assert_int_equal(x.all.len, y.all.len);
+    if (x.all.len) assert_memory_equal(x.all.data, y.all.data, x.all.len);
+    bg_buf_free(&x.all);
+    bg_buf_free(&y.all);
+  }
+  bg_kvcache_free(c);
+  bg_sqlkv_free(sa);
+  bg_sqlkv_free(sb);
+  sqlite3_close(da);
+  sqlite3_close(db);
+}
+
+static void the_cache_answers_as_the_store_behind_it(void **state) {
+  (void)state;
+  uint64_t seed = bg_test_seed(29);
+  cache_against_store(seed, 0);    /* the default limit: written at the ends only */
+  cache_against_store(seed, 2048); /* and written through on its own as well */
+
+  /* the limit: past it the changes are in the store before the end */
+  for (int small = 0; small < 2; small++) {
+    sqlite3 *db = mem_db();
+    bg_sqlkv *sq;
+    assert_int_equal(bg_sqlkv_new(db, &sq), BG_OK);
+    bg_kvcache *c = bg_kvcache_new(bg_sqlkv_kv(sq), 1u << BG_KV_FIELD, small ? 2048 : 0);
+    bg_kv kc = bg_kvcache_kv(c), ks = bg_sqlkv_kv(sq);
+    bg_kvcache_begin(c);
+    for (uint8_t k = 0; k < 100; k++) assert_int_equal(kc.ops->put(kc.self, BG_KV_FIELD, &k, 1, (const uint8_t *)"v", 1), BG_OK);
+    bg_buf v = BG_BUF_INIT;
+    uint8_t first = 0;
+    assert_int_equal(ks.ops->get(ks.self, BG_KV_FIELD, &first, 1, &v), small ? BG_OK : BG_E_NOT_FOUND);
+    assert_int_equal(bg_kvcache_end(c), BG_OK);
+    assert_int_equal(ks.ops->get(ks.self, BG_KV_FIELD, &first, 1, &v), BG_OK);
+    bg_buf_free(&v);
+    bg_kvcache_free(c);
+    bg_sqlkv_free(sq);
+    sqlite3_close(db);
+  }
 }
 
 /* A scan whose callback scans the same space again (the engine reads one thing
  * while walking another). */
 typedef struct nest {
   bg_kv kv;
-  int outer, inner;
+  int space, outer, inner;
 } nest;
 
 static bg_err inner_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
@@ -120,7 +207,7 @@ static bg_err outer_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t
   (void)val; (void)vlen;
   nest *n = arg;
   n->outer++;
-  return n->kv.ops->scan(n->kv.self, BG_KV_LOG, key, klen, inner_cb, n);
+  return n->kv.ops->scan(n->kv.self, n->space, key, klen, inner_cb, n);
 }
 
 static void scans_nest(void **state) {
@@ -132,10 +219,28 @@ static void scans_nest(void **state) {
   const char *keys[] = {"a", "ab", "abc", "b"};
   for (int i = 0; i < 4; i++)
     assert_int_equal(kv.ops->put(kv.self, BG_KV_LOG, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)"v", 1), BG_OK);
-  nest n = {kv, 0, 0};
+  nest n = {kv, BG_KV_LOG, 0, 0};
   assert_int_equal(kv.ops->scan(kv.self, BG_KV_LOG, (const uint8_t *)"a", 1, outer_cb, &n), BG_OK);
   assert_int_equal(n.outer, 3); /* a, ab, abc */
   assert_int_equal(n.inner, 3 + 2 + 1);
+
+  /* the same through the write-back cache, half of the keys in the store and
+   * half in the cache, one of the stored ones deleted in the cache */
+  bg_kvcache *c = bg_kvcache_new(kv, BG_KVCACHE_SPACES, 0);
+  bg_kv ck = bg_kvcache_kv(c);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(kv.ops->put(kv.self, BG_KV_FIELD, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)"v", 1), BG_OK);
+  assert_int_equal(kv.ops->put(kv.self, BG_KV_FIELD, (const uint8_t *)"aa", 2, (const uint8_t *)"v", 1), BG_OK);
+  bg_kvcache_begin(c);
+  for (int i = 2; i < 4; i++)
+    assert_int_equal(ck.ops->put(ck.self, BG_KV_FIELD, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)"v", 1), BG_OK);
+  assert_int_equal(ck.ops->del(ck.self, BG_KV_FIELD, (const uint8_t *)"aa", 2), BG_OK);
+  nest m = {ck, BG_KV_FIELD, 0, 0};
+  assert_int_equal(ck.ops->scan(ck.self, BG_KV_FIELD, (const uint8_t *)"a", 1, outer_cb, &m), BG_OK);
+  assert_int_equal(m.outer, 3);
+  assert_int_equal(m.inner, 3 + 2 + 1);
+  assert_int_equal(bg_kvcache_end(c), BG_OK);
+  bg_kvcache_free(c);
   bg_sqlkv_free(sq);
   sqlite3_close(db);
 }
@@ -246,6 +351,7 @@ static void a_rolled_back_apply_leaves_nothing(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(sqlite_store_answers_as_the_memory_store),
+      cmocka_unit_test(the_cache_answers_as_the_store_behind_it),
       cmocka_unit_test(scans_nest),
       cmocka_unit_test(migrations_run_once_in_order_and_newer_is_refused),
       cmocka_unit_test(error_mapping),
