@@ -1204,7 +1204,11 @@ bg_err bgs_apply_remote(bgsync *r, const bg_write *w, uint32_t n) {
   bg_err e = bgs_meta_int(r, "hlc", &h);
   uint64_t hlc = (uint64_t)h;
   uint32_t nt = 0;
-  bg_kvcache_begin(r->cache); /* the page's field states and records in memory, written once at the end */
+  /* the page's field states and records in memory, written once at the end */
+  if (e == BG_OK && bg_kvcache_begin(r->cache) != BG_OK) {
+    free(t);
+    return bgs_fail(r, BG_E_USAGE, "the merge state is already being applied");
+  }
   for (uint32_t i = 0; i < n && e == BG_OK; i++) {
     bg_apply_result res;
     e = bg_engine_apply(&r->eng, &w[i], &res);

@@ -1403,7 +1403,9 @@ bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_wr
   if ((r = bg__scope_load(s, who, &sc)) != BG_OK) return bg__end(s, r);
   uint32_t nrej = 0;
   char client[BG_ID_MAX + 1];
-  bg_kvcache_begin(s->cache); /* the batch's field states and records in memory, written once at the end */
+  /* the batch's field states and records in memory, written once at the end */
+  bool cached = bg_kvcache_begin(s->cache) == BG_OK;
+  if (!cached) r = bg__fail(s, BG_E_USAGE, "the merge state is already being applied");
   for (uint32_t i = 0; i < n && r == BG_OK; i++) {
     const bg_write *w = &writes[i];
     bg_err refuse = BG_OK;
@@ -1481,8 +1483,9 @@ bg_err bg_store_push(bg_store *s, const bg_who *who, uint64_t batch, const bg_wr
   }
   out->rejected = s->rej;
   out->n_rejected = nrej;
-  if (r != BG_OK) bg_kvcache_discard(s->cache);
-  else if ((r = bg_kvcache_end(s->cache)) != BG_OK) r = bg__fail(s, r, "writing the batch's merge state: %s", bg_err_message(r));
+  if (cached && r != BG_OK) bg_kvcache_discard(s->cache);
+  else if (cached && (r = bg_kvcache_end(s->cache)) != BG_OK)
+    r = bg__fail(s, r, "writing the batch's merge state: %s", bg_err_message(r));
   r = bg__end(s, r);
   if (r != BG_OK) memset(out, 0, sizeof *out);
   return r;

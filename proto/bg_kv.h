@@ -88,7 +88,10 @@ void bg_memkv_clear(bg_memkv *m);
  * the cache's entries into the inner store's, in key order. The inner
  * store is written only by the cache while a begin is open; the caller's
  * transaction on it must stay open until the end. The cache also writes its
- * changes through, and starts empty, whenever it holds more than its limit.
+ * changes through, and starts empty, whenever it holds more than its limit
+ * (counted as the in-memory store allocates, roughly). That write may come
+ * with any change, to any cached space: the rule that a scan's callback must
+ * not modify the store matters here even across spaces.
  */
 typedef struct bg_kvcache bg_kvcache;
 
@@ -104,8 +107,9 @@ bg_kvcache *bg_kvcache_new(bg_kv inner, unsigned spaces, size_t max_bytes);
 void bg_kvcache_free(bg_kvcache *c);
 bg_kv bg_kvcache_kv(bg_kvcache *c);
 
-/* Start keeping the cached spaces in memory (the cache is empty). */
-void bg_kvcache_begin(bg_kvcache *c);
+/* Start keeping the cached spaces in memory (the cache is empty).
+ * BG_E_USAGE while a begin is open: begins do not nest. */
+bg_err bg_kvcache_begin(bg_kvcache *c);
 /* Write the changes to the inner store in key order, empty the cache, pass
  * through again. On an error the cache is emptied all the same and the inner
  * store may hold part of the changes: the caller rolls its transaction back. */

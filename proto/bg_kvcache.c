@@ -72,7 +72,9 @@ static bg_err bg__keep(bg_kvcache *c, int space, const uint8_t *key, size_t klen
   if (r == BG_OK && vlen) r = bg_buf_append(&c->tmp, val, vlen);
   if (r == BG_OK) r = c->m.ops->put(c->m.self, space, key, klen, c->tmp.data, c->tmp.len);
   if (r != BG_OK) return r;
-  c->bytes += klen + vlen + 64; /* with the entry and the table's share */
+  /* what the in-memory store allocates: key and value with half the value
+   * again to grow in place (at least 32), the entry and the table's share */
+  c->bytes += klen + (vlen < 32 ? 32 : vlen + vlen / 2) + 48;
   return change && c->bytes > c->max_bytes ? bg__write_through(c) : BG_OK;
 }
 
@@ -231,9 +233,11 @@ void bg_kvcache_free(bg_kvcache *c) {
 
 bg_kv bg_kvcache_kv(bg_kvcache *c) { return (bg_kv){&bg__kvcache_ops, c}; }
 
-void bg_kvcache_begin(bg_kvcache *c) {
+bg_err bg_kvcache_begin(bg_kvcache *c) {
+  if (c->active) return BG_E_USAGE; /* one begin at a time: a second would lose the first's changes */
   bg_kvcache_discard(c);
   c->active = true;
+  return BG_OK;
 }
 
 bg_err bg_kvcache_end(bg_kvcache *c) {

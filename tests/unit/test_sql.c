@@ -126,7 +126,7 @@ static void cache_against_store(uint64_t seed, size_t max_bytes) {
       if (!open) {
         assert_int_equal(bg_sql_exec(da, "SAVEPOINT p"), BG_OK);
         assert_int_equal(bg_sql_exec(db, "SAVEPOINT p"), BG_OK);
-        bg_kvcache_begin(c);
+        assert_int_equal(bg_kvcache_begin(c), BG_OK);
       } else if (bg_rand_below(&r, 4) == 0) {
         bg_kvcache_discard(c);
         assert_int_equal(bg_sql_exec(da, "ROLLBACK TO p; RELEASE p"), BG_OK);
@@ -176,7 +176,8 @@ static void the_cache_answers_as_the_store_behind_it(void **state) {
     assert_int_equal(bg_sqlkv_new(db, &sq), BG_OK);
     bg_kvcache *c = bg_kvcache_new(bg_sqlkv_kv(sq), 1u << BG_KV_FIELD, small ? 2048 : 0);
     bg_kv kc = bg_kvcache_kv(c), ks = bg_sqlkv_kv(sq);
-    bg_kvcache_begin(c);
+    assert_int_equal(bg_kvcache_begin(c), BG_OK);
+    assert_int_equal(bg_kvcache_begin(c), BG_E_USAGE); /* begins do not nest */
     for (uint8_t k = 0; k < 100; k++) assert_int_equal(kc.ops->put(kc.self, BG_KV_FIELD, &k, 1, (const uint8_t *)"v", 1), BG_OK);
     bg_buf v = BG_BUF_INIT;
     uint8_t first = 0;
@@ -194,13 +195,19 @@ static void the_cache_answers_as_the_store_behind_it(void **state) {
  * while walking another). */
 typedef struct nest {
   bg_kv kv;
-  int space, outer, inner;
+  int space, outer, inner, stop_at; /* stop_at > 0: the inner scan stops there (BG_E_EXISTS) */
 } nest;
 
 static bg_err inner_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
-  (void)key; (void)klen; (void)val; (void)vlen;
-  ((nest *)arg)->inner++;
-  return BG_OK;
+  (void)val; (void)vlen;
+  nest *n = arg;
+  n->inner++;
+  /* and a read of what is being walked (through a cache: kept while walked) */
+  bg_buf v = BG_BUF_INIT;
+  bg_err e = n->kv.ops->get(n->kv.self, n->space, key, klen, &v);
+  if (e == BG_OK && (v.len != 1 || v.data[0] != 'v')) e = BG_E_CORRUPT;
+  bg_buf_free(&v);
+  return e == BG_OK && n->stop_at && n->inner == n->stop_at ? BG_E_EXISTS : e;
 }
 
 static bg_err outer_cb(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen) {
@@ -219,7 +226,7 @@ static void scans_nest(void **state) {
   const char *keys[] = {"a", "ab", "abc", "b"};
   for (int i = 0; i < 4; i++)
     assert_int_equal(kv.ops->put(kv.self, BG_KV_LOG, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)"v", 1), BG_OK);
-  nest n = {kv, BG_KV_LOG, 0, 0};
+  nest n = {kv, BG_KV_LOG, 0, 0, 0};
   assert_int_equal(kv.ops->scan(kv.self, BG_KV_LOG, (const uint8_t *)"a", 1, outer_cb, &n), BG_OK);
   assert_int_equal(n.outer, 3); /* a, ab, abc */
   assert_int_equal(n.inner, 3 + 2 + 1);
@@ -231,14 +238,19 @@ static void scans_nest(void **state) {
   for (int i = 0; i < 2; i++)
     assert_int_equal(kv.ops->put(kv.self, BG_KV_FIELD, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)"v", 1), BG_OK);
   assert_int_equal(kv.ops->put(kv.self, BG_KV_FIELD, (const uint8_t *)"aa", 2, (const uint8_t *)"v", 1), BG_OK);
-  bg_kvcache_begin(c);
+  assert_int_equal(bg_kvcache_begin(c), BG_OK);
   for (int i = 2; i < 4; i++)
     assert_int_equal(ck.ops->put(ck.self, BG_KV_FIELD, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)"v", 1), BG_OK);
   assert_int_equal(ck.ops->del(ck.self, BG_KV_FIELD, (const uint8_t *)"aa", 2), BG_OK);
-  nest m = {ck, BG_KV_FIELD, 0, 0};
+  nest m = {ck, BG_KV_FIELD, 0, 0, 0};
   assert_int_equal(ck.ops->scan(ck.self, BG_KV_FIELD, (const uint8_t *)"a", 1, outer_cb, &m), BG_OK);
   assert_int_equal(m.outer, 3);
   assert_int_equal(m.inner, 3 + 2 + 1);
+  /* a callback that stops the walk: its result comes back, nothing after it is seen */
+  nest stop = {ck, BG_KV_FIELD, 0, 0, 4};
+  assert_int_equal(ck.ops->scan(ck.self, BG_KV_FIELD, (const uint8_t *)"a", 1, outer_cb, &stop), BG_E_EXISTS);
+  assert_int_equal(stop.outer, 2);
+  assert_int_equal(stop.inner, 4);
   assert_int_equal(bg_kvcache_end(c), BG_OK);
   bg_kvcache_free(c);
   bg_sqlkv_free(sq);
