@@ -8,7 +8,8 @@
  * ACK removes its batch from the outbox (refused writes move to
  * bgsync_rejected) in one transaction. Then PULL from the stored cursor: a
  * PURGE drops clients that have no pending writes (then ACK); each CHANGES page
- * is applied with its cursor in one transaction. BYE. A cut anywhere leaves
+ * is applied with its cursor in one transaction - after the PULL for the next
+ * page has gone out, so the server works on that page meanwhile. BYE. A cut anywhere leaves
  * the replica at the last commit, and the next session carries on from there.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -474,6 +475,11 @@ static bg_err bgs_purge(bgsync_op *op, const bg_msg_purge *p) {
 static bg_err bgs_changes(bgsync_op *op, const bg_msg_changes *ch) {
   bgsync *r = op->r;
   op->pull_out = false;
+  /* the next PULL first: the server prepares that page while this one is
+   * applied. Should this one fail to commit, the replica keeps the cursor
+   * before, which the server keeps too (PROTOCOL.md 6b). */
+  op->cursor = ch->next;
+  if (ch->more) bgs_pull(op);
   bg_err e = bgs_begin(r);
   if (e == BG_OK) e = bgs_apply_remote(r, ch->writes, ch->n);
   if (e == BG_OK) e = bgs_meta_set_int(r, "cursor", (int64_t)ch->next);
@@ -482,14 +488,10 @@ static bg_err bgs_changes(bgsync_op *op, const bg_msg_changes *ch) {
     bgs_rollback(r);
     return e;
   }
-  op->cursor = ch->next;
   op->prog.pulled += ch->n;
   op->prog.more = ch->more;
   bgs_progress(op);
-  if (ch->more) {
-    bgs_pull(op);
-    return BG_OK;
-  }
+  if (ch->more) return BG_OK;
   op->finished = true;
   bg_msg m;
   memset(&m, 0, sizeof m);

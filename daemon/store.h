@@ -220,7 +220,9 @@ typedef struct bg_pull_page {
 /* The page after `cursor` (0, or a `next` this store gave this device) within
  * `max_bytes` of encoded writes (at least one write when any is due) and
  * `max_writes`. The PURGE names every client outside the scope that any of
- * the device's cursors names (it may present any it has not confirmed past).
+ * the device's cursors names (it may present any it has not confirmed past;
+ * presenting one confirms the one issued before it, which it may still hold
+ * when it pulled from a page it then failed to commit).
  * An unknown cursor (a store restored from an older backup) names every
  * client outside the scope and feeds the scope from the start (the device
  * re-receives what it has; harmless, applied by dot). BG_E_DEVICE_REVOKED for

@@ -133,7 +133,8 @@ static const char *const bg__sql[Q_N] = {
     [Q_SCOPE_USER] = "SELECT id FROM clients WHERE begeleider = ?1 OR team IN (SELECT team FROM user_teams"
                      " WHERE user = ?1) UNION SELECT '" BG_ORG_CLIENT "' ORDER BY 1",
     [Q_CURSOR_GET] = "SELECT held FROM cursors WHERE id = ?1 AND device = ?2",
-    [Q_CURSOR_PRUNE] = "DELETE FROM cursors WHERE device = ?1 AND id < ?2",
+    [Q_CURSOR_PRUNE] = "DELETE FROM cursors WHERE device = ?1 AND id < "
+                       "(SELECT max(id) FROM cursors WHERE device = ?1 AND id < ?2)",
     [Q_CURSOR_ADD] = "INSERT INTO cursors(device, held, created) VALUES(?1, ?2, ?3)",
     [Q_CURSORS_OF] = "SELECT id, held FROM cursors WHERE device = ?1",
     [Q_CURSOR_SET] = "UPDATE cursors SET held = ?2 WHERE id = ?1",
@@ -1517,9 +1518,12 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
   r = cursor ? bg__holding_load(s, Q_CURSOR_GET, (int64_t)cursor, (int64_t)who->device, &h, &known) : BG_OK;
   if (!cursor) memset(&h, 0, sizeof h);
   if (r == BG_OK && known) {
-    /* the device confirmed `cursor`: the cursors issued before it are spent.
-     * Later ones stay: one of a session that was cut, or of a connection the
-     * device gave up on and the daemon still serves, may name what it holds */
+    /* the device confirmed the cursor before `cursor`: those issued before
+     * that one are spent. That one stays: a device may pull from a page's
+     * next before it has committed the page (PROTOCOL.md 6b), and if it
+     * fails to, that is the cursor it comes back with. Later ones stay: one
+     * of a session that was cut, or of a connection the device gave up on
+     * and the daemon still serves, may name what it holds */
     sqlite3_stmt *st = bg__q(s, Q_CURSOR_PRUNE);
     r = st && bg__bind(st, "ii", (int64_t)who->device, (int64_t)cursor) == SQLITE_OK ? bg__run(s, st, "prune")
                                                                                       : BG_E_STORAGE;

@@ -643,6 +643,43 @@ static void a_client_leaving_the_scope_is_purged_after_a_stale_session_pulled(vo
   remove_store(s);
 }
 
+/* A device pulls from a page's next before it has committed the page (libbgsync
+ * does, PROTOCOL.md 6b), then fails to commit it: it comes back with the
+ * cursor before, which the store must still know - else it would feed the
+ * whole scope again and purge every client outside it. */
+static void a_device_that_pulled_ahead_of_its_commit_comes_back_with_the_cursor_before(void **state) {
+  (void)state;
+  bg_store *s = open_fresh();
+  org o = make_org(s);
+  device a, b; /* two devices of bert: a writes, b pulls */
+  device_init(&a, enrol(s, "bert", "ka"), o.bert, BG_ROLE_BEGELEIDER);
+  device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
+  static const uint32_t text_fields[] = {1, 3, 4, 6};
+  for (uint32_t i = 0; i < 8; i++) device_edit(&a, "Z-1", text_fields[i % 4], i % 2 ? "een" : "twee", false, T0 + 5);
+  assert_int_equal(device_push(s, &a, 10, false, T0 + 6), 0);
+  bg_pull_page p;
+  assert_int_equal(bg_store_pull(s, &b.who, 0, 0, 2, T0 + 10, &p), BG_OK);
+  assert_true(p.more);
+  uint64_t c1 = p.next;
+  assert_int_equal(bg_store_pull(s, &b.who, c1, 0, 2, T0 + 10, &p), BG_OK);
+  assert_true(p.more && p.n > 0);
+  char first[256];
+  assert_true(p.writes[0].len < sizeof first);
+  size_t first_len = p.writes[0].len;
+  memcpy(first, p.writes[0].p, first_len);
+  uint64_t c2 = p.next;
+  assert_int_equal(bg_store_pull(s, &b.who, c2, 0, 2, T0 + 10, &p), BG_OK); /* ahead of the commit */
+  /* the commit of the page from c1 failed: back with c1 */
+  assert_int_equal(bg_store_pull(s, &b.who, c1, 0, 2, T0 + 20, &p), BG_OK);
+  assert_int_equal(p.n_purge, 0);
+  assert_true(p.n > 0);
+  assert_int_equal(p.writes[0].len, first_len);
+  assert_memory_equal(p.writes[0].p, first, first_len);
+  device_free(&a);
+  device_free(&b);
+  remove_store(s);
+}
+
 /* A device presents a cursor the store does not know (the store was restored
  * from an older backup): the store cannot tell what it holds, so the PURGE
  * names every client outside its scope, and its scope comes whole. */
@@ -1069,6 +1106,7 @@ int main(void) {
       cmocka_unit_test(a_client_back_after_a_purge_brings_the_devices_own_writes_too),
       cmocka_unit_test(a_client_back_after_a_purge_whose_ack_was_lost_comes_whole),
       cmocka_unit_test(a_client_leaving_the_scope_is_purged_after_a_stale_session_pulled),
+      cmocka_unit_test(a_device_that_pulled_ahead_of_its_commit_comes_back_with_the_cursor_before),
       cmocka_unit_test(a_device_with_a_cursor_the_store_does_not_know_is_purged_of_all_outside_its_scope),
       cmocka_unit_test(more_clients_leaving_than_one_purge_holds_are_purged_in_turn),
       cmocka_unit_test(a_repeated_purge_ack_changes_nothing_and_is_audited_once),
