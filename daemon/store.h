@@ -43,7 +43,7 @@
 #include "bg_msg.h"
 
 /* The schema version of the store file (migrations, store_sqlite.c). */
-#define BG_STORE_VERSION 2
+#define BG_STORE_VERSION 3
 
 /* The office itself: user and device ids of writes made with bgctl. */
 #define BG_OFFICE_USER 1u
@@ -221,8 +221,9 @@ typedef struct bg_pull_page {
  * `max_bytes` of encoded writes (at least one write when any is due) and
  * `max_writes`. The PURGE names every client outside the scope that any of
  * the device's cursors names (it may present any it has not confirmed past;
- * presenting one confirms the one issued before it, which it may still hold
- * when it pulled from a page it then failed to commit).
+ * presenting one confirms the cursor it was issued from - a pull from it
+ * keeps that one, which the device holds when it pulled ahead from a page it
+ * then failed to commit - and spends every other one issued before it).
  * An unknown cursor (a store restored from an older backup) names every
  * client outside the scope and feeds the scope from the start (the device
  * re-receives what it has; harmless, applied by dot). BG_E_DEVICE_REVOKED for

@@ -66,9 +66,13 @@ static const char bg__migration_1[] =
     "INSERT INTO users(id, login, role, disabled, created) VALUES(1, '_office', 3, 1, 0);"
     "INSERT INTO devices(id, user, name, enrolled) VALUES(1, 1, 'the office (bgctl)', 0);";
 
+/* 3: each cursor remembers the cursor it was issued from (0: none, or one the
+ * store did not know), which a pull from it keeps (bg_store_pull). */
+static const char bg__migration_3[] = "ALTER TABLE cursors ADD COLUMN parent INTEGER NOT NULL DEFAULT 0;";
+
 /* Version n is reached by running steps[0..n-1]: 1 the organisation, sync and
- * audit tables; 2 the merge engine's tables (bg_sql.h). */
-static const char *const bg__migrations[] = {bg__migration_1, bg_sqlkv_schema};
+ * audit tables; 2 the merge engine's tables (bg_sql.h); 3 cursors' parents. */
+static const char *const bg__migrations[] = {bg__migration_1, bg_sqlkv_schema, bg__migration_3};
 _Static_assert(sizeof bg__migrations / sizeof *bg__migrations == BG_STORE_VERSION,
                "BG_STORE_VERSION counts the migrations");
 
@@ -133,9 +137,9 @@ static const char *const bg__sql[Q_N] = {
     [Q_SCOPE_USER] = "SELECT id FROM clients WHERE begeleider = ?1 OR team IN (SELECT team FROM user_teams"
                      " WHERE user = ?1) UNION SELECT '" BG_ORG_CLIENT "' ORDER BY 1",
     [Q_CURSOR_GET] = "SELECT held FROM cursors WHERE id = ?1 AND device = ?2",
-    [Q_CURSOR_PRUNE] = "DELETE FROM cursors WHERE device = ?1 AND id < "
-                       "(SELECT max(id) FROM cursors WHERE device = ?1 AND id < ?2)",
-    [Q_CURSOR_ADD] = "INSERT INTO cursors(device, held, created) VALUES(?1, ?2, ?3)",
+    [Q_CURSOR_PRUNE] = "DELETE FROM cursors WHERE device = ?1 AND id < ?2 AND id IS NOT "
+                       "(SELECT parent FROM cursors WHERE id = ?2 AND device = ?1)",
+    [Q_CURSOR_ADD] = "INSERT INTO cursors(device, held, created, parent) VALUES(?1, ?2, ?3, ?4)",
     [Q_CURSORS_OF] = "SELECT id, held FROM cursors WHERE device = ?1",
     [Q_CURSOR_SET] = "UPDATE cursors SET held = ?2 WHERE id = ?1",
     [Q_PURGE_ADD] = "INSERT INTO purges(device, clients, created) VALUES(?1, ?2, ?3)",
@@ -1518,12 +1522,13 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
   r = cursor ? bg__holding_load(s, Q_CURSOR_GET, (int64_t)cursor, (int64_t)who->device, &h, &known) : BG_OK;
   if (!cursor) memset(&h, 0, sizeof h);
   if (r == BG_OK && known) {
-    /* the device confirmed the cursor before `cursor`: those issued before
-     * that one are spent. That one stays: a device may pull from a page's
-     * next before it has committed the page (PROTOCOL.md 6b), and if it
-     * fails to, that is the cursor it comes back with. Later ones stay: one
-     * of a session that was cut, or of a connection the device gave up on
-     * and the daemon still serves, may name what it holds */
+    /* the device confirmed the cursor `cursor` was issued from (its parent):
+     * the cursors issued before `cursor` are spent, except that parent. It
+     * stays: a device may pull from a page's next before it has committed
+     * the page (PROTOCOL.md 6b), and if it fails to, the parent is the
+     * cursor it comes back with. Later ones stay: one of a session that was
+     * cut, or of a connection the device gave up on and the daemon still
+     * serves, may name what it holds */
     sqlite3_stmt *st = bg__q(s, Q_CURSOR_PRUNE);
     r = st && bg__bind(st, "ii", (int64_t)who->device, (int64_t)cursor) == SQLITE_OK ? bg__run(s, st, "prune")
                                                                                       : BG_E_STORAGE;
@@ -1647,7 +1652,8 @@ bg_err bg_store_pull(bg_store *s, const bg_who *who, uint64_t cursor, uint32_t m
   if (r == BG_OK) r = bg__holding_encode(&next, &s->tmp);
   if (r == BG_OK) {
     sqlite3_stmt *st = bg__q(s, Q_CURSOR_ADD);
-    r = st && bg__bind(st, "ibi", (int64_t)who->device, (const void *)s->tmp.data, s->tmp.len, now) == SQLITE_OK
+    r = st && bg__bind(st, "ibii", (int64_t)who->device, (const void *)s->tmp.data, s->tmp.len, now,
+                       known ? (int64_t)cursor : (int64_t)0) == SQLITE_OK
             ? bg__run(s, st, "cursor")
             : BG_E_STORAGE;
     out->next = (uint64_t)sqlite3_last_insert_rowid(s->db);

@@ -644,37 +644,87 @@ static void a_client_leaving_the_scope_is_purged_after_a_stale_session_pulled(vo
 }
 
 /* A device pulls from a page's next before it has committed the page (libbgsync
- * does, PROTOCOL.md 6b), then fails to commit it: it comes back with the
- * cursor before, which the store must still know - else it would feed the
- * whole scope again and purge every client outside it. */
+ * does, PROTOCOL.md 6b). Whatever happens next - the commit succeeds, fails
+ * (a full disk, again and again), or the session is cut with a pull out - the
+ * device comes back with a cursor the store still knows: else the store would
+ * feed its whole scope again and purge every client outside it. Seeded steps;
+ * the device's cursors stay few: those of the sessions since its last commit. */
+static int cursors_of(uint64_t dev) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open_v2(g_store_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM cursors WHERE device = ?1", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_bind_int64(st, 1, (int64_t)dev), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
 static void a_device_that_pulled_ahead_of_its_commit_comes_back_with_the_cursor_before(void **state) {
   (void)state;
+  uint64_t seed = bg_test_seed(1206);
+  bg_rand r = {seed};
   bg_store *s = open_fresh();
   org o = make_org(s);
   device a, b; /* two devices of bert: a writes, b pulls */
   device_init(&a, enrol(s, "bert", "ka"), o.bert, BG_ROLE_BEGELEIDER);
   device_init(&b, enrol(s, "bert", "kb"), o.bert, BG_ROLE_BEGELEIDER);
   static const uint32_t text_fields[] = {1, 3, 4, 6};
-  for (uint32_t i = 0; i < 8; i++) device_edit(&a, "Z-1", text_fields[i % 4], i % 2 ? "een" : "twee", false, T0 + 5);
-  assert_int_equal(device_push(s, &a, 10, false, T0 + 6), 0);
-  bg_pull_page p;
-  assert_int_equal(bg_store_pull(s, &b.who, 0, 0, 2, T0 + 10, &p), BG_OK);
-  assert_true(p.more);
-  uint64_t c1 = p.next;
-  assert_int_equal(bg_store_pull(s, &b.who, c1, 0, 2, T0 + 10, &p), BG_OK);
-  assert_true(p.more && p.n > 0);
-  char first[256];
-  assert_true(p.writes[0].len < sizeof first);
-  size_t first_len = p.writes[0].len;
-  memcpy(first, p.writes[0].p, first_len);
-  uint64_t c2 = p.next;
-  assert_int_equal(bg_store_pull(s, &b.who, c2, 0, 2, T0 + 10, &p), BG_OK); /* ahead of the commit */
-  /* the commit of the page from c1 failed: back with c1 */
-  assert_int_equal(bg_store_pull(s, &b.who, c1, 0, 2, T0 + 20, &p), BG_OK);
-  assert_int_equal(p.n_purge, 0);
-  assert_true(p.n > 0);
-  assert_int_equal(p.writes[0].len, first_len);
-  assert_memory_equal(p.writes[0].p, first, first_len);
+  int64_t now = T0 + 5;
+  uint64_t committed = 0; /* the cursor b's replica holds */
+  char first[256] = "";   /* the first write b ever received */
+  size_t first_len = 0;
+  int outcomes[4] = {0}, sessions_since = 0;
+  for (int step = 0; step < 200; step++, now++) {
+    if (step % 25 == 0) { /* more to pull */
+      for (uint32_t i = 0; i < 8; i++) device_edit(&a, "Z-1", text_fields[i % 4], i % 2 ? "een" : "twee", false, now);
+      assert_int_equal(device_push(s, &a, 10, false, now), 0);
+    }
+    bg_pull_page p;
+    assert_int_equal(bg_store_pull(s, &b.who, committed, 0, 2, now, &p), BG_OK);
+    if (p.n_purge != 0 || (committed && p.n && p.writes[0].len == first_len &&
+                           memcmp(p.writes[0].p, first, first_len) == 0)) {
+      BG_REPLAY(seed);
+      fail_msg("step %d: the cursor the device came back with was unknown (fed from the start, %u purged)", step,
+               p.n_purge);
+    }
+    if (!committed && p.n && !first_len) {
+      assert_true(p.writes[0].len < sizeof first);
+      first_len = p.writes[0].len;
+      memcpy(first, p.writes[0].p, first_len);
+    }
+    /* after the pull from the device's cursor: that cursor, the one it came
+     * from, the one just issued, and those of the sessions since the commit
+     * (two each at most: each may name what the device holds) */
+    int n = cursors_of(b.who.device);
+    if (n > 4 + 2 * sessions_since) {
+      BG_REPLAY(seed);
+      fail_msg("step %d: the device has %d cursors, %d sessions after its last commit", step, n, sessions_since);
+    }
+    uint64_t next = p.next;
+    bool more = p.more;
+    int outcome = (int)bg_rand_below(&r, 4);
+    outcomes[outcome]++;
+    switch (outcome) {
+      case 0: /* applied and committed, then the next pull */
+        committed = next;
+        break;
+      case 1: /* pulled ahead, then the commit failed */
+        if (more) assert_int_equal(bg_store_pull(s, &b.who, next, 0, 2, now, &p), BG_OK);
+        break;
+      case 2: /* pulled ahead, committed, then the session was cut before the next page arrived */
+        if (more) assert_int_equal(bg_store_pull(s, &b.who, next, 0, 2, now, &p), BG_OK);
+        committed = next;
+        break;
+      default: /* cut before the page arrived */
+        break;
+    }
+    if (outcome == 0 || outcome == 2) sessions_since = 0;
+    else sessions_since++;
+  }
+  assert_true(outcomes[0] > 20 && outcomes[1] > 20 && outcomes[2] > 20 && outcomes[3] > 20);
   device_free(&a);
   device_free(&b);
   remove_store(s);
