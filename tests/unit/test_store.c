@@ -696,8 +696,9 @@ static void a_device_that_pulled_ahead_of_its_commit_comes_back_with_the_cursor_
       memcpy(first, p.writes[0].p, first_len);
     }
     /* after the pull from the device's cursor: that cursor, the one it came
-     * from, the one just issued, and those of the sessions since the commit
-     * (two each at most: each may name what the device holds) */
+     * from, the one just issued, the one a pull ahead of the commit may have
+     * left, and those of the sessions since the commit (two each at most:
+     * each may name what the device holds) */
     int n = cursors_of(b.who.device);
     if (n > 4 + 2 * sessions_since) {
       BG_REPLAY(seed);
